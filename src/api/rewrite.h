@@ -1,0 +1,36 @@
+#pragma once
+// Builds the upstream request for one pool member from the client request (the "rewrite" of DESIGN.md):
+//   azure-openai backend: {base}/openai/deployments/{deployment}/{op}?api-version={v} + "api-key: KEY"
+//   openai backend:       {base}/v1/{op} with the member's model in the body + "authorization: Bearer KEY"
+// For streamed chat/completions requests the body asks for usage (stream_options.include_usage).
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/request_body.h"
+#include "api/route.h"
+#include "config/config.h"
+
+namespace spillway::api {
+
+struct UpstreamCall {
+  std::string target;  // origin-form: path + query
+  std::string body;    // the bytes to send
+  std::vector<std::pair<std::string, std::string>> headers;  // auth + content-type; lowercase names
+  bool drop_usage_chunk = false;  // the gateway added include_usage: hide the usage-only chunk from the client
+};
+
+UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields, std::string_view client_body,
+                                 std::string_view pool_name, const config::PoolMember& member,
+                                 const config::Backend& backend);
+
+// Client request headers that must not be forwarded upstream (lowercase `name`): hop-by-hop headers,
+// host, content-length, the client's credentials (api-key, authorization, ocp-apim-subscription-key),
+// accept-encoding (the gateway reads the body, so it asks for identity), expect.
+bool forward_request_header(std::string_view name);
+// Upstream response headers not passed to the client: hop-by-hop, content-length, transfer-encoding.
+bool forward_response_header(std::string_view name);
+
+}  // namespace spillway::api

@@ -1,0 +1,21 @@
+#pragma once
+// Small helpers for writing JSON by hand on hot paths (no DOM).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace spillway::util {
+
+// Appends `s` JSON-escaped (without surrounding quotes) to `out`. Control characters become \u00XX;
+// invalid UTF-8 bytes become U+FFFD so the output is always valid JSON.
+void append_json_escaped(std::string& out, std::string_view s);
+
+// Appends "\"s\"" (escaped).
+inline void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  append_json_escaped(out, s);
+  out.push_back('"');
+}
+
+}  // namespace spillway::util

@@ -1,0 +1,74 @@
+#include "util/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <string>
+
+namespace spillway::util {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n <= 0) return;  // nowhere to report a failing log sink
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void append_timestamp(std::string& out) {
+  const auto now = std::chrono::system_clock::now();
+  const auto secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
+
+}  // namespace
+
+void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+bool parse_log_level(std::string_view text, LogLevel& out) {
+  for (int i = 0; i < 4; ++i) {
+    if (text == kLevelNames[i]) {
+      out = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void log(LogLevel level, std::string_view message) {
+  if (!log_enabled(level)) return;
+  std::string line;
+  line.reserve(message.size() + 40);
+  append_timestamp(line);
+  line.push_back(' ');
+  line.append(kLevelNames[static_cast<int>(level)]);
+  line.push_back(' ');
+  line.append(message);
+  line.push_back('\n');
+  write_all(STDERR_FILENO, line);
+}
+
+void write_access_log(std::string_view json_object) {
+  std::string line;
+  line.reserve(json_object.size() + 1);
+  line.append(json_object);
+  line.push_back('\n');
+  write_all(STDOUT_FILENO, line);
+}
+
+}  // namespace spillway::util

@@ -1,0 +1,27 @@
+#pragma once
+// Process-wide logging: diagnostic lines to stderr, access-log JSON lines to stdout. Each line is written
+// with a single write(2), so lines from different threads never interleave. Thread-safe. Callers never
+// pass secrets.
+
+#include <string_view>
+
+namespace spillway::util {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+void set_log_level(LogLevel level);
+bool log_enabled(LogLevel level);
+// Parses "debug" | "info" | "warn" | "error"; returns false on anything else.
+bool parse_log_level(std::string_view text, LogLevel& out);
+
+// "2026-11-25T03:46:55.123Z warn <message>\n" to stderr when `level` is enabled.
+void log(LogLevel level, std::string_view message);
+inline void log_debug(std::string_view m) { log(LogLevel::kDebug, m); }
+inline void log_info(std::string_view m) { log(LogLevel::kInfo, m); }
+inline void log_warn(std::string_view m) { log(LogLevel::kWarn, m); }
+inline void log_error(std::string_view m) { log(LogLevel::kError, m); }
+
+// One access-log record (a JSON object without the trailing newline) to stdout.
+void write_access_log(std::string_view json_object);
+
+}  // namespace spillway::util
