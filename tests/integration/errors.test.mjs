@@ -1,0 +1,176 @@
+// Errors the gateway produces itself: status, OpenAI error body, x-request-id, no secrets.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { buildRequest, closedPort, http, rawExchange } from './lib/harness.mjs';
+import { assertErrorBody, assertNoSecrets, authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
+
+describe('gateway errors', () => {
+  let stack;
+
+  before(async () => {
+    stack = await startStack({
+      maxBody: '64KiB',
+      setup: async () => {
+        const dead = await closedPort();
+        return {
+          extraBackends: `  dead: { url: http://127.0.0.1:${dead}, kind: openai, auth: { bearer_env: OAI_KEY } }\n`,
+          extraPools: '  down: { members: [ { backend: dead, model: some-model } ] }\n',
+        };
+      },
+    });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const gw = () => stack.gateway.url;
+  const ok = (res) => {
+    assert.ok(res.headers['x-request-id'], `x-request-id on ${res.status}`);
+    assertNoSecrets(res, stack.secrets);
+  };
+
+  test('bad JSON -> 400', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: '{"model": "gpt-mini", "messages": [',
+    });
+    assertErrorBody(res, { status: 400 });
+    ok(res);
+  });
+
+  test('missing model (OpenAI shape) -> 400', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assertErrorBody(res, { status: 400 });
+    ok(res);
+  });
+
+  test('missing messages -> 400', async () => {
+    const marker = secret('m');
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', user: marker },
+    });
+    assertErrorBody(res, { status: 400 });
+    ok(res);
+    assert.equal((await requestsWith(stack.oai, marker)).length, 0);
+
+    const azure = await http(`${gw()}/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`, {
+      headers: authHeaders(stack),
+      body: { max_tokens: 2 },
+    });
+    assertErrorBody(azure, { status: 400 });
+    ok(azure);
+  });
+
+  test('unknown model -> 404, unknown deployment -> 404', async () => {
+    const a = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assertErrorBody(a, { status: 404 });
+    ok(a);
+    const b = await http(`${gw()}/foundry/openai/deployments/no-such-dep/chat/completions?api-version=2024-10-21`, {
+      headers: authHeaders(stack),
+      body: { messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assertErrorBody(b, { status: 404 });
+    ok(b);
+  });
+
+  test('unknown path -> 404', async () => {
+    for (const path of ['/nope', '/openai/v1/nope', '/foundry/openai/deployments/gpt-4o/nope?api-version=2024-10-21']) {
+      const res = await http(`${gw()}${path}`, { headers: authHeaders(stack), body: { model: 'gpt-mini' } });
+      assertErrorBody(res, { status: 404 });
+      ok(res);
+    }
+  });
+
+  test('GET on chat/completions -> 405', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, { method: 'GET', headers: authHeaders(stack) });
+    assertErrorBody(res, { status: 405 });
+    ok(res);
+  });
+
+  test('body over max_body -> 413; a body under it is accepted', async () => {
+    const big = JSON.stringify({
+      model: 'gpt-mini',
+      messages: [{ role: 'user', content: 'x'.repeat(70 * 1024) }],
+    });
+    const res = await http(`${gw()}/openai/v1/chat/completions`, { headers: authHeaders(stack), body: big });
+    assertErrorBody(res, { status: 413 });
+    ok(res);
+
+    const fits = JSON.stringify({
+      model: 'gpt-mini',
+      max_tokens: 1,
+      messages: [{ role: 'user', content: 'x'.repeat(60 * 1024) }],
+    });
+    const res2 = await http(`${gw()}/openai/v1/chat/completions`, { headers: authHeaders(stack), body: fits });
+    assert.equal(res2.status, 200, res2.text);
+  });
+
+  test('backend down (closed port) -> 502 with x-spillway-attempts naming the backend', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'down', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assertErrorBody(res, { status: 502 });
+    ok(res);
+    assert.ok(res.headers['x-spillway-attempts'], 'x-spillway-attempts present');
+    assert.match(res.headers['x-spillway-attempts'], /\bdead\b/);
+  });
+
+  test('backend hang -> 504 after the first_byte timeout (1s)', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack, { 'x-mock-hang': 'true' }),
+      body: { model: 'gpt-mini', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assertErrorBody(res, { status: 504 });
+    ok(res);
+    assert.ok(res.ms >= 900, `waited for the first_byte timeout (took ${res.ms} ms)`);
+    assert.ok(res.ms < 5000, `did not wait for the total timeout (took ${res.ms} ms)`);
+    assert.match(res.headers['x-spillway-attempts'] || '', /\boai\b/);
+  });
+
+  test('malformed HTTP on a raw socket -> 400 or closed, and the gateway keeps serving', async () => {
+    const port = stack.gateway.port;
+    const payloads = [
+      'GARBAGE\r\n\r\n',
+      'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n',
+      'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n',
+      'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
+      `GET /${'a'.repeat(20000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+    ];
+    for (const p of payloads) {
+      const r = await rawExchange(port, Buffer.from(p, 'latin1'), { timeoutMs: 5000 });
+      assert.ok(
+        r.status === 400 || r.status === 414 || r.status === 431 || (r.status === null && r.closed),
+        `malformed request ${JSON.stringify(p.slice(0, 60))} -> ${r.status} (${r.raw.slice(0, 200)})`,
+      );
+      if (r.status === 400) {
+        assertErrorBody({ status: r.status, json: r.json, body: r.body });
+      }
+    }
+    // Still serving, on a raw connection and via fetch.
+    const good = await rawExchange(
+      port,
+      buildRequest({
+        port,
+        path: '/openai/v1/chat/completions',
+        headers: authHeaders(stack),
+        body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] },
+      }),
+    );
+    assert.equal(good.status, 200, good.raw.slice(0, 300));
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assert.equal(res.status, 200);
+  });
+});

@@ -1,0 +1,129 @@
+// SSE streaming through the gateway: chunk-by-chunk forwarding and the usage chunk.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { http, mockText, parseSse, rawStream, sseChunks } from './lib/harness.mjs';
+import { authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
+
+describe('gateway streaming', () => {
+  let stack;
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const gw = () => stack.gateway.url;
+  const surfaces = [
+    { name: 'openai', path: '/openai/v1/chat/completions', model: 'gpt-mini', backend: 'oai' },
+    {
+      name: 'azure',
+      path: '/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
+      model: undefined,
+      backend: 'az',
+    },
+  ];
+
+  for (const s of surfaces) {
+    test(`${s.name}: stream returns text/event-stream, all chunks, no usage chunk, [DONE]`, async () => {
+      const res = await http(`${gw()}${s.path}`, {
+        headers: authHeaders(stack, { 'x-mock-prompt-tokens': '9' }),
+        body: { model: s.model, stream: true, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.headers['content-type'], /^text\/event-stream/);
+      assert.equal(res.headers['x-spillway-backend'], s.backend);
+      assert.ok(res.headers['x-request-id']);
+      const { data, rest } = parseSse(res.text);
+      assert.equal(rest.trim(), '', 'the stream ends with a complete event');
+      assert.equal(data.at(-1), '[DONE]');
+      assert.equal(data.filter((d) => d === '[DONE]').length, 1);
+      const chunks = sseChunks(data);
+      assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+      const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+      assert.equal(text, mockText(5));
+      assert.equal(chunks.length, 7, 'role + 5 tokens + finish, and no usage-only chunk');
+      assert.ok(
+        chunks.every((c) => !(Array.isArray(c.choices) && c.choices.length === 0)),
+        'usage-only chunk hidden from a client that did not ask for it',
+      );
+      assert.ok(chunks.every((c) => c.usage === undefined || c.usage === null), 'no usage shown');
+    });
+
+    test(`${s.name}: stream_options.include_usage shows the usage chunk, then [DONE]`, async () => {
+      const res = await http(`${gw()}${s.path}`, {
+        headers: authHeaders(stack, { 'x-mock-prompt-tokens': '9' }),
+        body: {
+          model: s.model,
+          stream: true,
+          stream_options: { include_usage: true },
+          max_tokens: 4,
+          messages: [{ role: 'user', content: 'hi' }],
+        },
+      });
+      assert.equal(res.status, 200, res.text);
+      const { data } = parseSse(res.text);
+      assert.equal(data.at(-1), '[DONE]');
+      const chunks = sseChunks(data);
+      assert.equal(chunks.length, 7, 'role + 4 tokens + finish + usage');
+      const last = chunks.at(-1);
+      assert.deepEqual(last.choices, []);
+      assert.equal(last.usage.prompt_tokens, 9);
+      assert.equal(last.usage.completion_tokens, 4);
+      assert.equal(last.usage.total_tokens, 13);
+      assert.equal(chunks.filter((c) => Array.isArray(c.choices) && c.choices.length === 0).length, 1);
+    });
+
+    test(`${s.name}: chunks are forwarded as they arrive (backend stalls after 3 tokens)`, async () => {
+      const conn = await rawStream(stack.gateway.port, {
+        path: s.path,
+        headers: authHeaders(stack, { 'x-mock-stall-after': '3' }),
+        body: { model: s.model, stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+      });
+      try {
+        await conn.waitFor((c) => c.sseData().length >= 4, 5000, 'role chunk + 3 token chunks');
+        assert.equal(conn.parser.status, 200);
+        assert.match(conn.parser.headers['content-type'], /^text\/event-stream/);
+        const data = conn.sseData();
+        assert.ok(!data.includes('[DONE]'), 'the stream has not ended');
+        assert.equal(conn.parser.complete, false, 'the response has not completed');
+        const chunks = sseChunks(data);
+        assert.equal(chunks.length, 4);
+        assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+        assert.deepEqual(
+          chunks.slice(1).map((c) => c.choices[0].delta.content),
+          ['w1 ', 'w2 ', 'w3 '],
+        );
+      } finally {
+        conn.destroy(); // the client aborts
+      }
+    });
+  }
+
+  test('the gateway asks the backend for usage (stream_options.include_usage) on streamed requests', async () => {
+    const marker = secret('m');
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', stream: true, max_tokens: 2, messages: [{ role: 'user', content: marker }] },
+    });
+    assert.equal(res.status, 200);
+    const recs = await requestsWith(stack.oai, marker);
+    assert.equal(recs.length, 1);
+    const sent = JSON.parse(recs[0].body);
+    assert.equal(sent.stream, true);
+    assert.equal(sent.stream_options?.include_usage, true);
+    assert.equal(sent.model, 'gpt-4o-mini-2024');
+  });
+
+  test('the gateway still serves normally after aborted streams', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.choices[0].message.content, mockText(2));
+  });
+});
