@@ -27,9 +27,22 @@ class SseParser {
   std::size_t max_pending() const { return max_pending_; }
 
  private:
+  // Parses the complete lines of `view` (the current event's bytes, from its first byte) from line_start_
+  // on, reporting each complete event. Returns where the unreported bytes begin.
+  std::size_t parse(std::string_view view, const Callback& on_event);
+  void field_line(std::string_view line, std::size_t line_offset);
+
+  // Invariants between feeds: buffer_ holds exactly the bytes of the current unfinished event (pending());
+  // the lines before line_start_ are already folded into data_/event_*; [line_start_, scan_from_) holds no
+  // line terminator (a "\r" that waits for its next byte sits at scan_from_).
   std::string buffer_;
-  std::size_t scan_from_ = 0;
+  std::size_t scan_from_ = 0;   // where to resume looking for a line terminator
+  std::size_t line_start_ = 0;  // first byte of the current incomplete line
   std::size_t max_pending_ = 0;
+  std::string data_;              // "data" lines of the current event, each followed by '\n'
+  std::size_t event_offset_ = 0;  // the "event" value, relative to the event's first byte
+  std::size_t event_size_ = 0;
+  bool at_stream_start_ = true;  // the next complete line is the stream's first (may start with a BOM)
 };
 
 }  // namespace spillway::http

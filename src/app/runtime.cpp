@@ -1,0 +1,113 @@
+#include "app/runtime.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "app/admin_handler.h"
+#include "auth/authenticate_policy.h"
+#include "http/server.h"
+#include "proxy/proxy_handler.h"
+#include "util/log.h"
+
+namespace spillway::app {
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+bool write_ready_file(const std::string& path, uint16_t port, uint16_t admin_port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"port\":" << port << ",\"admin_port\":" << admin_port << "}\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+void block_stop_signals() {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
+  // The policies keep references into the config, so the config is placed first and never moves.
+  auto gateway = std::make_shared<proxy::Gateway>(proxy::Gateway{std::move(config), pipeline::Chain({})});
+  std::vector<std::unique_ptr<pipeline::Policy>> policies;
+  policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
+  gateway->chain = pipeline::Chain(std::move(policies));
+  return gateway;
+}
+
+int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOptions& options) {
+  block_stop_signals();
+  const config::ServerSettings& server_cfg = gateway->config.server;
+  std::size_t workers = server_cfg.workers > 0 ? static_cast<std::size_t>(server_cfg.workers)
+                                               : std::max(1u, std::thread::hardware_concurrency());
+  http::ServerLimits limits;
+  limits.max_body = server_cfg.max_body;
+  limits.client_idle = server_cfg.timeouts.client_idle;
+  http::Server server(workers, limits);
+  try {
+    server.add_listener({.name = "gateway",
+                         .host = server_cfg.listen_host,
+                         .port = server_cfg.listen_port,
+                         .make_handler = [gateway](std::size_t) { return std::make_unique<proxy::ProxyHandler>(gateway); },
+                         .all_workers = true});
+    if (server_cfg.admin_enabled) {
+      server.add_listener({.name = "admin",
+                           .host = server_cfg.admin_host,
+                           .port = server_cfg.admin_port,
+                           .make_handler =
+                               [&server](std::size_t) {
+                                 return std::make_unique<AdminHandler>([&server] { return server.draining(); });
+                               },
+                           .all_workers = false});
+    }
+  } catch (const std::exception& e) {
+    util::log_error(e.what());
+    return 1;
+  }
+  server.start();
+  const uint16_t port = server.bound_port("gateway");
+  const uint16_t admin_port = server.bound_port("admin");
+  util::log_info("spillway listening on " + server_cfg.listen_host + ":" + std::to_string(port) + " with " +
+                 std::to_string(workers) + " workers" +
+                 (server_cfg.admin_enabled ? "; admin on " + server_cfg.admin_host + ":" + std::to_string(admin_port)
+                                           : std::string()));
+  if (!options.ready_file.empty() && !write_ready_file(options.ready_file, port, admin_port)) {
+    util::log_error("cannot write ready file " + options.ready_file);
+    server.shutdown(std::chrono::milliseconds(0));
+    return 1;
+  }
+  if (options.on_listening) options.on_listening(port, admin_port);
+
+  sigset_t set = stop_signals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      util::log_warn("SIGHUP: configuration reload is not implemented yet; restart to apply changes");
+      continue;
+    }
+    util::log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining for up to " +
+                   std::to_string(server_cfg.timeouts.drain.count()) + " ms");
+    break;
+  }
+  server.shutdown(server_cfg.timeouts.drain);
+  util::log_info("spillway stopped");
+  return 0;
+}
+
+}  // namespace spillway::app

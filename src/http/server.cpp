@@ -1,0 +1,450 @@
+#include "http/server.h"
+
+#include <atomic>
+#include <future>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+#include "util/log.h"
+
+namespace spillway::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+constexpr auto kTok = net::as_tuple(net::use_awaitable);
+using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+void log_exception(std::string_view where, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    util::log_error(std::string(where) + ": " + ex.what());
+  } catch (...) {
+    util::log_error(std::string(where) + ": unknown exception");
+  }
+}
+
+bool is_client_closed(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::operation_aborted || ec == beast::error::timeout || ec == net::error::bad_descriptor ||
+         ec == net::error::broken_pipe;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+class Session;
+
+// Member order matters for destruction: handlers and acceptors go while the io_context lives; a session
+// frame still pending when the io_context dies may still touch `sessions`.
+struct Worker {
+  std::unordered_set<Session*> sessions;  // only touched on this worker's thread
+  std::atomic<std::size_t> in_flight{0};
+  net::io_context ioc{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<Handler>> handlers;
+  std::thread thread;
+};
+
+struct Server::Impl {
+  ServerLimits limits;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::map<std::string, uint16_t, std::less<>> ports;
+  std::atomic<bool> draining{false};
+  bool started = false;
+  std::once_flag stopped;
+};
+
+// One client connection. Lives in the frame of its coroutine (run_session) on its worker's thread.
+class Session final : public ResponseWriter {
+ public:
+  Session(Worker& worker, Server::Impl& server, Handler& handler, tcp::socket socket)
+      : worker_(worker), server_(server), handler_(handler), stream_(std::move(socket)) {
+    worker_.sessions.insert(this);
+  }
+  ~Session() override { worker_.sessions.erase(this); }
+
+  net::awaitable<void> run();
+
+  // Called on shutdown: an idle connection (between requests) is closed now; a busy one closes after its
+  // response. `force` closes busy ones too (terminal cancellation).
+  void close_for_shutdown(bool force) {
+    if (busy_ && !force) return;
+    boost::system::error_code ec;
+    stream_.socket().close(ec);
+  }
+
+  // ResponseWriter
+  net::awaitable<bool> send(Response response) override;
+  net::awaitable<bool> begin_stream(int status, const HeaderList& headers) override;
+  net::awaitable<bool> write_chunk(std::string_view data) override;
+  net::awaitable<bool> end_stream() override;
+  void abort_stream() override {
+    close_after_ = true;
+    gone_ = true;
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+  bool started() const override { return responded_ || streaming_; }
+  bool client_gone() const override { return gone_; }
+
+ private:
+  bool keep_alive_now() const { return keep_alive_ && !close_after_ && !server_.draining.load(); }
+  net::awaitable<void> reject(ProtocolError error, std::string_view detail);
+  net::awaitable<void> linger_close();
+  bool write_failed(const boost::system::error_code& ec) {
+    if (!ec) return false;
+    gone_ = true;
+    return true;
+  }
+
+  Worker& worker_;
+  Server::Impl& server_;
+  Handler& handler_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  unsigned version_ = 11;
+  bool busy_ = false;
+  bool keep_alive_ = true;
+  bool close_after_ = false;
+  bool responded_ = false;
+  bool streaming_ = false;
+  bool gone_ = false;
+};
+
+net::awaitable<void> Session::run() {
+  const ServerLimits& limits = server_.limits;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body);
+    busy_ = false;
+    if (server_.draining.load()) break;
+    stream_.expires_after(limits.client_idle);
+    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTok);
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen with the head
+        co_await reject(ProtocolError::kBodyTooLarge, "");
+      } else if (ec == bhttp::error::header_limit) {
+        co_await reject(ProtocolError::kHeadersTooLarge, "request headers too large");
+      } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+                 ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        const std::string detail = ec.message();
+        co_await reject(ProtocolError::kMalformed, detail);
+      }
+      break;
+    }
+    busy_ = true;
+    worker_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    struct InFlight {
+      Worker& w;
+      ~InFlight() { w.in_flight.fetch_sub(1, std::memory_order_relaxed); }
+    } in_flight{worker_};
+
+    responded_ = streaming_ = gone_ = close_after_ = false;
+    auto& head = parser.get();
+    version_ = head.version();
+    keep_alive_ = head.keep_alive();
+    if (const auto length = parser.content_length(); length && *length > limits.max_body) {
+      co_await reject(ProtocolError::kBodyTooLarge, "");
+      break;
+    }
+    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version_};
+      stream_.expires_after(limits.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream_, cont, kTok);
+      if (wec) break;
+    }
+    if (!parser.is_done()) {
+      stream_.expires_after(limits.client_idle);
+      auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
+      if (bec == bhttp::error::body_limit) {
+        co_await reject(ProtocolError::kBodyTooLarge, "");
+        break;
+      }
+      if (bec) {
+        if (!is_client_closed(bec)) {
+          const std::string detail = bec.message();
+          co_await reject(ProtocolError::kMalformed, detail);
+        }
+        break;
+      }
+    }
+    if (server_.draining.load()) close_after_ = true;
+
+    Request request;
+    auto msg = parser.release();
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    request.headers.reserve(16);
+    for (const auto& field : msg) request.headers.emplace_back(lowercase(field.name_string()), field.value());
+    request.body = std::move(msg.body());
+    boost::system::error_code rec;
+    const auto remote = stream_.socket().remote_endpoint(rec);
+    if (!rec) request.remote_address = remote.address().to_string();
+
+    std::exception_ptr failure;
+    try {
+      co_await handler_.handle(request, *this);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      log_exception("request handler", failure);
+      if (!started()) {
+        Response response = handler_.protocol_error(ProtocolError::kInternal, "internal error");
+        co_await send(std::move(response));
+      } else {
+        abort_stream();
+      }
+    } else if (!started()) {
+      util::log_error("handler returned without a response");
+      Response response = handler_.protocol_error(ProtocolError::kInternal, "no response");
+      co_await send(std::move(response));
+    }
+    if (gone_ || !keep_alive_now()) break;
+  }
+  busy_ = false;
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+net::awaitable<void> Session::reject(ProtocolError error, std::string_view detail) {
+  close_after_ = true;
+  Response response = handler_.protocol_error(error, detail);
+  co_await send(std::move(response));
+  co_await linger_close();
+}
+
+// Reads (and discards) what the client is still sending, for a bounded time and size, so that closing
+// the socket does not reset the connection before the client has read our error response.
+net::awaitable<void> Session::linger_close() {
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  std::size_t discarded = 0;
+  char scratch[16 * 1024];
+  stream_.expires_after(std::chrono::seconds(2));
+  while (discarded < 8 * 1024 * 1024) {
+    auto [rec, n] = co_await stream_.async_read_some(net::buffer(scratch), kTok);
+    if (rec) break;
+    discarded += n;
+  }
+  stream_.socket().close(ec);
+}
+
+net::awaitable<bool> Session::send(Response response) {
+  responded_ = true;
+  if (gone_) co_return false;
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version_};
+  for (auto& [name, value] : response.headers) res.insert(name, value);
+  res.keep_alive(keep_alive_now());
+  res.body() = std::move(response.body);
+  res.prepare_payload();
+  stream_.expires_after(server_.limits.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, kTok);
+  co_return !write_failed(ec);
+}
+
+net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers) {
+  streaming_ = true;
+  if (gone_) co_return false;
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version_};
+  for (const auto& [name, value] : headers) res.insert(name, value);
+  res.keep_alive(keep_alive_now());
+  res.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  stream_.expires_after(server_.limits.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTok);
+  co_return !write_failed(ec);
+}
+
+net::awaitable<bool> Session::write_chunk(std::string_view data) {
+  if (gone_) co_return false;
+  if (data.empty()) co_return true;
+  stream_.expires_after(server_.limits.write_timeout);
+  auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk(net::buffer(data.data(), data.size())), kTok);
+  co_return !write_failed(ec);
+}
+
+net::awaitable<bool> Session::end_stream() {
+  if (gone_) co_return false;
+  stream_.expires_after(server_.limits.write_timeout);
+  auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk_last(), kTok);
+  co_return !write_failed(ec);
+}
+
+namespace {
+
+net::awaitable<void> run_session(Worker& worker, Server::Impl& server, Handler& handler, tcp::socket socket) {
+  Session session(worker, server, handler, std::move(socket));
+  co_await session.run();
+}
+
+net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acceptor& acceptor, Handler& handler) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTok);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+      util::log_warn(std::string("accept failed: ") + ec.message());
+      // Out of descriptors and similar: back off instead of spinning.
+      net::steady_timer timer(worker.ioc, std::chrono::milliseconds(50));
+      co_await timer.async_wait(kTok);
+      continue;
+    }
+    boost::system::error_code oec;
+    socket.set_option(tcp::no_delay(true), oec);
+    net::co_spawn(worker.ioc, run_session(worker, server, handler, std::move(socket)),
+                  [](std::exception_ptr e) { log_exception("session", e); });
+  }
+}
+
+tcp::endpoint resolve_endpoint(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    net::io_context ioc;
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) throw std::runtime_error("cannot resolve listen address '" + host + "'");
+    return *results.begin();
+  }
+  return {address, port};
+}
+
+}  // namespace
+
+Server::Server(std::size_t workers, ServerLimits limits) : impl_(std::make_unique<Impl>()) {
+  impl_->limits = limits;
+  if (workers == 0) workers = 1;
+  for (std::size_t i = 0; i < workers; ++i) impl_->workers.push_back(std::make_unique<Worker>());
+}
+
+Server::~Server() {
+  if (impl_->started) shutdown(std::chrono::milliseconds(0));
+}
+
+void Server::add_listener(const ListenerSpec& spec) {
+  tcp::endpoint endpoint = resolve_endpoint(spec.host, spec.port);
+  const std::size_t count = spec.all_workers ? impl_->workers.size() : 1;
+  for (std::size_t i = 0; i < count; ++i) {
+    Worker& worker = *impl_->workers[i];
+    auto acceptor = std::make_unique<tcp::acceptor>(worker.ioc);
+    boost::system::error_code ec;
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->set_option(ReusePort(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + spec.host + ":" + std::to_string(endpoint.port()) + " (" +
+                               spec.name + "): " + ec.message());
+    }
+    // Port 0: the first acceptor picks the port, the others share it through SO_REUSEPORT.
+    endpoint.port(acceptor->local_endpoint().port());
+    worker.handlers.push_back(spec.make_handler(i));
+    worker.acceptors.push_back(std::move(acceptor));
+  }
+  impl_->ports[spec.name] = endpoint.port();
+}
+
+uint16_t Server::bound_port(std::string_view name) const {
+  auto it = impl_->ports.find(name);
+  return it == impl_->ports.end() ? 0 : it->second;
+}
+
+std::size_t Server::worker_count() const { return impl_->workers.size(); }
+
+net::io_context& Server::worker_context(std::size_t index) { return impl_->workers.at(index)->ioc; }
+
+void Server::start() {
+  impl_->started = true;
+  for (auto& w : impl_->workers) {
+    Worker& worker = *w;
+    worker.guard.emplace(worker.ioc.get_executor());
+    for (std::size_t i = 0; i < worker.acceptors.size(); ++i) {
+      net::co_spawn(worker.ioc, accept_loop(worker, *impl_, *worker.acceptors[i], *worker.handlers[i]),
+                    [](std::exception_ptr e) { log_exception("acceptor", e); });
+    }
+    worker.thread = std::thread([&worker] {
+      for (;;) {
+        try {
+          worker.ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          util::log_error(std::string("worker loop: ") + e.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::shutdown(std::chrono::milliseconds drain) {
+  std::call_once(impl_->stopped, [&] {
+    impl_->draining.store(true);
+    auto post_and_wait = [&](auto fn) {
+      std::vector<std::future<void>> done;
+      for (auto& w : impl_->workers) {
+        auto task = std::make_shared<std::packaged_task<void()>>([&worker = *w, fn] { fn(worker); });
+        done.push_back(task->get_future());
+        net::post(w->ioc, [task] { (*task)(); });
+      }
+      for (auto& f : done) f.wait_for(std::chrono::seconds(5));
+    };
+    post_and_wait([](Worker& worker) {
+      boost::system::error_code ec;
+      for (auto& acceptor : worker.acceptors) acceptor->close(ec);
+      for (Session* s : worker.sessions) s->close_for_shutdown(false);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + drain;
+    while (in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (in_flight() > 0) util::log_warn("drain time over: closing " + std::to_string(in_flight()) + " requests");
+    post_and_wait([](Worker& worker) {
+      // Copy: closing a socket may end a session (and erase it) only later, but be safe against it.
+      std::vector<Session*> sessions(worker.sessions.begin(), worker.sessions.end());
+      for (Session* s : sessions) s->close_for_shutdown(true);
+      for (auto& handler : worker.handlers) handler->shutdown();
+      worker.guard.reset();
+    });
+    for (auto& w : impl_->workers) {
+      // Sessions unwind after their sockets close; give them a bounded moment, then stop the loop.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (!w->ioc.stopped() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      w->ioc.stop();
+      if (w->thread.joinable()) w->thread.join();
+    }
+  });
+}
+
+std::size_t Server::in_flight() const {
+  std::size_t total = 0;
+  for (const auto& w : impl_->workers) total += w->in_flight.load(std::memory_order_relaxed);
+  return total;
+}
+
+bool Server::draining() const { return impl_->draining.load(); }
+
+}  // namespace spillway::http

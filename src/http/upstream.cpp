@@ -1,0 +1,337 @@
+#include "http/upstream.h"
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace spillway::http {
+
+std::string_view upstream_error_name(UpstreamError e) {
+  switch (e) {
+    case UpstreamError::kNone: return "none";
+    case UpstreamError::kResolve: return "resolve_failed";
+    case UpstreamError::kConnectRefused: return "connect_refused";
+    case UpstreamError::kConnectTimeout: return "connect_timeout";
+    case UpstreamError::kConnect: return "connect_failed";
+    case UpstreamError::kTls: return "tls_failed";
+    case UpstreamError::kWrite: return "write_failed";
+    case UpstreamError::kFirstByteTimeout: return "first_byte_timeout";
+    case UpstreamError::kIdleTimeout: return "idle_timeout";
+    case UpstreamError::kTotalTimeout: return "total_timeout";
+    case UpstreamError::kProtocol: return "bad_response";
+    case UpstreamError::kClosed: return "connection_closed";
+    case UpstreamError::kTooLarge: return "response_too_large";
+    case UpstreamError::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+bool is_timeout(UpstreamError e) {
+  return e == UpstreamError::kConnectTimeout || e == UpstreamError::kFirstByteTimeout ||
+         e == UpstreamError::kIdleTimeout || e == UpstreamError::kTotalTimeout;
+}
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTok = net::as_tuple(net::use_awaitable);
+
+struct PoolState;
+
+// A connection to the backend; registered with its pool while it exists so shutdown can close it.
+struct Connection {
+  Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState> owner, ssl::context* tls_context);
+  ~Connection();
+  beast::tcp_stream& tcp() { return secure ? secure->next_layer() : *plain; }
+  void close() {
+    boost::system::error_code ec;
+    tcp().socket().close(ec);
+  }
+
+  std::shared_ptr<PoolState> pool;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+};
+
+struct PoolState {
+  UpstreamEndpoint endpoint;
+  std::string host_header;
+  std::optional<ssl::context> tls_context;
+  std::vector<std::unique_ptr<Connection>> idle;
+  std::unordered_set<Connection*> live;
+  std::size_t max_idle = 64;
+  bool closed = false;
+  std::optional<tcp::endpoint> literal;  // the host is an IP address: no DNS
+
+  void release(std::unique_ptr<Connection> c) {
+    if (closed || idle.size() >= max_idle) return;  // destroying closes it
+    idle.push_back(std::move(c));
+  }
+};
+
+Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState> owner, ssl::context* tls_context)
+    : pool(std::move(owner)) {
+  if (tls_context) {
+    secure.emplace(ex, *tls_context);
+  } else {
+    plain.emplace(ex);
+  }
+  pool->live.insert(this);
+}
+
+Connection::~Connection() { pool->live.erase(this); }
+
+// Runs `fn(stream)` with the connection's outermost stream (TLS or plain TCP).
+template <class Fn>
+auto with_stream(Connection& c, Fn&& fn) {
+  if (c.secure) return fn(*c.secure);
+  return fn(*c.plain);
+}
+
+std::chrono::milliseconds until(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() > 0 ? left : std::chrono::milliseconds(1);
+}
+
+// Expires the connection at the earlier of now+`step` and `deadline`; returns true when the deadline is
+// the earlier one (a timeout then is the total timeout).
+bool arm(Connection& c, std::chrono::milliseconds step, Clock::time_point deadline) {
+  const auto left = until(deadline);
+  c.tcp().expires_after(std::min(step, left));
+  return left <= step;
+}
+
+UpstreamError classify_read_error(const boost::system::error_code& ec, bool total_armed, UpstreamError timeout) {
+  if (ec == beast::error::timeout) return total_armed ? UpstreamError::kTotalTimeout : timeout;
+  if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) return UpstreamError::kCancelled;
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == net::error::eof ||
+      ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated) {
+    return UpstreamError::kClosed;
+  }
+  return UpstreamError::kProtocol;
+}
+
+class Exchange final : public UpstreamExchange {
+ public:
+  Exchange(std::unique_ptr<Connection> conn, Clock::time_point deadline, std::chrono::milliseconds idle)
+      : conn_(std::move(conn)), deadline_(deadline), idle_(idle) {
+    parser_.body_limit(boost::none);
+    parser_.header_limit(64 * 1024);
+  }
+  ~Exchange() override {
+    if (complete_ && parser_.get().keep_alive() && conn_) {
+      auto pool = conn_->pool;
+      pool->release(std::move(conn_));
+    }
+  }
+
+  // Reads the response head; called once by the pool.
+  net::awaitable<boost::system::error_code> read_head() {
+    auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
+      return bhttp::async_read_header(s, conn_->buffer, parser_, kTok);
+    });
+    if (ec) co_return ec;
+    status_ = static_cast<int>(parser_.get().result_int());
+    for (const auto& field : parser_.get()) {
+      std::string name(field.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      headers_.emplace_back(std::move(name), std::string(field.value()));
+    }
+    complete_ = parser_.is_done();
+    co_return ec;
+  }
+
+  int status() const override { return status_; }
+  const HeaderList& headers() const override { return headers_; }
+
+  net::awaitable<UpstreamError> read_some(std::string& out, bool& done) override {
+    if (parser_.is_done()) {
+      done = complete_ = true;
+      co_return UpstreamError::kNone;
+    }
+    auto& body = parser_.get().body();
+    body.data = scratch_.data();
+    body.size = scratch_.size();
+    const bool total_armed = arm(*conn_, idle_, deadline_);
+    auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
+      return bhttp::async_read_some(s, conn_->buffer, parser_, kTok);
+    });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    out.append(scratch_.data(), scratch_.size() - body.size);
+    if (ec) co_return classify_read_error(ec, total_armed, UpstreamError::kIdleTimeout);
+    if (parser_.is_done()) done = complete_ = true;
+    co_return UpstreamError::kNone;
+  }
+
+  net::awaitable<UpstreamError> read_all(std::string& out, std::size_t limit) override {
+    bool done = false;
+    while (!done) {
+      if (auto e = co_await read_some(out, done); e != UpstreamError::kNone) co_return e;
+      if (out.size() > limit) co_return UpstreamError::kTooLarge;
+    }
+    co_return UpstreamError::kNone;
+  }
+
+ private:
+  std::unique_ptr<Connection> conn_;
+  bhttp::response_parser<bhttp::buffer_body> parser_;
+  Clock::time_point deadline_;
+  std::chrono::milliseconds idle_;
+  int status_ = 0;
+  HeaderList headers_;
+  bool complete_ = false;
+  std::array<char, 16 * 1024> scratch_{};
+};
+
+class Pool final : public UpstreamPool {
+ public:
+  explicit Pool(std::shared_ptr<PoolState> state) : state_(std::move(state)) {}
+  ~Pool() override { close_idle_and_active(); }
+
+  net::awaitable<UpstreamResult> send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts) override {
+    const auto deadline = Clock::now() + timeouts.total;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (state_->closed) co_return UpstreamResult{UpstreamError::kCancelled, nullptr};
+      std::unique_ptr<Connection> conn;
+      bool reused = false;
+      if (!state_->idle.empty()) {
+        conn = std::move(state_->idle.back());
+        state_->idle.pop_back();
+        reused = true;
+      } else {
+        UpstreamError e = co_await connect(conn, timeouts, deadline);
+        if (e != UpstreamError::kNone) co_return UpstreamResult{e, nullptr};
+      }
+
+      bhttp::request<bhttp::buffer_body> req;
+      req.version(11);
+      req.method_string(request.method);
+      req.target(request.target);
+      req.set(bhttp::field::host, state_->host_header);
+      for (const auto& [name, value] : request.headers) req.insert(name, value);
+      req.keep_alive(true);
+      req.body().data = const_cast<char*>(request.body.data());
+      req.body().size = request.body.size();
+      req.body().more = false;
+      if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
+        req.content_length(request.body.size());
+      }
+
+      const bool total_armed = arm(*conn, timeouts.first_byte, deadline);
+      auto [wec, wn] = co_await with_stream(*conn, [&](auto& s) { return bhttp::async_write(s, req, kTok); });
+      if (wec) {
+        if (reused && attempt == 0 && wec != beast::error::timeout) continue;  // stale keep-alive connection
+        if (wec == beast::error::timeout) {
+          co_return UpstreamResult{total_armed ? UpstreamError::kTotalTimeout : UpstreamError::kFirstByteTimeout};
+        }
+        co_return UpstreamResult{UpstreamError::kWrite, nullptr};
+      }
+      auto exchange = std::make_unique<Exchange>(std::move(conn), deadline, timeouts.idle);
+      const auto rec = co_await exchange->read_head();
+      if (rec) {
+        const auto e = classify_read_error(rec, total_armed, UpstreamError::kFirstByteTimeout);
+        if (reused && attempt == 0 && e == UpstreamError::kClosed) continue;  // closed while idle in the pool
+        co_return UpstreamResult{e, nullptr};
+      }
+      co_return UpstreamResult{UpstreamError::kNone, std::move(exchange)};
+    }
+    co_return UpstreamResult{UpstreamError::kClosed, nullptr};
+  }
+
+  void close_idle() override { state_->idle.clear(); }
+
+ private:
+  void close_idle_and_active() {
+    state_->closed = true;
+    state_->idle.clear();
+    for (Connection* c : state_->live) c->close();
+  }
+
+  net::awaitable<UpstreamError> connect(std::unique_ptr<Connection>& out, const UpstreamTimeouts& timeouts,
+                                        Clock::time_point deadline) {
+    auto ex = co_await net::this_coro::executor;
+    auto conn = std::make_unique<Connection>(ex, state_, state_->tls_context ? &*state_->tls_context : nullptr);
+    const auto& ep = state_->endpoint;
+    const bool total_armed = arm(*conn, timeouts.connect, deadline);
+    boost::system::error_code ec;
+    if (state_->literal) {
+      std::tie(ec) = co_await conn->tcp().async_connect(*state_->literal, kTok);
+    } else {
+      tcp::resolver resolver(ex);
+      const std::string service = std::to_string(ep.port);
+      auto [rec, results] = co_await resolver.async_resolve(ep.host, service, kTok);
+      if (rec) co_return UpstreamError::kResolve;
+      tcp::endpoint connected;
+      std::tie(ec, connected) = co_await conn->tcp().async_connect(results, kTok);
+    }
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        co_return total_armed ? UpstreamError::kTotalTimeout : UpstreamError::kConnectTimeout;
+      }
+      if (ec == net::error::connection_refused) co_return UpstreamError::kConnectRefused;
+      co_return UpstreamError::kConnect;
+    }
+    boost::system::error_code oec;
+    conn->tcp().socket().set_option(tcp::no_delay(true), oec);
+    if (conn->secure) {
+      boost::system::error_code aec;
+      net::ip::make_address(ep.host, aec);
+      if (aec && !SSL_set_tlsext_host_name(conn->secure->native_handle(), ep.host.c_str())) {
+        co_return UpstreamError::kTls;
+      }
+      if (ep.tls_verify) {
+        conn->secure->set_verify_mode(ssl::verify_peer);
+        conn->secure->set_verify_callback(ssl::host_name_verification(ep.host));
+      } else {
+        conn->secure->set_verify_mode(ssl::verify_none);
+      }
+      arm(*conn, timeouts.connect, deadline);
+      auto [hec] = co_await conn->secure->async_handshake(ssl::stream_base::client, kTok);
+      if (hec) co_return hec == beast::error::timeout ? UpstreamError::kConnectTimeout : UpstreamError::kTls;
+    }
+    out = std::move(conn);
+    co_return UpstreamError::kNone;
+  }
+
+  std::shared_ptr<PoolState> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<UpstreamPool> make_upstream_pool(const UpstreamEndpoint& endpoint, std::size_t max_idle) {
+  auto state = std::make_shared<PoolState>();
+  state->endpoint = endpoint;
+  state->max_idle = max_idle;
+  const bool default_port = endpoint.port == (endpoint.tls ? 443 : 80);
+  const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+  state->host_header = ipv6 ? "[" + endpoint.host + "]" : endpoint.host;
+  if (!default_port) state->host_header += ":" + std::to_string(endpoint.port);
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(endpoint.host, ec);
+  if (!ec) state->literal = tcp::endpoint(address, endpoint.port);
+  if (endpoint.tls) {
+    state->tls_context.emplace(ssl::context::tls_client);
+    state->tls_context->set_default_verify_paths(ec);
+    if (!endpoint.ca_file.empty()) {
+      state->tls_context->load_verify_file(endpoint.ca_file, ec);
+      if (ec) throw std::runtime_error("cannot load ca_file " + endpoint.ca_file + ": " + ec.message());
+    }
+  }
+  return std::make_unique<Pool>(std::move(state));
+}
+
+}  // namespace spillway::http

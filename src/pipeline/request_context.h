@@ -1,0 +1,55 @@
+#pragma once
+// Everything one client request carries through the policy chain and the proxy. Owned by the request's
+// coroutine on its worker thread; policies read and write it, never the HTTP layer.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/request_body.h"
+#include "api/route.h"
+#include "api/usage.h"
+#include "config/config.h"
+#include "http/types.h"
+
+namespace spillway::pipeline {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct RequestContext {
+  // Inbound
+  std::string request_id;
+  const http::Request* request = nullptr;  // REQUIRES: outlives the context
+  api::Route route;
+  api::RequestFields fields;
+  std::string pool;  // the name the client used (deployment id or body model)
+  const config::Subscription* subscription = nullptr;  // null when authentication is disabled
+  std::chrono::system_clock::time_point started_at;
+  SteadyTime started;
+
+  // Outcome, filled by the proxy
+  int status = 0;
+  std::string backend;
+  std::string deployment;  // member deployment (azure-openai) or model sent upstream (openai)
+  std::string model;       // model reported by the backend, else the one requested
+  int attempts = 0;
+  std::string attempt_log;  // "backend:outcome, ..." (never secrets)
+  bool stream = false;
+  api::Usage usage;
+  bool usage_present = false;  // the backend reported usage
+  bool client_disconnected = false;
+  std::string error_code;  // the gateway's error code when it answered with an error
+  std::optional<SteadyTime> first_byte;  // upstream response head received
+  SteadyTime finished;
+
+  // Headers policies add to the client response.
+  http::HeaderList response_headers;
+
+  std::string_view header(std::string_view lowercase_name) const {
+    return request ? http::find_header(request->headers, lowercase_name) : std::string_view{};
+  }
+};
+
+}  // namespace spillway::pipeline

@@ -1,0 +1,17 @@
+#pragma once
+// The immutable runtime built from one config snapshot: the config itself and the policy chain. Shared by
+// every worker's ProxyHandler; a request keeps the snapshot it started with.
+
+#include <memory>
+
+#include "config/config.h"
+#include "pipeline/policy.h"
+
+namespace spillway::proxy {
+
+struct Gateway {
+  config::Config config;
+  pipeline::Chain chain;
+};
+
+}  // namespace spillway::proxy

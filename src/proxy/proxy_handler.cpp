@@ -1,0 +1,305 @@
+#include "proxy/proxy_handler.h"
+
+#include <chrono>
+#include <string>
+
+#include "api/errors.h"
+#include "api/request_body.h"
+#include "api/rewrite.h"
+#include "api/route.h"
+#include "api/usage.h"
+#include "http/sse.h"
+#include "pipeline/reply.h"
+#include "proxy/access_log.h"
+#include "util/json.h"
+#include "util/log.h"
+
+namespace spillway::proxy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool valid_client_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_event_stream(const http::HeaderList& headers) {
+  const std::string_view type = http::find_header(headers, "content-type");
+  return type.substr(0, 17) == "text/event-stream";
+}
+
+http::UpstreamTimeouts upstream_timeouts(const config::Timeouts& t) {
+  return {.connect = t.connect, .first_byte = t.first_byte, .idle = t.idle, .total = t.total};
+}
+
+std::string models_list(const config::Config& cfg) {
+  std::string body = "{\"object\":\"list\",\"data\":[";
+  bool first = true;
+  for (const auto& [name, pool] : cfg.pools) {
+    if (!first) body.push_back(',');
+    first = false;
+    body += "{\"id\":";
+    util::append_json_string(body, name);
+    body += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"spillway\"}";
+  }
+  body += "]}";
+  return body;
+}
+
+// The SSE event sent when the backend fails after the stream has started (OpenAI streams errors the same
+// way: a data event with an "error" object).
+std::string stream_error_event(const api::ApiError& error) { return "data: " + api::error_body(error) + "\n\n"; }
+
+}  // namespace
+
+// GCC 12 may destroy temporaries of a full-expression that contains co_await twice: in coroutines here,
+// arguments of awaited calls are named variables, never temporaries.
+boost::asio::awaitable<void> ProxyHandler::send_error(pipeline::RequestContext& ctx, const api::ApiError& error,
+                                                      http::ResponseWriter& writer) {
+  ctx.error_code = error.code;
+  pipeline::Reply reply = pipeline::error_reply(error);
+  reply.headers.emplace_back("x-request-id", ctx.request_id);
+  ctx.status = reply.status;
+  const bool sent = co_await writer.send(std::move(reply));
+  if (!sent) ctx.client_disconnected = true;
+}
+
+ProxyHandler::ProxyHandler(std::shared_ptr<const Gateway> gateway)
+    : gateway_(std::move(gateway)), rng_(std::random_device{}()) {}
+
+ProxyHandler::~ProxyHandler() = default;
+
+std::string ProxyHandler::new_request_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng_();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = kHex[v & 0xF];
+  }
+  return id;
+}
+
+http::UpstreamPool& ProxyHandler::pool_for(const config::Backend& backend) {
+  auto it = pools_.find(backend.name);
+  if (it == pools_.end()) {
+    http::UpstreamEndpoint endpoint{.host = backend.host,
+                                    .port = backend.port,
+                                    .tls = backend.tls,
+                                    .tls_verify = backend.tls_verify,
+                                    .ca_file = backend.ca_file};
+    it = pools_.emplace(backend.name, http::make_upstream_pool(endpoint)).first;
+  }
+  return *it->second;
+}
+
+void ProxyHandler::shutdown() { pools_.clear(); }
+
+http::Response ProxyHandler::protocol_error(http::ProtocolError error, std::string_view detail) {
+  api::ApiError e;
+  switch (error) {
+    case http::ProtocolError::kMalformed: e = api::errors::bad_request_line(detail); break;
+    case http::ProtocolError::kBodyTooLarge: e = api::errors::body_too_large(gateway_->config.server.max_body); break;
+    case http::ProtocolError::kHeadersTooLarge:
+      e = api::errors::bad_request_line("request headers are too large");
+      e.status = 431;
+      break;
+    case http::ProtocolError::kShuttingDown: e = api::errors::shutting_down(); break;
+    case http::ProtocolError::kInternal: e = api::errors::internal_error(); break;
+  }
+  http::Response response = pipeline::error_reply(e);
+  response.headers.emplace_back("x-request-id", new_request_id());
+  return response;
+}
+
+boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::ResponseWriter& writer) {
+  // Keep the snapshot alive for the whole request even if a reload swaps it.
+  const std::shared_ptr<const Gateway> gateway = gateway_;
+  const config::Config& cfg = gateway->config;
+
+  pipeline::RequestContext ctx;
+  ctx.request = &request;
+  ctx.started = Clock::now();
+  ctx.started_at = std::chrono::system_clock::now();
+  const std::string_view client_id = request.headers.empty() ? std::string_view{}
+                                                             : http::find_header(request.headers, "x-request-id");
+  ctx.request_id = valid_client_request_id(client_id) ? std::string(client_id) : new_request_id();
+
+  std::optional<pipeline::Reply> reply;
+  std::size_t ran = 0;
+  auto routed = api::match_route(cfg.apis, request.method, request.target);
+  if (auto* error = std::get_if<api::ApiError>(&routed)) {
+    ctx.error_code = error->code;
+    reply = pipeline::error_reply(*error);
+  } else {
+    ctx.route = std::move(std::get<api::Route>(routed));
+    reply = co_await gateway->chain.run_request(ctx, ran);
+  }
+
+  if (!reply && ctx.route.op == api::Operation::kModels) {
+    reply = pipeline::Reply{.status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
+  }
+
+  const config::Pool* pool = nullptr;
+  if (!reply) {
+    auto inspected = api::inspect_body(request.body, ctx.route);
+    if (auto* error = std::get_if<api::ApiError>(&inspected)) {
+      ctx.error_code = error->code;
+      reply = pipeline::error_reply(*error);
+    } else {
+      ctx.fields = std::move(std::get<api::RequestFields>(inspected));
+      ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
+      auto it = cfg.pools.find(ctx.pool);
+      if (it == cfg.pools.end()) {
+        auto error = api::errors::unknown_model(ctx.pool);
+        ctx.error_code = error.code;
+        reply = pipeline::error_reply(error);
+      } else {
+        pool = &it->second;
+      }
+    }
+  }
+
+  if (reply) {
+    for (const auto& h : ctx.response_headers) reply->headers.push_back(h);
+    reply->headers.emplace_back("x-request-id", ctx.request_id);
+    ctx.status = reply->status;
+    const bool sent = co_await writer.send(std::move(*reply));
+    if (!sent) ctx.client_disconnected = true;
+  } else {
+    co_await forward(ctx, *pool, request, writer);
+  }
+
+  ctx.finished = Clock::now();
+  gateway->chain.complete(ctx, ran);
+  util::write_access_log(access_record(ctx));
+}
+
+boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx, const config::Pool& pool,
+                                                   http::Request& request, http::ResponseWriter& writer) {
+  const config::Config& cfg = gateway_->config;
+  // TODO(#3): priorities, weights, retries and circuit breakers; for now the first member answers.
+  const config::PoolMember& member = pool.members.front();
+  const config::Backend& backend = cfg.backends.at(member.backend);
+
+  api::UpstreamCall call = api::build_upstream_call(ctx.route, ctx.fields, request.body, ctx.pool, member, backend);
+  http::UpstreamRequest upstream;
+  upstream.method = request.method;
+  upstream.target = std::move(call.target);
+  upstream.body = std::move(call.body);
+  upstream.headers.reserve(request.headers.size() + call.headers.size() + 1);
+  for (const auto& h : request.headers) {
+    if (api::forward_request_header(h.first) && h.first != "x-request-id") upstream.headers.push_back(h);
+  }
+  for (auto& h : call.headers) upstream.headers.push_back(std::move(h));
+  upstream.headers.emplace_back("x-request-id", ctx.request_id);
+
+  ctx.backend = backend.name;
+  ctx.deployment = backend.kind == config::BackendKind::kAzureOpenAI
+                       ? (member.deployment.empty() ? ctx.pool : member.deployment)
+                       : (member.model.empty() ? ctx.fields.model : member.model);
+  ctx.attempts = 1;
+
+  http::UpstreamResult result = co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));
+  if (result.error != http::UpstreamError::kNone) {
+    ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(result.error));
+    const api::ApiError error = http::is_timeout(result.error) ? api::errors::backend_timeout(ctx.attempt_log)
+                                                               : api::errors::backend_unavailable(ctx.attempt_log);
+    co_await send_error(ctx, error, writer);
+    co_return;
+  }
+  ctx.first_byte = Clock::now();
+  http::UpstreamExchange& exchange = *result.exchange;
+  ctx.attempt_log = backend.name + ":" + std::to_string(exchange.status());
+
+  http::HeaderList headers;
+  headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 2);
+  for (const auto& h : exchange.headers()) {
+    if (api::forward_response_header(h.first)) headers.push_back(h);
+  }
+  for (const auto& h : ctx.response_headers) headers.push_back(h);
+  headers.emplace_back("x-request-id", ctx.request_id);
+  headers.emplace_back("x-spillway-backend", backend.name);
+  ctx.status = exchange.status();
+
+  if (!is_event_stream(exchange.headers())) {
+    std::string body;
+    const http::UpstreamError e = co_await exchange.read_all(body, cfg.server.max_response_body);
+    if (e != http::UpstreamError::kNone) {
+      ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(e));
+      const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
+                                                      : api::errors::bad_backend_response(ctx.attempt_log);
+      co_await send_error(ctx, error, writer);
+      co_return;
+    }
+    if (ctx.status >= 200 && ctx.status < 300) {
+      if (auto usage = api::extract_usage(body)) {
+        ctx.usage = *usage;
+        ctx.usage_present = true;
+      }
+    }
+    http::Response response{ctx.status, std::move(headers), std::move(body)};
+    const bool sent = co_await writer.send(std::move(response));
+    if (!sent) ctx.client_disconnected = true;
+    co_return;
+  }
+
+  // Streamed: forward every complete SSE event as soon as it arrives. After the client leaves, keep reading
+  // (within the upstream timeouts) so the usage the backend reports at the end is still recorded.
+  ctx.stream = true;
+  const bool began = co_await writer.begin_stream(ctx.status, headers);
+  if (!began) ctx.client_disconnected = true;
+  http::SseParser parser;
+  std::string in;
+  std::string out;
+  bool done = false;
+  while (!done) {
+    in.clear();
+    const http::UpstreamError e = co_await exchange.read_some(in, done);
+    if (!in.empty()) {
+      out.clear();
+      parser.feed(in, [&](const http::SseEvent& event) {
+        if (event.data.find("\"usage\"") != std::string::npos) {
+          if (auto usage = api::extract_usage(event.data)) {
+            ctx.usage = *usage;
+            ctx.usage_present = true;
+          }
+          if (call.drop_usage_chunk && api::is_usage_only_chunk(event.data)) return;
+        }
+        out.append(event.raw);
+      });
+      if (!out.empty() && !ctx.client_disconnected) {
+        const bool written = co_await writer.write_chunk(out);
+        if (!written) ctx.client_disconnected = true;
+      }
+    }
+    if (e != http::UpstreamError::kNone) {
+      ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(e));
+      const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
+                                                      : api::errors::bad_backend_response(ctx.attempt_log);
+      ctx.error_code = error.code;
+      util::log_warn("request " + ctx.request_id + ": stream from " + backend.name + " broke: " +
+                     std::string(http::upstream_error_name(e)));
+      if (!ctx.client_disconnected) {
+        const std::string event = stream_error_event(error);
+        co_await writer.write_chunk(event);
+        writer.abort_stream();
+      }
+      co_return;
+    }
+  }
+  if (!ctx.client_disconnected) {
+    // A last event without its terminating blank line is still the backend's: pass it on.
+    bool ok = true;
+    if (!parser.pending().empty()) ok = co_await writer.write_chunk(parser.pending());
+    if (ok) ok = co_await writer.end_stream();
+    if (!ok) ctx.client_disconnected = true;
+  }
+}
+
+}  // namespace spillway::proxy
