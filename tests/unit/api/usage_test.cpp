@@ -1,0 +1,147 @@
+#include "api/usage.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace spillway::api {
+namespace {
+
+Usage expect_usage(std::string_view json) {
+  const auto u = extract_usage(json);
+  if (!u) {
+    ADD_FAILURE() << "no usage in " << json;
+    return {};
+  }
+  return *u;
+}
+
+TEST(ExtractUsageTest, ChatCompletionResponse) {
+  const Usage u = expect_usage(R"({
+    "id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o",
+    "choices":[{"index":0,"message":{"role":"assistant","content":"usage: none"},"finish_reason":"stop"}],
+    "usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,
+             "prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},
+             "completion_tokens_details":{"reasoning_tokens":6,"audio_tokens":0}}})");
+  EXPECT_EQ(u.prompt_tokens, 19);
+  EXPECT_EQ(u.completion_tokens, 10);
+  EXPECT_EQ(u.total_tokens, 29);
+  EXPECT_EQ(u.cached_tokens, 4);
+  EXPECT_EQ(u.reasoning_tokens, 6);
+}
+
+TEST(ExtractUsageTest, FinalStreamChunk) {
+  const Usage u =
+      expect_usage(R"({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],)"
+                   R"("usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}})");
+  EXPECT_EQ(u.prompt_tokens, 5);
+  EXPECT_EQ(u.completion_tokens, 7);
+  EXPECT_EQ(u.total_tokens, 12);
+  EXPECT_EQ(u.cached_tokens, 0);
+  EXPECT_EQ(u.reasoning_tokens, 0);
+}
+
+TEST(ExtractUsageTest, Embeddings) {
+  const Usage u = expect_usage(
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],"model":"e",)"
+      R"("usage":{"prompt_tokens":8,"total_tokens":8}})");
+  EXPECT_EQ(u.prompt_tokens, 8);
+  EXPECT_EQ(u.completion_tokens, 0);
+  EXPECT_EQ(u.total_tokens, 8);
+}
+
+TEST(ExtractUsageTest, ResponsesApiBody) {
+  const Usage u = expect_usage(
+      R"({"id":"resp_1","object":"response","status":"completed","output":[],)"
+      R"("usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":10},"output_tokens":87,)"
+      R"("output_tokens_details":{"reasoning_tokens":64},"total_tokens":123}})");
+  EXPECT_EQ(u.prompt_tokens, 36);
+  EXPECT_EQ(u.completion_tokens, 87);
+  EXPECT_EQ(u.total_tokens, 123);
+  EXPECT_EQ(u.cached_tokens, 10);
+  EXPECT_EQ(u.reasoning_tokens, 64);
+}
+
+TEST(ExtractUsageTest, ResponseCompletedEvent) {
+  for (const char* type : {"response.completed", "response.incomplete", "response.failed"}) {
+    SCOPED_TRACE(type);
+    const std::string event = std::string(R"({"type":")") + type +
+                              R"(","sequence_number":9,"response":{"id":"resp_1","status":"x",)"
+                              R"("usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7,)"
+                              R"("output_tokens_details":{"reasoning_tokens":2}}}})";
+    const Usage u = expect_usage(event);
+    EXPECT_EQ(u.prompt_tokens, 3);
+    EXPECT_EQ(u.completion_tokens, 4);
+    EXPECT_EQ(u.total_tokens, 7);
+    EXPECT_EQ(u.reasoning_tokens, 2);
+  }
+  // Earlier events carry "usage": null, or are not final.
+  EXPECT_FALSE(extract_usage(R"({"type":"response.created","response":{"id":"r","usage":null}})"));
+  EXPECT_FALSE(extract_usage(
+      R"({"type":"response.in_progress","response":{"usage":{"input_tokens":1,"output_tokens":1}}})"));
+  EXPECT_FALSE(extract_usage(R"({"type":"response.output_text.delta","delta":"\"usage\""})"));
+}
+
+TEST(ExtractUsageTest, TotalIsDerivedWhenAbsent) {
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":2,"completion_tokens":3}})").total_tokens, 5);
+  EXPECT_EQ(expect_usage(R"({"usage":{"input_tokens":2,"output_tokens":3}})").total_tokens, 5);
+  EXPECT_EQ(
+      expect_usage(R"({"usage":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":null}})").total_tokens,
+      5);
+  const Usage empty = expect_usage(R"({"usage":{}})");
+  EXPECT_EQ(empty.total_tokens, 0);
+}
+
+TEST(ExtractUsageTest, OddNumbers) {
+  const Usage u =
+      expect_usage(R"({"usage":{"prompt_tokens":2.0,"completion_tokens":-3,"total_tokens":"9",)"
+                   R"("prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":1.5}}})");
+  EXPECT_EQ(u.prompt_tokens, 2);
+  EXPECT_EQ(u.completion_tokens, 0);
+  EXPECT_EQ(u.total_tokens, 0);
+  EXPECT_EQ(u.cached_tokens, 0);
+  EXPECT_EQ(u.reasoning_tokens, 0);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":18446744073709551615}})").prompt_tokens, INT64_MAX);
+}
+
+TEST(ExtractUsageTest, NoUsage) {
+  const char* docs[] = {
+      R"({"usage":null})",
+      R"({"choices":[{"delta":{"content":"hi"}}],"usage":null})",
+      R"({"choices":[{"delta":{"content":"hi"}}]})",
+      R"({"usage":5})",
+      R"({"usage":[1,2]})",
+      R"({"usage":"lots"})",
+      R"({"data":{"usage":{"prompt_tokens":1}}})",
+      R"([{"usage":{"prompt_tokens":1}}])",
+      R"("usage")",
+      "[DONE]",
+      "",
+      "{",
+      R"({"usage":{"prompt_tokens":1})",
+      R"({"usage":{"prompt_tokens":1}} garbage)",
+      "\xff\"usage\"",
+  };
+  for (const char* doc : docs) {
+    SCOPED_TRACE(doc);
+    EXPECT_FALSE(extract_usage(doc).has_value());
+  }
+}
+
+TEST(IsUsageOnlyChunkTest, Cases) {
+  EXPECT_TRUE(is_usage_only_chunk(
+      R"({"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})"));
+  EXPECT_TRUE(is_usage_only_chunk(R"({"choices":[ ],"usage":{}})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":1}})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":[],"usage":null})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":[]})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"usage":{"prompt_tokens":1}})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":null,"usage":{"prompt_tokens":1}})"));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":{},"usage":{"prompt_tokens":1}})"));
+  EXPECT_FALSE(is_usage_only_chunk("[DONE]"));
+  EXPECT_FALSE(is_usage_only_chunk(""));
+  EXPECT_FALSE(is_usage_only_chunk(R"({"choices":[],"usage":{})"));
+}
+
+}  // namespace
+}  // namespace spillway::api
