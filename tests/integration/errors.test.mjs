@@ -144,12 +144,12 @@ describe('gateway errors', () => {
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n',
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n',
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
-      `GET /${'a'.repeat(20000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+      'GET / HTTP/9.9\r\nhost: x\r\n\r\n',
     ];
     for (const p of payloads) {
       const r = await rawExchange(port, Buffer.from(p, 'latin1'), { timeoutMs: 5000 });
       assert.ok(
-        r.status === 400 || r.status === 414 || r.status === 431 || (r.status === null && r.closed),
+        r.status === 400 || (r.status === null && r.closed),
         `malformed request ${JSON.stringify(p.slice(0, 60))} -> ${r.status} (${r.raw.slice(0, 200)})`,
       );
       if (r.status === 400) {

@@ -225,29 +225,6 @@ describe('gateway routing and rewriting', () => {
     }
   });
 
-  test('no key -> 401, wrong key -> 401, OpenAI error body, nothing reaches a backend', async () => {
-    for (const headers of [{}, { 'api-key': 'wrong-key' }, { authorization: 'Bearer wrong-key' }]) {
-      const marker = secret('m');
-      const { res, recs } = await send(
-        '/openai/v1/chat/completions',
-        stack.oai,
-        marker,
-        chat(marker, { model: 'gpt-mini' }),
-        headers,
-      );
-      assertErrorBody(res, { status: 401 });
-      assert.ok(res.headers['x-request-id'], 'x-request-id on a 401');
-      assert.equal(res.headers['x-spillway-backend'], undefined);
-      assert.equal(recs.length, 0);
-      assertNoSecrets(res, stack.secrets);
-    }
-    const azure = await http(`${gw()}/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`, {
-      headers: { 'api-key': 'wrong' },
-      body: chat('x'),
-    });
-    assertErrorBody(azure, { status: 401 });
-  });
-
   test('x-request-id is unique per request', async () => {
     const ids = new Set();
     for (let i = 0; i < 3; i++) {
@@ -280,5 +257,49 @@ describe('gateway routing and rewriting', () => {
       const text = JSON.stringify(r.headers) + r.body + r.target;
       assert.ok(!text.includes(stack.keys.TEAM_A_KEY), `client key leaked in ${r.target}`);
     }
+  });
+});
+
+// Its own gateway, so that a failure here cannot take the other tests down with it.
+describe('gateway client authentication failures', () => {
+  let stack;
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const gw = () => stack.gateway.url;
+  const chat = (marker, extra = {}) => ({ messages: [{ role: 'user', content: `hello ${marker}` }], ...extra });
+
+  test('no key -> 401, wrong key -> 401, OpenAI error body, nothing reaches a backend', async () => {
+    for (const headers of [{}, { 'api-key': 'wrong-key' }, { authorization: 'Bearer wrong-key' }]) {
+      const marker = secret('m');
+      const res = await http(`${gw()}/openai/v1/chat/completions`, {
+        headers,
+        body: chat(marker, { model: 'gpt-mini' }),
+      });
+      const recs = await requestsWith(stack.oai, marker);
+      assertErrorBody(res, { status: 401 });
+      assert.ok(res.headers['x-request-id'], 'x-request-id on a 401');
+      assert.equal(res.headers['x-spillway-backend'], undefined);
+      assert.equal(recs.length, 0);
+      assertNoSecrets(res, stack.secrets);
+    }
+    const azure = await http(`${gw()}/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`, {
+      headers: { 'api-key': 'wrong' },
+      body: chat('x'),
+    });
+    assertErrorBody(azure, { status: 401 });
+  });
+
+  test('the gateway still serves a valid key after rejecting bad ones', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: chat('after', { model: 'gpt-mini', max_tokens: 1 }),
+    });
+    assert.equal(res.status, 200, res.text);
   });
 });

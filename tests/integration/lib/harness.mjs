@@ -207,9 +207,10 @@ export async function startMock(opts = {}) {
       if (res.status !== 200) throw new Error(`GET /mock/requests -> ${res.status}`);
       return res.json();
     },
-    // DELETE /mock/requests (clears the recording). Tests prefer filtering by a unique marker instead.
+    // POST /mock/reset (clears the recording and the simulated capacity). Tests prefer filtering by a
+    // unique marker instead.
     async reset() {
-      const res = await fetch(`${url}/mock/requests`, { method: 'DELETE' });
+      const res = await fetch(`${url}/mock/reset`, { method: 'POST' });
       await res.arrayBuffer();
       return res.status;
     },
