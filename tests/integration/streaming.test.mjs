@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { http, mockText, parseSse, rawStream, sseChunks } from './lib/harness.mjs';
-import { authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
+import { assertNoSecrets, authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
 
 describe('gateway streaming', () => {
   let stack;
@@ -51,6 +51,7 @@ describe('gateway streaming', () => {
         'usage-only chunk hidden from a client that did not ask for it',
       );
       assert.ok(chunks.every((c) => c.usage === undefined || c.usage === null), 'no usage shown');
+      assertNoSecrets(res, stack.secrets);
     });
 
     test(`${s.name}: stream_options.include_usage shows the usage chunk, then [DONE]`, async () => {
@@ -102,6 +103,33 @@ describe('gateway streaming', () => {
       }
     });
   }
+
+  test('backend closes mid-stream (x-mock-close-after: 2): the client sees the chunks and the response ends', async () => {
+    const conn = await rawStream(stack.gateway.port, {
+      path: '/openai/v1/chat/completions',
+      headers: authHeaders(stack, { 'x-mock-close-after': '2' }),
+      body: { model: 'gpt-mini', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    try {
+      // Well under the total timeout (10 s): the gateway must not leave the client hanging.
+      await conn.waitDone(3000);
+      assert.equal(conn.parser.status, 200);
+      const data = conn.sseData();
+      const chunks = sseChunks(data);
+      // The gateway may end with an SSE error event ({"error":...}); the text chunks are the backend's.
+      const text = chunks
+        .filter((c) => Array.isArray(c.choices))
+        .map((c) => c.choices[0]?.delta?.content ?? '')
+        .join('');
+      assert.equal(text, 'w1 w2 ');
+      assert.ok(!data.includes('[DONE]'), 'no [DONE] the backend never sent');
+      const id = conn.parser.headers['x-request-id'];
+      const line = await stack.gateway.waitForLog((l) => l.request_id === id, 5000);
+      assert.equal(line.stream, true);
+    } finally {
+      conn.destroy();
+    }
+  });
 
   test('the gateway asks the backend for usage (stream_options.include_usage) on streamed requests', async () => {
     const marker = secret('m');

@@ -185,7 +185,13 @@ export async function startMock(opts = {}) {
   if (opts.failRate !== undefined) args.push('--fail-rate', String(opts.failRate));
   const info = track(args, { env: opts.env, name: `mock-llm ${opts.name || ''}`.trim() });
   info.child.stdout.resume(); // drain; the mock's stdout is not part of the contract
-  const ready = await waitForReadyFile(readyFile, info, ['port']);
+  let ready;
+  try {
+    ready = await waitForReadyFile(readyFile, info, ['port']);
+  } catch (e) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = ready.port;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -249,7 +255,13 @@ export async function startGateway({ config, env = {}, readyTimeoutMs = 10000 } 
       }
     }
   });
-  const ready = await waitForReadyFile(readyFile, info, ['port', 'admin_port'], readyTimeoutMs);
+  let ready;
+  try {
+    ready = await waitForReadyFile(readyFile, info, ['port', 'admin_port'], readyTimeoutMs);
+  } catch (e) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = ready.port;
   return {
     port,
@@ -291,11 +303,12 @@ export async function closedPort() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// fetch helper: {status, headers (lowercase object), text, json (parsed or undefined), ms}
+// fetch helper: {status, headers (lowercase object), text, json (parsed or undefined), ms}.
+// Bounded: without a `signal` the whole exchange is aborted after `timeoutMs`.
 
-export async function http(url, { method = 'POST', headers = {}, body, signal } = {}) {
+export async function http(url, { method = 'POST', headers = {}, body, signal, timeoutMs = 15000 } = {}) {
   const t0 = Date.now();
-  const init = { method, headers: { ...headers }, signal };
+  const init = { method, headers: { ...headers }, signal: signal || AbortSignal.timeout(timeoutMs) };
   if (body !== undefined) {
     init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     if (!Object.keys(init.headers).some((k) => k.toLowerCase() === 'content-type')) {
