@@ -234,6 +234,12 @@ describe('gateway usage log', () => {
     const ids = log.map((l) => l.request_id);
     assert.equal(new Set(ids).size, ids.length, `duplicate request_id in ${JSON.stringify(ids)}`);
     assert.deepEqual(stack.gateway.nonJsonStdout(), []);
+    const everything = JSON.stringify(log) + stack.gateway.stderr();
+    assert.deepEqual(
+      stack.secrets.filter((k) => everything.includes(k)),
+      [],
+      'no configured secret in the access log or on stderr',
+    );
   });
 
   test('a rejected key (401) is logged too', async () => {
