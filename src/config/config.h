@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "config/limits_config.h"
+#include "config/routing_config.h"
+#include "config/telemetry_config.h"
+
 namespace spillway::config {
 
 using Millis = std::chrono::milliseconds;
@@ -21,12 +25,12 @@ struct ConfigError {
 };
 
 struct Timeouts {
-  Millis connect{5'000};        // TCP + TLS handshake to a backend
-  Millis first_byte{120'000};   // request sent -> response headers received
-  Millis idle{60'000};          // between two body reads from a backend (streams: between chunks)
-  Millis total{600'000};        // whole upstream exchange
-  Millis client_idle{60'000};   // keep-alive idle / header read deadline on client connections
-  Millis drain{30'000};         // SIGTERM: how long in-flight requests may still run
+  Millis connect{5'000};       // TCP + TLS handshake to a backend
+  Millis first_byte{120'000};  // request sent -> response headers received
+  Millis idle{60'000};         // between two body reads from a backend (streams: between chunks)
+  Millis total{600'000};       // whole upstream exchange
+  Millis client_idle{60'000};  // keep-alive idle / header read deadline on client connections
+  Millis drain{30'000};        // SIGTERM: how long in-flight requests may still run
 };
 
 struct ServerSettings {
@@ -35,8 +39,8 @@ struct ServerSettings {
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 9090;
   bool admin_enabled = true;
-  int workers = 0;                          // 0 = auto (hardware concurrency)
-  std::size_t max_body = 4 * 1024 * 1024;  // bytes of client request body
+  int workers = 0;                                   // 0 = auto (hardware concurrency)
+  std::size_t max_body = 4 * 1024 * 1024;            // bytes of client request body
   std::size_t max_response_body = 64 * 1024 * 1024;  // non-streamed backend response
   Timeouts timeouts;
 };
@@ -44,10 +48,12 @@ struct ServerSettings {
 enum class BackendKind { kAzureOpenAI, kOpenAI };
 
 struct BackendAuth {
-  enum class Kind { kNone, kApiKeyEnv, kBearerEnv };
+  enum class Kind { kNone, kApiKeyEnv, kBearerEnv, kManagedIdentity, kClientCredentials };
   Kind kind = Kind::kNone;
-  std::string env;     // name of the environment variable
-  std::string secret;  // its value, resolved at load time. Never log.
+  std::string env;                               // name of the environment variable
+  std::string secret;                            // its value, resolved at load time. Never log.
+  ManagedIdentitySettings managed_identity;      // kind == kManagedIdentity
+  ClientCredentialsSettings client_credentials;  // kind == kClientCredentials
 };
 
 struct Backend {
@@ -75,6 +81,8 @@ struct PoolMember {
 struct Pool {
   std::string name;
   std::vector<PoolMember> members;  // never empty after validation
+  RetrySettings retry;
+  CircuitBreakerSettings circuit_breaker;
 };
 
 enum class Shape { kAzureOpenAI, kOpenAI };
@@ -91,6 +99,8 @@ struct Subscription {
   std::string key;  // resolved from key_env at load time. Never log.
   std::string product;
   std::map<std::string, std::string> tags;
+  std::optional<TokenLimitSettings> token_limit;      // overrides the product's
+  std::optional<RequestLimitSettings> request_limit;  // overrides the product's
 };
 
 struct Config {
@@ -99,6 +109,12 @@ struct Config {
   std::map<std::string, Pool> pools;
   std::vector<Api> apis;
   std::map<std::string, Subscription> subscriptions;
+  std::map<std::string, Product> products;
+  StateSettings state;
+  IdentitySettings identity;
+  UsageLogSettings usage_log;
+  PoliciesSettings policies;
+  TelemetrySettings telemetry;
 };
 
 }  // namespace spillway::config

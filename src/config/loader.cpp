@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "config/address.h"
+#include "config/section_loaders.h"
+#include "config/yaml_reader.h"
 
 // The loader walks the document once, in document order, so errors come out in that order. Every value
 // is checked where it appears; the only cross-reference (pool member -> backend) is resolved against the
@@ -31,41 +33,6 @@
 
 namespace spillway::config {
 namespace {
-
-std::string child_path(const std::string& path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  std::string out = path;
-  out += '.';
-  out += key;
-  return out;
-}
-
-std::string element_path(const std::string& path, std::size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-const char* describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
 
 // Returns a + b or a * b, or nullopt when the result does not fit.
 std::optional<uint64_t> checked_add(uint64_t a, uint64_t b) {
@@ -95,13 +62,6 @@ bool consume_digits(std::string_view& text, uint64_t& value) {
   return n > 0;
 }
 
-std::optional<long long> parse_integer(std::string_view text) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 bool is_wildcard_host(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
 
 // Empty when `path` names a readable regular file, else the reason it does not.
@@ -113,14 +73,9 @@ std::string unreadable_reason(const std::string& path) {
   return {};
 }
 
-struct EnvValue {
-  std::string name;
-  std::string value;
-};
-
-class Loader {
+class Loader : public YamlReader {
  public:
-  explicit Loader(const EnvLookup& env) : env_(env) {}
+  explicit Loader(const EnvLookup& env) : YamlReader(env) {}
 
   // REQUIRES: called once.
   LoadResult load(const YAML::Node& root) {
@@ -139,118 +94,12 @@ class Loader {
   }
 
  private:
-  void error(std::string path, std::string message) {
-    errors_.push_back(ConfigError{std::move(path), std::move(message)});
-  }
-  void unknown_key(const std::string& path, const std::string& key) {
-    error(path, "unknown key " + quoted(key));
-  }
-  void missing_key(const std::string& path, std::string_view key) {
-    error(child_path(path, key), "missing required key " + quoted(key));
-  }
-
-  bool expect_map(const YAML::Node& node, const std::string& path) {
-    if (node.IsMap()) return true;
-    error(path, std::string("expected a mapping, got ") + describe(node));
-    return false;
-  }
-  // For optional sections: null (a key with nothing after it) counts as an empty mapping.
-  bool optional_map(const YAML::Node& node, const std::string& path) {
-    return !node.IsNull() && expect_map(node, path);
-  }
-
-  // Calls fn(key, value, path_of_key) for each entry of a mapping in document order. Non-scalar and
-  // duplicate keys are reported and skipped.
-  template <class Fn>
-  void for_each_entry(const YAML::Node& map, const std::string& path, Fn&& fn) {
-    std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        error(path, std::string("keys must be scalars, got ") + describe(it->first));
-        continue;
-      }
-      const std::string& key = it->first.Scalar();
-      std::string key_path = child_path(path, key);
-      if (!seen.insert(key).second) {
-        error(key_path, "duplicate key " + quoted(key));
-        continue;
-      }
-      fn(key, it->second, key_path);
-    }
-  }
-
-  std::optional<std::string> string_value(const YAML::Node& node, const std::string& path) {
-    if (node.IsScalar()) return node.Scalar();
-    error(path, std::string("expected a string, got ") + describe(node));
-    return std::nullopt;
-  }
-  std::optional<std::string> non_empty_string(const YAML::Node& node, const std::string& path) {
-    auto text = string_value(node, path);
-    if (text && text->empty()) {
-      error(path, "must not be empty");
-      return std::nullopt;
-    }
-    return text;
-  }
-  std::optional<int> int_value(const YAML::Node& node, const std::string& path, int min, int max) {
-    std::optional<long long> value;
-    if (node.IsScalar()) value = parse_integer(node.Scalar());
-    if (!value || *value < min || *value > max) {
-      error(path, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max));
-      return std::nullopt;
-    }
-    return static_cast<int>(*value);
-  }
-  std::optional<bool> bool_value(const YAML::Node& node, const std::string& path) {
-    if (node.IsScalar()) {
-      auto text = to_lower(node.Scalar());
-      if (text == "true" || text == "yes" || text == "on") return true;
-      if (text == "false" || text == "no" || text == "off") return false;
-    }
-    error(path, "expected true or false");
-    return std::nullopt;
-  }
-  std::optional<Millis> duration_value(const YAML::Node& node, const std::string& path) {
-    std::optional<Millis> value;
-    if (node.IsScalar()) value = parse_duration(node.Scalar());
-    if (!value || value->count() <= 0) {
-      error(path, "expected a duration > 0 such as 10s or 250ms");
-      return std::nullopt;
-    }
-    return value;
-  }
-  std::optional<std::size_t> size_value(const YAML::Node& node, const std::string& path) {
-    std::optional<std::size_t> value;
-    if (node.IsScalar()) value = parse_size(node.Scalar());
-    if (!value || *value == 0) {
-      error(path, "expected a size > 0 such as 4MiB or 512KiB");
-      return std::nullopt;
-    }
-    return value;
-  }
   std::optional<HostPort> host_port_value(const YAML::Node& node, const std::string& path) {
     std::optional<HostPort> value;
     if (node.IsScalar()) value = parse_host_port(node.Scalar());
     if (!value) error(path, "expected host:port such as 0.0.0.0:8080 or [::1]:8080");
     return value;
   }
-  // The node names an environment variable that must be set and non-empty. Messages name the variable,
-  // never its value.
-  std::optional<EnvValue> env_value(const YAML::Node& node, const std::string& path) {
-    auto name = non_empty_string(node, path);
-    if (!name) return std::nullopt;
-    auto value = env_(*name);
-    if (!value) {
-      error(path, "environment variable " + *name + " is not set");
-      return std::nullopt;
-    }
-    if (value->empty()) {
-      error(path, "environment variable " + *name + " is empty");
-      return std::nullopt;
-    }
-    return EnvValue{std::move(*name), std::move(*value)};
-  }
-
   void load_root(const YAML::Node& root) {
     if (const YAML::Node backends = root["backends"]; backends.IsDefined() && backends.IsMap()) {
       for (auto it = backends.begin(); it != backends.end(); ++it) {
@@ -270,10 +119,18 @@ class Loader {
         if (has_apis) load_apis(value, path);
       } else if (key == "subscriptions") {
         load_subscriptions(value, path);
-      } else if (key == "state" || key == "usage_log" || key == "identity" || key == "products" ||
-                 key == "policies" || key == "telemetry") {
-        // TODO(#config): these sections are validated by the issues that implement them.
-        optional_map(value, path);
+      } else if (key == "products") {
+        load_products(*this, value, path, config_);
+      } else if (key == "state") {
+        load_state(*this, value, path, config_.state);
+      } else if (key == "identity") {
+        load_identity(*this, value, path, config_.identity);
+      } else if (key == "usage_log") {
+        load_usage_log(*this, value, path, config_.usage_log);
+      } else if (key == "policies") {
+        load_policies(*this, value, path, config_.policies);
+      } else if (key == "telemetry") {
+        load_telemetry(*this, value, path, config_.telemetry);
       } else {
         unknown_key(path, key);
       }
@@ -284,6 +141,8 @@ class Loader {
     if (config_.subscriptions.empty()) {
       warnings_.push_back("no subscriptions configured: client authentication is disabled");
     }
+    check_limits(*this, config_);
+    check_telemetry(*this, config_);
   }
 
   void load_server(const YAML::Node& node, const std::string& path) {
@@ -438,9 +297,14 @@ class Loader {
         return;
       }
       method = key;
-      if (key == "managed_identity" || key == "client_credentials") {
-        // TODO(#auth): token acquisition for backends.
-        error(p, key + " is not supported yet");
+      if (key == "managed_identity") {
+        auth.kind = BackendAuth::Kind::kManagedIdentity;
+        load_managed_identity(*this, value, p, auth.managed_identity);
+        return;
+      }
+      if (key == "client_credentials") {
+        auth.kind = BackendAuth::Kind::kClientCredentials;
+        load_client_credentials(*this, value, p, auth.client_credentials);
         return;
       }
       auth.kind = key == "api_key_env" ? BackendAuth::Kind::kApiKeyEnv : BackendAuth::Kind::kBearerEnv;
@@ -479,9 +343,10 @@ class Loader {
             pool.members.push_back(std::move(member));
           }
         }
-      } else if (key == "retry" || key == "circuit_breaker") {
-        // TODO(#routing): validated with the routing settings.
-        optional_map(value, p);
+      } else if (key == "retry") {
+        load_retry(*this, value, p, pool.retry);
+      } else if (key == "circuit_breaker") {
+        load_circuit_breaker(*this, value, p, pool.circuit_breaker);
       } else {
         unknown_key(p, key);
       }
@@ -624,8 +489,9 @@ class Loader {
         subscription.key_env = std::move(env->name);
         subscription.key = std::move(env->value);
       } else if (key == "product") {
-        // TODO(#products): check that the product exists once products are loaded.
         if (auto text = non_empty_string(value, p)) subscription.product = *text;
+      } else if (key == "token_limit" || key == "request_limit") {
+        load_subscription_limit(*this, key, value, p, subscription);
       } else if (key == "tags") {
         if (!optional_map(value, p)) return;
         for_each_entry(value, p,
@@ -641,12 +507,9 @@ class Loader {
 
   static constexpr int kMaxPriorityOrWeight = 1'000'000;
 
-  const EnvLookup& env_;
   std::set<std::string> backend_names_;
   std::map<std::string, std::string> key_owners_;  // subscription key -> subscription name
   Config config_;
-  std::vector<ConfigError> errors_;
-  std::vector<std::string> warnings_;
 };
 
 LoadResult single_error(std::string message) {

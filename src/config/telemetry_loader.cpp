@@ -1,0 +1,25 @@
+// Identity hashing, token metrics and other policies, the usage log, OTLP export.
+
+#include "config/section_loaders.h"
+
+namespace spillway::config {
+
+void load_identity(YamlReader& r, const YAML::Node& node, const std::string& path, IdentitySettings&) {
+  r.optional_map(node, path);  // TODO(#5): validate and fill
+}
+
+void load_usage_log(YamlReader& r, const YAML::Node& node, const std::string& path, UsageLogSettings&) {
+  r.optional_map(node, path);  // TODO(#5): validate and fill
+}
+
+void load_policies(YamlReader& r, const YAML::Node& node, const std::string& path, PoliciesSettings&) {
+  r.optional_map(node, path);  // TODO(#5): validate and fill
+}
+
+void load_telemetry(YamlReader& r, const YAML::Node& node, const std::string& path, TelemetrySettings&) {
+  r.optional_map(node, path);  // TODO(#5): validate and fill
+}
+
+void check_telemetry(YamlReader&, const Config&) {}
+
+}  // namespace spillway::config
