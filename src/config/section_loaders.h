@@ -15,6 +15,8 @@ namespace spillway::config {
 void load_retry(YamlReader& r, const YAML::Node& node, const std::string& path, RetrySettings& out);
 void load_circuit_breaker(YamlReader& r, const YAML::Node& node, const std::string& path,
                           CircuitBreakerSettings& out);
+
+// credentials_loader.cpp
 void load_managed_identity(YamlReader& r, const YAML::Node& node, const std::string& path,
                            ManagedIdentitySettings& out);
 void load_client_credentials(YamlReader& r, const YAML::Node& node, const std::string& path,
@@ -31,9 +33,13 @@ void check_limits(YamlReader& r, const Config& config);
 
 // telemetry_loader.cpp
 void load_identity(YamlReader& r, const YAML::Node& node, const std::string& path, IdentitySettings& out);
-void load_usage_log(YamlReader& r, const YAML::Node& node, const std::string& path, UsageLogSettings& out);
 void load_policies(YamlReader& r, const YAML::Node& node, const std::string& path, PoliciesSettings& out);
+
+// usage_log_loader.cpp
+void load_usage_log(YamlReader& r, const YAML::Node& node, const std::string& path, UsageLogSettings& out);
 void load_telemetry(YamlReader& r, const YAML::Node& node, const std::string& path, TelemetrySettings& out);
+
+// telemetry_loader.cpp
 // Cross-checks after the whole document is read (e.g. a user_hash dimension needs a hash key).
 void check_telemetry(YamlReader& r, const Config& config);
 

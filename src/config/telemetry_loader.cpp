@@ -1,4 +1,4 @@
-// Identity hashing, token metrics and other policies, the usage log, OTLP export.
+// Identity hashing, token metrics, header enrichment and the other policies.
 
 #include "config/section_loaders.h"
 
@@ -8,15 +8,7 @@ void load_identity(YamlReader& r, const YAML::Node& node, const std::string& pat
   r.optional_map(node, path);  // TODO(#5): validate and fill
 }
 
-void load_usage_log(YamlReader& r, const YAML::Node& node, const std::string& path, UsageLogSettings&) {
-  r.optional_map(node, path);  // TODO(#5): validate and fill
-}
-
 void load_policies(YamlReader& r, const YAML::Node& node, const std::string& path, PoliciesSettings&) {
-  r.optional_map(node, path);  // TODO(#5): validate and fill
-}
-
-void load_telemetry(YamlReader& r, const YAML::Node& node, const std::string& path, TelemetrySettings&) {
   r.optional_map(node, path);  // TODO(#5): validate and fill
 }
 

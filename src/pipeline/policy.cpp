@@ -27,6 +27,14 @@ boost::asio::awaitable<std::optional<Reply>> Chain::run_request(RequestContext& 
   co_return std::nullopt;
 }
 
+void Chain::response(RequestContext& ctx, http::HeaderList& headers, std::size_t ran) const {
+  for (std::size_t i = 0; i < ran; ++i) policies_[i]->on_response(ctx, headers);
+}
+
+void Chain::chunk(RequestContext& ctx, const http::SseEvent& event, std::size_t ran) const {
+  for (std::size_t i = 0; i < ran; ++i) policies_[i]->on_chunk(ctx, event);
+}
+
 void Chain::complete(RequestContext& ctx, std::size_t ran) const {
   for (std::size_t i = ran; i-- > 0;) {
     try {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/sse.h"
 #include "http/types.h"
 #include "pipeline/request_context.h"
 
@@ -24,6 +25,11 @@ class Policy {
   // Before the upstream call; a Reply answers now.
   virtual std::optional<Reply> on_request(RequestContext&) { return std::nullopt; }
   virtual boost::asio::awaitable<std::optional<Reply>> on_request_async(RequestContext& ctx);
+  // Just before the response head goes to the client (after the body for non-streamed responses, so usage
+  // is known then; before the first event for streams). May add headers.
+  virtual void on_response(RequestContext&, http::HeaderList&) {}
+  // Each SSE event of a streamed response, in order, before it is forwarded. Never blocks.
+  virtual void on_chunk(RequestContext&, const http::SseEvent&) {}
   // Exactly once for every policy whose on_request ran, whatever happened (in reverse order).
   virtual void on_complete(RequestContext&) {}
 };
@@ -35,6 +41,10 @@ class Chain {
 
   // Runs on_request in order until one replies. `ran` receives how many policies ran (for complete()).
   boost::asio::awaitable<std::optional<Reply>> run_request(RequestContext& ctx, std::size_t& ran) const;
+  // on_response for the first `ran` policies, in order.
+  void response(RequestContext& ctx, http::HeaderList& headers, std::size_t ran) const;
+  // on_chunk for the first `ran` policies, in order.
+  void chunk(RequestContext& ctx, const http::SseEvent& event, std::size_t ran) const;
   // on_complete for the first `ran` policies, last first. Never throws.
   void complete(RequestContext& ctx, std::size_t ran) const;
 

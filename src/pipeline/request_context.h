@@ -40,8 +40,9 @@ struct RequestContext {
   api::Usage usage;
   bool usage_present = false;  // the backend reported usage
   bool client_disconnected = false;
-  std::string error_code;  // the gateway's error code when it answered with an error
-  std::optional<SteadyTime> first_byte;  // upstream response head received
+  std::string error_code;                // the gateway's error code when it answered with an error
+  std::optional<SteadyTime> first_byte;  // upstream response head received (of the answering attempt)
+  std::chrono::steady_clock::duration upstream_time{};  // spent waiting on backends, all attempts
   SteadyTime finished;
 
   // Headers policies add to the client response.

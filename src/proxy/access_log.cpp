@@ -54,7 +54,8 @@ std::string access_record(const pipeline::RequestContext& ctx) {
   field(out, "pool", ctx.pool);
   field(out, "backend", ctx.backend);
   field(out, "deployment", ctx.deployment);
-  field(out, "subscription", ctx.subscription ? std::string_view(ctx.subscription->name) : std::string_view{});
+  field(out, "subscription",
+        ctx.subscription ? std::string_view(ctx.subscription->name) : std::string_view{});
   field(out, "status", static_cast<int64_t>(ctx.status));
   if (!ctx.error_code.empty()) field(out, "error", ctx.error_code);
   field(out, "attempts", static_cast<int64_t>(ctx.attempts));

@@ -54,13 +54,16 @@ std::string models_list(const config::Config& cfg) {
 
 // The SSE event sent when the backend fails after the stream has started (OpenAI streams errors the same
 // way: a data event with an "error" object).
-std::string stream_error_event(const api::ApiError& error) { return "data: " + api::error_body(error) + "\n\n"; }
+std::string stream_error_event(const api::ApiError& error) {
+  return "data: " + api::error_body(error) + "\n\n";
+}
 
 }  // namespace
 
 // GCC 12 may destroy temporaries of a full-expression that contains co_await twice: in coroutines here,
 // arguments of awaited calls are named variables, never temporaries.
-boost::asio::awaitable<void> ProxyHandler::send_error(pipeline::RequestContext& ctx, const api::ApiError& error,
+boost::asio::awaitable<void> ProxyHandler::send_error(pipeline::RequestContext& ctx,
+                                                      const api::ApiError& error,
                                                       http::ResponseWriter& writer) {
   ctx.error_code = error.code;
   pipeline::Reply reply = pipeline::error_reply(error);
@@ -103,14 +106,22 @@ void ProxyHandler::shutdown() { pools_.clear(); }
 http::Response ProxyHandler::protocol_error(http::ProtocolError error, std::string_view detail) {
   api::ApiError e;
   switch (error) {
-    case http::ProtocolError::kMalformed: e = api::errors::bad_request_line(detail); break;
-    case http::ProtocolError::kBodyTooLarge: e = api::errors::body_too_large(gateway_->config.server.max_body); break;
+    case http::ProtocolError::kMalformed:
+      e = api::errors::bad_request_line(detail);
+      break;
+    case http::ProtocolError::kBodyTooLarge:
+      e = api::errors::body_too_large(gateway_->config.server.max_body);
+      break;
     case http::ProtocolError::kHeadersTooLarge:
       e = api::errors::bad_request_line("request headers are too large");
       e.status = 431;
       break;
-    case http::ProtocolError::kShuttingDown: e = api::errors::shutting_down(); break;
-    case http::ProtocolError::kInternal: e = api::errors::internal_error(); break;
+    case http::ProtocolError::kShuttingDown:
+      e = api::errors::shutting_down();
+      break;
+    case http::ProtocolError::kInternal:
+      e = api::errors::internal_error();
+      break;
   }
   http::Response response = pipeline::error_reply(e);
   response.headers.emplace_back("x-request-id", new_request_id());
@@ -126,8 +137,8 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
   ctx.request = &request;
   ctx.started = Clock::now();
   ctx.started_at = std::chrono::system_clock::now();
-  const std::string_view client_id = request.headers.empty() ? std::string_view{}
-                                                             : http::find_header(request.headers, "x-request-id");
+  const std::string_view client_id =
+      request.headers.empty() ? std::string_view{} : http::find_header(request.headers, "x-request-id");
   ctx.request_id = valid_client_request_id(client_id) ? std::string(client_id) : new_request_id();
 
   std::optional<pipeline::Reply> reply;
@@ -142,7 +153,8 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
   }
 
   if (!reply && ctx.route.op == api::Operation::kModels) {
-    reply = pipeline::Reply{.status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
+    reply = pipeline::Reply{
+        .status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
   }
 
   const config::Pool* pool = nullptr;
@@ -167,12 +179,13 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 
   if (reply) {
     for (const auto& h : ctx.response_headers) reply->headers.push_back(h);
+    gateway->chain.response(ctx, reply->headers, ran);
     reply->headers.emplace_back("x-request-id", ctx.request_id);
     ctx.status = reply->status;
     const bool sent = co_await writer.send(std::move(*reply));
     if (!sent) ctx.client_disconnected = true;
   } else {
-    co_await forward(ctx, *pool, request, writer);
+    co_await forward(ctx, *pool, request, writer, ran);
   }
 
   ctx.finished = Clock::now();
@@ -181,13 +194,15 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 }
 
 boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx, const config::Pool& pool,
-                                                   http::Request& request, http::ResponseWriter& writer) {
+                                                   http::Request& request, http::ResponseWriter& writer,
+                                                   std::size_t policies_ran) {
   const config::Config& cfg = gateway_->config;
   // TODO(#3): priorities, weights, retries and circuit breakers; for now the first member answers.
   const config::PoolMember& member = pool.members.front();
   const config::Backend& backend = cfg.backends.at(member.backend);
 
-  api::UpstreamCall call = api::build_upstream_call(ctx.route, ctx.fields, request.body, ctx.pool, member, backend);
+  api::UpstreamCall call =
+      api::build_upstream_call(ctx.route, ctx.fields, request.body, ctx.pool, member, backend);
   http::UpstreamRequest upstream;
   upstream.method = request.method;
   upstream.target = std::move(call.target);
@@ -204,16 +219,21 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
                        ? (member.deployment.empty() ? ctx.pool : member.deployment)
                        : (member.model.empty() ? ctx.fields.model : member.model);
   ctx.attempts = 1;
+  const auto upstream_started = Clock::now();
 
-  http::UpstreamResult result = co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));
+  http::UpstreamResult result =
+      co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));
   if (result.error != http::UpstreamError::kNone) {
+    ctx.upstream_time += Clock::now() - upstream_started;
     ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(result.error));
-    const api::ApiError error = http::is_timeout(result.error) ? api::errors::backend_timeout(ctx.attempt_log)
-                                                               : api::errors::backend_unavailable(ctx.attempt_log);
+    const api::ApiError error = http::is_timeout(result.error)
+                                    ? api::errors::backend_timeout(ctx.attempt_log)
+                                    : api::errors::backend_unavailable(ctx.attempt_log);
     co_await send_error(ctx, error, writer);
     co_return;
   }
   ctx.first_byte = Clock::now();
+  ctx.upstream_time += *ctx.first_byte - upstream_started;
   http::UpstreamExchange& exchange = *result.exchange;
   ctx.attempt_log = backend.name + ":" + std::to_string(exchange.status());
 
@@ -229,7 +249,9 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
 
   if (!is_event_stream(exchange.headers())) {
     std::string body;
+    const auto read_started = Clock::now();
     const http::UpstreamError e = co_await exchange.read_all(body, cfg.server.max_response_body);
+    ctx.upstream_time += Clock::now() - read_started;
     if (e != http::UpstreamError::kNone) {
       ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(e));
       const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
@@ -243,6 +265,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
         ctx.usage_present = true;
       }
     }
+    gateway_->chain.response(ctx, headers, policies_ran);
     http::Response response{ctx.status, std::move(headers), std::move(body)};
     const bool sent = co_await writer.send(std::move(response));
     if (!sent) ctx.client_disconnected = true;
@@ -252,6 +275,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   // Streamed: forward every complete SSE event as soon as it arrives. After the client leaves, keep reading
   // (within the upstream timeouts) so the usage the backend reports at the end is still recorded.
   ctx.stream = true;
+  gateway_->chain.response(ctx, headers, policies_ran);
   const bool began = co_await writer.begin_stream(ctx.status, headers);
   if (!began) ctx.client_disconnected = true;
   http::SseParser parser;
@@ -260,10 +284,13 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   bool done = false;
   while (!done) {
     in.clear();
+    const auto read_started = Clock::now();
     const http::UpstreamError e = co_await exchange.read_some(in, done);
+    ctx.upstream_time += Clock::now() - read_started;
     if (!in.empty()) {
       out.clear();
       parser.feed(in, [&](const http::SseEvent& event) {
+        gateway_->chain.chunk(ctx, event, policies_ran);
         if (event.data.find("\"usage\"") != std::string::npos) {
           if (auto usage = api::extract_usage(event.data)) {
             ctx.usage = *usage;
@@ -283,8 +310,8 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
       const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
                                                       : api::errors::bad_backend_response(ctx.attempt_log);
       ctx.error_code = error.code;
-      util::log_warn("request " + ctx.request_id + ": stream from " + backend.name + " broke: " +
-                     std::string(http::upstream_error_name(e)));
+      util::log_warn("request " + ctx.request_id + ": stream from " + backend.name +
+                     " broke: " + std::string(http::upstream_error_name(e)));
       if (!ctx.client_disconnected) {
         const std::string event = stream_error_event(error);
         co_await writer.write_chunk(event);

@@ -26,7 +26,8 @@ class ProxyHandler final : public http::Handler {
 
  private:
   boost::asio::awaitable<void> forward(pipeline::RequestContext& ctx, const config::Pool& pool,
-                                       http::Request& request, http::ResponseWriter& writer);
+                                       http::Request& request, http::ResponseWriter& writer,
+                                       std::size_t policies_ran);
   boost::asio::awaitable<void> send_error(pipeline::RequestContext& ctx, const api::ApiError& error,
                                           http::ResponseWriter& writer);
   std::string new_request_id();
