@@ -91,16 +91,6 @@ UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields
     call.headers.emplace_back("content-type", "application/json");
   }
 
-  switch (backend.auth.kind) {
-    case config::BackendAuth::Kind::kApiKeyEnv:
-      call.headers.emplace_back("api-key", backend.auth.secret);
-      break;
-    case config::BackendAuth::Kind::kBearerEnv:
-      call.headers.emplace_back("authorization", "Bearer " + backend.auth.secret);
-      break;
-    case config::BackendAuth::Kind::kNone:
-      break;
-  }
   return call;
 }
 

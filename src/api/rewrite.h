@@ -1,7 +1,8 @@
 #pragma once
 // Builds the upstream request for one pool member from the client request (the "rewrite" of DESIGN.md):
-//   azure-openai backend: {base}/openai/deployments/{deployment}/{op}?api-version={v} + "api-key: KEY"
-//   openai backend:       {base}/v1/{op} with the member's model in the body + "authorization: Bearer KEY"
+//   azure-openai backend: {base}/openai/deployments/{deployment}/{op}?api-version={v}
+//   openai backend:       {base}/v1/{op} with the member's model in the body
+// The backend credential (auth/backend_credential.h) is attached by the proxy, not here.
 // For streamed chat/completions requests the body asks for usage (stream_options.include_usage).
 
 #include <string>
@@ -18,7 +19,7 @@ namespace spillway::api {
 struct UpstreamCall {
   std::string target;  // origin-form: path + query
   std::string body;    // the bytes to send
-  std::vector<std::pair<std::string, std::string>> headers;  // auth + content-type; lowercase names
+  std::vector<std::pair<std::string, std::string>> headers;  // content-type; lowercase names
   bool drop_usage_chunk = false;  // the gateway added include_usage: hide the usage-only chunk from the client
 };
 

@@ -30,7 +30,8 @@ boost::asio::awaitable<void> AdminHandler::handle(http::Request& request, http::
 }
 
 http::Response AdminHandler::protocol_error(http::ProtocolError error, std::string_view detail) {
-  if (error == http::ProtocolError::kBodyTooLarge) return pipeline::error_reply(api::errors::body_too_large(0));
+  if (error == http::ProtocolError::kBodyTooLarge)
+    return pipeline::error_reply(api::errors::body_too_large(0));
   return pipeline::error_reply(api::errors::bad_request_line(detail));
 }
 

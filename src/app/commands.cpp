@@ -60,7 +60,8 @@ std::optional<ConfigArgs> parse_config_args(const std::vector<std::string>& args
 
 void print_errors(const config::LoadResult& result, const std::string& file) {
   for (const auto& e : result.errors) {
-    std::cerr << file << ": " << (e.path.empty() ? std::string("(document)") : e.path) << ": " << e.message << "\n";
+    std::cerr << file << ": " << (e.path.empty() ? std::string("(document)") : e.path) << ": " << e.message
+              << "\n";
   }
 }
 
@@ -91,7 +92,8 @@ int run_serve(const std::vector<std::string>& args) {
     print_errors(result, parsed->config);
     return 1;
   }
-  return serve_gateway(build_gateway(std::move(*result.config)), ServeOptions{.ready_file = parsed->ready_file});
+  return serve_gateway(build_gateway(std::move(*result.config)),
+                       ServeOptions{.ready_file = parsed->ready_file});
 }
 
 }  // namespace spillway::app

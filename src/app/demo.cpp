@@ -55,12 +55,15 @@ void print_examples(uint16_t port, uint16_t admin_port, std::string_view key) {
             << "  curl -s " << base << "/v1/chat/completions -H 'api-key: " << key
             << "' -H 'content-type: application/json' \\\n"
             << "       -d '{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n"
-            << "  curl -sN " << base << "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 -H 'api-key: "
-            << key << "' \\\n"
-            << "       -H 'content-type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+            << "  curl -sN " << base
+            << "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 -H 'api-key: " << key
+            << "' \\\n"
+            << "       -H 'content-type: application/json' -d "
+               "'{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
                "\"stream\":true}'\n"
             << "  curl -s " << base << "/v1/embeddings -H 'authorization: Bearer " << key
-            << "' -H 'content-type: application/json' -d '{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}'\n"
+            << "' -H 'content-type: application/json' -d "
+               "'{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}'\n"
             << "  curl -s " << base << "/v1/models -H 'api-key: " << key << "'\n"
             << "  curl -s http://127.0.0.1:" << admin_port << "/healthz\n"
             << "\nOne JSON access-log line per request follows. Ctrl-C stops.\n\n"
@@ -119,10 +122,10 @@ int run_demo(const std::vector<std::string>& args) {
     return 1;
   }
   const std::string key = result.config->subscriptions.at("demo").key;
-  const int code = serve_gateway(build_gateway(std::move(*result.config)),
-                                 ServeOptions{.ready_file = ready_file, .on_listening = [&](uint16_t p, uint16_t a) {
-                                                print_examples(p, a, key);
-                                              }});
+  const int code =
+      serve_gateway(build_gateway(std::move(*result.config)),
+                    ServeOptions{.ready_file = ready_file,
+                                 .on_listening = [&](uint16_t p, uint16_t a) { print_examples(p, a, key); }});
   ptu_mock->stop();
   payg_mock->stop();
   return code;

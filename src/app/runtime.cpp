@@ -8,6 +8,7 @@
 
 #include "app/admin_handler.h"
 #include "auth/authenticate_policy.h"
+#include "auth/backend_credential.h"
 #include "http/server.h"
 #include "proxy/proxy_handler.h"
 #include "util/log.h"
@@ -47,6 +48,9 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   std::vector<std::unique_ptr<pipeline::Policy>> policies;
   policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
   gateway->chain = pipeline::Chain(std::move(policies));
+  for (const auto& [name, backend] : gateway->config.backends) {
+    gateway->credentials.emplace(name, auth::make_backend_credential(backend));
+  }
   return gateway;
 }
 
@@ -60,18 +64,20 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
   limits.client_idle = server_cfg.timeouts.client_idle;
   http::Server server(workers, limits);
   try {
-    server.add_listener({.name = "gateway",
-                         .host = server_cfg.listen_host,
-                         .port = server_cfg.listen_port,
-                         .make_handler = [gateway](std::size_t) { return std::make_unique<proxy::ProxyHandler>(gateway); },
-                         .all_workers = true});
+    server.add_listener(
+        {.name = "gateway",
+         .host = server_cfg.listen_host,
+         .port = server_cfg.listen_port,
+         .make_handler = [gateway](std::size_t) { return std::make_unique<proxy::ProxyHandler>(gateway); },
+         .all_workers = true});
     if (server_cfg.admin_enabled) {
       server.add_listener({.name = "admin",
                            .host = server_cfg.admin_host,
                            .port = server_cfg.admin_port,
                            .make_handler =
                                [&server](std::size_t) {
-                                 return std::make_unique<AdminHandler>([&server] { return server.draining(); });
+                                 return std::make_unique<AdminHandler>(
+                                     [&server] { return server.draining(); });
                                },
                            .all_workers = false});
     }
@@ -84,8 +90,9 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
   const uint16_t admin_port = server.bound_port("admin");
   util::log_info("spillway listening on " + server_cfg.listen_host + ":" + std::to_string(port) + " with " +
                  std::to_string(workers) + " workers" +
-                 (server_cfg.admin_enabled ? "; admin on " + server_cfg.admin_host + ":" + std::to_string(admin_port)
-                                           : std::string()));
+                 (server_cfg.admin_enabled
+                      ? "; admin on " + server_cfg.admin_host + ":" + std::to_string(admin_port)
+                      : std::string()));
   if (!options.ready_file.empty() && !write_ready_file(options.ready_file, port, admin_port)) {
     util::log_error("cannot write ready file " + options.ready_file);
     server.shutdown(std::chrono::milliseconds(0));
@@ -101,8 +108,8 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
       util::log_warn("SIGHUP: configuration reload is not implemented yet; restart to apply changes");
       continue;
     }
-    util::log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining for up to " +
-                   std::to_string(server_cfg.timeouts.drain.count()) + " ms");
+    util::log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                   ": draining for up to " + std::to_string(server_cfg.timeouts.drain.count()) + " ms");
     break;
   }
   server.shutdown(server_cfg.timeouts.drain);

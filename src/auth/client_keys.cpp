@@ -49,7 +49,8 @@ const config::Subscription* ClientKeyIndex::find(std::string_view key) const {
   auto it = by_digest_.find(sha256(key));
   if (it == by_digest_.end()) return nullptr;
   const std::string& expected = it->second->key;
-  if (expected.size() != key.size() || CRYPTO_memcmp(expected.data(), key.data(), key.size()) != 0) return nullptr;
+  if (expected.size() != key.size() || CRYPTO_memcmp(expected.data(), key.data(), key.size()) != 0)
+    return nullptr;
   return it->second;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/request_body.h"
 #include "api/route.h"
@@ -26,6 +27,8 @@ struct RequestContext {
   api::RequestFields fields;
   std::string pool;  // the name the client used (deployment id or body model)
   const config::Subscription* subscription = nullptr;  // null when authentication is disabled
+  std::string user_hash;           // keyed hash of the user id (identity policy); "" when unknown
+  std::vector<std::string> tools;  // tool / function names declared in the request (identity policy)
   std::chrono::system_clock::time_point started_at;
   SteadyTime started;
 

@@ -2,8 +2,11 @@
 // The immutable runtime built from one config snapshot: the config itself and the policy chain. Shared by
 // every worker's ProxyHandler; a request keeps the snapshot it started with.
 
+#include <map>
 #include <memory>
+#include <string>
 
+#include "auth/backend_credential.h"
 #include "config/config.h"
 #include "pipeline/policy.h"
 
@@ -12,6 +15,7 @@ namespace spillway::proxy {
 struct Gateway {
   config::Config config;
   pipeline::Chain chain;
+  std::map<std::string, std::shared_ptr<auth::BackendCredential>> credentials;  // by backend name
 };
 
 }  // namespace spillway::proxy

@@ -220,6 +220,16 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
                        : (member.model.empty() ? ctx.fields.model : member.model);
   ctx.attempts = 1;
   const auto upstream_started = Clock::now();
+  auth::BackendCredential& credential = *gateway_->credentials.at(backend.name);
+  const std::optional<auth::CredentialHeader> auth_header = co_await credential.header();
+  if (!auth_header) {
+    ctx.upstream_time += Clock::now() - upstream_started;
+    ctx.attempt_log = backend.name + ":credential_unavailable";
+    const api::ApiError error = api::errors::backend_unavailable(ctx.attempt_log);
+    co_await send_error(ctx, error, writer);
+    co_return;
+  }
+  if (!auth_header->name.empty()) upstream.headers.emplace_back(auth_header->name, auth_header->value);
 
   http::UpstreamResult result =
       co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));
