@@ -20,18 +20,21 @@ struct StatusSet {
   }
 };
 
+// `retry:` of a pool. Connect errors and timeouts always move on to the next member.
 struct RetrySettings {
   StatusSet on{{{429, 429}, {500, 599}}};
-  int max_attempts = 3;  // attempts in all, the first included
+  int max_attempts = 3;  // attempts in all, the first included; 1..10
 };
 
+// `circuit_breaker:` of a pool, applied to each member on its own (routing/pool_router.h).
 struct CircuitBreakerSettings {
   bool enabled = true;
-  int failures = 3;
-  std::chrono::milliseconds within{10'000};
-  StatusSet on{{{429, 429}, {500, 599}}};
+  int failures = 3;                          // matching outcomes within `within` that open the member
+  std::chrono::milliseconds within{10'000};  // sliding window
+  StatusSet on{{{429, 429}, {500, 599}}};    // statuses that count as failures
   std::chrono::milliseconds open_for{30'000};
-  bool honor_retry_after = true;
+  bool honor_retry_after = true;  // open exactly until the backend's retry-after hint
+  bool on_connect_error = true;   // connect errors and timeouts count as failures
 };
 
 // Azure managed identity (IMDS or the App Service IDENTITY_ENDPOINT variant).
