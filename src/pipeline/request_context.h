@@ -50,6 +50,10 @@ struct RequestContext {
 
   // Headers policies add to the client response.
   http::HeaderList response_headers;
+  // Changes policies make to the request headers sent upstream: names removed, then (name, value) set
+  // (replacing any header of that name). Lowercase names. Applied by the proxy to every attempt.
+  std::vector<std::string> upstream_remove_headers;
+  http::HeaderList upstream_set_headers;
 
   std::string_view header(std::string_view lowercase_name) const {
     return request ? http::find_header(request->headers, lowercase_name) : std::string_view{};

@@ -208,8 +208,22 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   upstream.target = std::move(call.target);
   upstream.body = std::move(call.body);
   upstream.headers.reserve(request.headers.size() + call.headers.size() + 1);
+  auto policy_owned = [&ctx](const std::string& name) {
+    for (const auto& r : ctx.upstream_remove_headers) {
+      if (r == name) return true;
+    }
+    for (const auto& h : ctx.upstream_set_headers) {
+      if (h.first == name) return true;
+    }
+    return false;
+  };
   for (const auto& h : request.headers) {
-    if (api::forward_request_header(h.first) && h.first != "x-request-id") upstream.headers.push_back(h);
+    if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first)) {
+      upstream.headers.push_back(h);
+    }
+  }
+  for (const auto& h : ctx.upstream_set_headers) {
+    if (api::forward_request_header(h.first)) upstream.headers.push_back(h);
   }
   for (auto& h : call.headers) upstream.headers.push_back(std::move(h));
   upstream.headers.emplace_back("x-request-id", ctx.request_id);
