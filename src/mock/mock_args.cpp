@@ -92,8 +92,8 @@ std::optional<MockOptions> parse_mock_args(const std::vector<std::string>& args,
       return std::nullopt;
     };
     const bool known = flag == "--listen" || flag == "--latency" || flag == "--tokens-per-second" ||
-                       flag == "--tpm-capacity" || flag == "--fail-rate" || flag == "--name" ||
-                       flag == "--api-key" || flag == "--seed" || flag == "--threads" ||
+                       flag == "--tpm-capacity" || flag == "--tpm-window" || flag == "--fail-rate" ||
+                       flag == "--name" || flag == "--api-key" || flag == "--seed" || flag == "--threads" ||
                        flag == "--ready-file";
     if (!known) {
       error = "unknown argument '" + std::string(flag) + "'";
@@ -117,6 +117,10 @@ std::optional<MockOptions> parse_mock_args(const std::vector<std::string>& args,
       const auto capacity = parse_count(value);
       if (!capacity) return invalid("a non-negative integer");
       options.tpm_capacity = *capacity;
+    } else if (flag == "--tpm-window") {
+      const auto window = parse_duration(value);
+      if (!window || window->count() <= 0) return invalid("a duration such as 60s or 5s");
+      options.tpm_window = std::chrono::ceil<std::chrono::milliseconds>(*window);
     } else if (flag == "--fail-rate") {
       const auto rate = parse_non_negative(value);
       if (!rate || *rate > 1) return invalid("a probability between 0 and 1");

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "util/json.h"
 
@@ -67,7 +68,21 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-void append_embedding_vector(std::string& out, uint64_t input_hash) {
+void append_base64(std::string& out, const unsigned char* data, std::size_t n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < n; i += 3) {
+    const uint32_t b = (uint32_t{data[i]} << 16) | (i + 1 < n ? uint32_t{data[i + 1]} << 8 : 0) |
+                       (i + 2 < n ? uint32_t{data[i + 2]} : 0);
+    out.push_back(kAlphabet[(b >> 18) & 63]);
+    out.push_back(kAlphabet[(b >> 12) & 63]);
+    out.push_back(i + 1 < n ? kAlphabet[(b >> 6) & 63] : '=');
+    out.push_back(i + 2 < n ? kAlphabet[b & 63] : '=');
+  }
+}
+
+// As OpenAI does for encoding_format "base64": the little-endian float32 values, base64-encoded, as a
+// JSON string; else a JSON array of numbers.
+void append_embedding_vector(std::string& out, uint64_t input_hash, bool base64) {
   float values[kEmbeddingDimensions];
   double norm = 0;
   for (int d = 0; d < kEmbeddingDimensions; ++d) {
@@ -76,6 +91,19 @@ void append_embedding_vector(std::string& out, uint64_t input_hash) {
     norm += static_cast<double>(values[d]) * values[d];
   }
   norm = norm > 0 ? std::sqrt(norm) : 1;
+  if (base64) {
+    unsigned char bytes[kEmbeddingDimensions * 4];
+    for (int d = 0; d < kEmbeddingDimensions; ++d) {
+      const float v = static_cast<float>(values[d] / norm);
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      for (int k = 0; k < 4; ++k) bytes[d * 4 + k] = static_cast<unsigned char>(bits >> (8 * k));
+    }
+    out.push_back('"');
+    append_base64(out, bytes, sizeof bytes);
+    out.push_back('"');
+    return;
+  }
   out.push_back('[');
   for (int d = 0; d < kEmbeddingDimensions; ++d) {
     if (d > 0) out.push_back(',');
@@ -135,14 +163,14 @@ uint64_t embedding_input_hash(std::string_view bytes, uint64_t kind) {
 }
 
 void append_embeddings_body(std::string& out, const uint64_t* input_hashes, std::size_t count,
-                            std::string_view model, int64_t prompt_tokens, bool usage) {
+                            std::string_view model, int64_t prompt_tokens, bool usage, bool base64) {
   out += R"({"object":"list","data":[)";
   for (std::size_t i = 0; i < count; ++i) {
     if (i > 0) out.push_back(',');
     out += R"({"object":"embedding","index":)";
     append_int(out, static_cast<int64_t>(i));
     out += R"(,"embedding":)";
-    append_embedding_vector(out, input_hashes[i]);
+    append_embedding_vector(out, input_hashes[i], base64);
     out.push_back('}');
   }
   out += R"(],"model":)";

@@ -33,8 +33,9 @@ void append_error(std::string& out, std::string_view message, std::string_view t
 void append_completion_body(std::string& out, Operation operation, const Completion& completion);
 
 // One deterministic unit-length 8-dimensional vector per input hash (see embedding_input_hash).
+// `base64`: vectors as base64 strings of little-endian float32 (encoding_format "base64").
 void append_embeddings_body(std::string& out, const uint64_t* input_hashes, std::size_t count,
-                            std::string_view model, int64_t prompt_tokens, bool usage);
+                            std::string_view model, int64_t prompt_tokens, bool usage, bool base64 = false);
 // FNV-1a over the bytes of an embeddings input; `kind` separates strings from token arrays.
 uint64_t embedding_input_hash(std::string_view bytes, uint64_t kind);
 

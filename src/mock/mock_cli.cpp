@@ -15,12 +15,14 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: spillway mock-llm [--listen HOST:PORT] [--latency DURATION] [--tokens-per-second N]\n"
-    "                         [--tpm-capacity N] [--fail-rate P] [--name NAME] [--api-key KEY]\n"
+    "                         [--tpm-capacity N] [--tpm-window D] [--fail-rate P] [--name NAME] [--api-key "
+    "KEY]\n"
     "                         [--seed N] [--threads N] [--ready-file PATH]\n"
     "  --listen HOST:PORT       address to listen on; port 0 picks a free port (default 127.0.0.1:0)\n"
     "  --latency DURATION       delay before response headers: 20ms, 1s, 500us; a bare number is ms\n"
     "  --tokens-per-second N    streamed token pacing; 0 = as fast as possible\n"
     "  --tpm-capacity N         tokens per sliding minute before answering 429; 0 = unlimited\n"
+    "  --tpm-window DURATION    the sliding window of --tpm-capacity (default 60s)\n"
     "  --fail-rate P            probability (0..1) of answering 500\n"
     "  --name NAME              sent back in the x-mock-backend header (default mock)\n"
     "  --api-key KEY            require this key (api-key header or Authorization: Bearer)\n"

@@ -72,7 +72,7 @@ struct Shared {
   explicit Shared(const MockOptions& o)
       : options(o),
         backend_header("x-mock-backend: " + o.name + "\r\n"),
-        tpm(o.tpm_capacity > 0 ? o.tpm_capacity : 1),
+        tpm(o.tpm_capacity > 0 ? o.tpm_capacity : 1, o.tpm_window),
         dice(o.fail_rate, o.seed) {}
 
   const MockOptions options;
@@ -212,6 +212,7 @@ struct BodyFields {
   bool include_usage = false;
   std::optional<int64_t> max_tokens;
   std::vector<uint64_t> input_hashes;  // embeddings: one per input
+  bool base64 = false;                 // embeddings: encoding_format "base64"
 };
 
 // Reads the fields the mock needs into `fields` (reused between requests); returns an error message when
@@ -238,6 +239,8 @@ std::optional<std::string_view> read_body(std::string& body, Operation operation
     }
   }
   if (operation != Operation::kEmbedding) return std::nullopt;
+  std::string_view encoding_format;
+  fields.base64 = !doc["encoding_format"].get(encoding_format) && encoding_format == "base64";
 
   // "input": a string, an array of strings, an array of token ids, or an array of token-id arrays.
   constexpr std::string_view kBadInput =
@@ -530,7 +533,7 @@ asio::awaitable<bool> Session::serve(Request& req, const Route& route, std::stri
   body_.clear();
   if (embedding) {
     append_embeddings_body(body_, fields_.input_hashes.data(), fields_.input_hashes.size(), answer.model,
-                           answer.prompt_tokens, answer.usage);
+                           answer.prompt_tokens, answer.usage, fields_.base64);
     co_return co_await send(200);
   }
   std::string id;

@@ -13,16 +13,17 @@ namespace spillway::mock {
 
 struct MockOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;                        // 0 = pick a free port
-  std::chrono::milliseconds latency{0};     // before the response headers
-  double tokens_per_second = 0;             // streamed completion pacing; 0 = as fast as possible
-  int64_t tpm_capacity = 0;                 // tokens per sliding minute; 0 = unlimited
-  double fail_rate = 0;                     // probability of a 500
-  std::string name = "mock";                // sent back as x-mock-backend
-  std::string api_key;                      // when set, required as api-key or Authorization: Bearer
+  uint16_t port = 0;                             // 0 = pick a free port
+  std::chrono::milliseconds latency{0};          // before the response headers
+  double tokens_per_second = 0;                  // streamed completion pacing; 0 = as fast as possible
+  int64_t tpm_capacity = 0;                      // tokens per sliding window; 0 = unlimited
+  std::chrono::milliseconds tpm_window{60'000};  // the window of tpm_capacity (a minute, shorter in tests)
+  double fail_rate = 0;                          // probability of a 500
+  std::string name = "mock";                     // sent back as x-mock-backend
+  std::string api_key;                           // when set, required as api-key or Authorization: Bearer
   uint64_t seed = 1;
   int threads = 1;
-  std::string ready_file;                   // written as {"port":N} once listening
+  std::string ready_file;  // written as {"port":N} once listening
 };
 
 // Parses the `mock-llm` arguments (without the subcommand). On error returns nullopt and sets `error`.

@@ -42,6 +42,18 @@ TEST(ParseMockArgs, ReadsEveryFlag) {
   EXPECT_EQ(options->ready_file, "/tmp/ready.json");
 }
 
+TEST(ParseMockArgs, TpmWindow) {
+  std::string error;
+  auto options = parse_mock_args({}, error);
+  ASSERT_TRUE(options) << error;
+  EXPECT_EQ(options->tpm_window, milliseconds(60'000));
+  options = parse_mock_args({"--tpm-window", "3s"}, error);
+  ASSERT_TRUE(options) << error;
+  EXPECT_EQ(options->tpm_window, milliseconds(3'000));
+  EXPECT_FALSE(parse_mock_args({"--tpm-window", "0s"}, error));
+  EXPECT_FALSE(parse_mock_args({"--tpm-window", "soon"}, error));
+}
+
 TEST(ParseMockArgs, AcceptsIpv6AndLocalhost) {
   std::string error;
   auto options = parse_mock_args({"--listen", "[::1]:0"}, error);

@@ -180,6 +180,12 @@ TEST_F(MockLlmTest, OtherOperations) {
   const std::string first = res.body;
   res = client_->post("/v1/embeddings", R"({"model":"emb","input":["a","b",[1,2,3]]})");
   EXPECT_EQ(res.body, first);  // deterministic
+  // encoding_format base64: 8 little-endian float32 = 32 bytes = 44 base64 characters, same vector.
+  res = client_->post("/v1/embeddings", R"({"model":"emb","input":["a"],"encoding_format":"base64"})");
+  doc = json(res.body);
+  const std::string_view encoded = doc["data"].at(0)["embedding"];
+  EXPECT_EQ(encoded.size(), 44u);
+  EXPECT_EQ(encoded.substr(42), "==");
 
   res = client_->post("/v1/responses", R"({"model":"o4","input":"hi","max_output_tokens":1})");
   doc = json(res.body);
