@@ -1,11 +1,16 @@
 #include "auth/backend_credential.h"
 
-#include <stdexcept>
+#include <cstdlib>
+
+#include "auth/token_credential.h"
+#include "auth/token_request.h"
+#include "util/log.h"
 
 namespace spillway::auth {
 namespace {
 
-// api_key_env / bearer_env / no auth: the header is fixed at load time.
+// api_key_env / bearer_env / no auth: the header is fixed at load time. Also the always-unavailable
+// credential (nullopt) of a token endpoint that cannot be used.
 class StaticCredential final : public BackendCredential {
  public:
   explicit StaticCredential(std::optional<CredentialHeader> header) : header_(std::move(header)) {}
@@ -15,9 +20,28 @@ class StaticCredential final : public BackendCredential {
   std::optional<CredentialHeader> header_;
 };
 
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::shared_ptr<BackendCredential> token_credential(const config::Backend& backend, std::string label,
+                                                    std::optional<TokenRequest> request,
+                                                    const std::string& error, const util::Clock& clock) {
+  if (!request) {
+    util::log_error("backend " + backend.name + ": " + label + ": " + error +
+                    "; requests to this backend will fail with credential_unavailable");
+    return std::make_shared<StaticCredential>(std::nullopt);
+  }
+  return make_token_credential(make_http_token_source(backend.name, std::move(label), std::move(*request)),
+                               clock);
+}
+
 }  // namespace
 
-std::shared_ptr<BackendCredential> make_backend_credential(const config::Backend& backend) {
+std::shared_ptr<BackendCredential> make_backend_credential(const config::Backend& backend,
+                                                           const util::Clock& clock) {
   using Kind = config::BackendAuth::Kind;
   switch (backend.auth.kind) {
     case Kind::kNone:
@@ -27,11 +51,19 @@ std::shared_ptr<BackendCredential> make_backend_credential(const config::Backend
     case Kind::kBearerEnv:
       return std::make_shared<StaticCredential>(
           CredentialHeader{"authorization", "Bearer " + backend.auth.secret});
-    case Kind::kManagedIdentity:
-    case Kind::kClientCredentials:
-      break;  // TODO(#3): token endpoints
+    case Kind::kManagedIdentity: {
+      IdentityEnvironment identity_env{env("IDENTITY_ENDPOINT"), env("IDENTITY_HEADER")};
+      std::string error;
+      auto request = build_managed_identity_request(backend.auth.managed_identity, identity_env, error);
+      return token_credential(backend, "managed identity", std::move(request), error, clock);
+    }
+    case Kind::kClientCredentials: {
+      std::string error;
+      auto request = build_client_credentials_request(backend.auth.client_credentials, error);
+      return token_credential(backend, "client credentials", std::move(request), error, clock);
+    }
   }
-  throw std::runtime_error("backend " + backend.name + ": this credential kind is not implemented");
+  return std::make_shared<StaticCredential>(std::nullopt);
 }
 
 }  // namespace spillway::auth

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "config/config.h"
+#include "util/clock.h"
 
 namespace spillway::auth {
 
@@ -27,7 +28,11 @@ class BackendCredential {
   virtual boost::asio::awaitable<std::optional<CredentialHeader>> header() = 0;
 };
 
-// REQUIRES: `backend` outlives the credential.
-std::shared_ptr<BackendCredential> make_backend_credential(const config::Backend& backend);
+// Token credentials (managed identity, client credentials) read IDENTITY_ENDPOINT / IDENTITY_HEADER from the
+// process environment here, once. A token endpoint URL that cannot be used is logged (without its value)
+// and gives a credential that is always unavailable.
+// REQUIRES: `clock` outlives the credential (the credential keeps no reference to `backend`).
+std::shared_ptr<BackendCredential> make_backend_credential(
+    const config::Backend& backend, const util::Clock& clock = util::SystemClock::instance());
 
 }  // namespace spillway::auth
