@@ -149,7 +149,8 @@ void PoolRouter::record(const Pick& pick, const Outcome& outcome) {
   if (pick.probe) {
     if (m.state != MemberState::kHalfOpen || !m.probe_outstanding) return;  // breaker off or already decided
     m.probe_outstanding = false;
-    if (abandoned) return;  // the next pick probes again
+    // No verdict: abandoned, or a connect error the breaker ignores. The next pick probes again.
+    if (abandoned || (outcome.kind != Outcome::kResponse && !breaker_.on_connect_error)) return;
     if (is_breaker_failure(outcome)) {
       open(m, now, outcome);
     } else {

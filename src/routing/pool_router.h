@@ -10,7 +10,8 @@
 //     opening outcome carried one and `honor_retry_after` is on, else now + open_for.
 //   - kHalfOpen: reached lazily, by the first pick at or after open_until. At most one probe is
 //     outstanding; only the probe's outcome changes the state (success -> kClosed with the window
-//     cleared, failure -> kOpen again, abandoned -> the slot is freed and the next pick probes again).
+//     cleared, failure -> kOpen again, abandoned or an ignored connect error -> the slot is freed and
+//     the next pick probes again).
 //   - Outcomes of requests picked before the member opened (not probes) are counted in health but leave
 //     an open or half-open breaker alone, except that a later 429 retry-after hint extends open_until.
 

@@ -378,6 +378,17 @@ TEST_F(PoolRouterTest, ConnectErrorsIgnoredWhenConfigured) {
   record_n(router, 0, kTimeout, 5);
   EXPECT_EQ(state_of(router, 0), MemberState::kClosed);
   EXPECT_EQ(router.health()[0].failures, 10u);
+
+  // Nor does a probe's connect error close a half-open member: the next request probes again.
+  record_n(router, 0, kServerError, 3);
+  clock_.advance(seconds(30));
+  auto probe = router.pick(0);
+  ASSERT_TRUE(probe && probe->probe);
+  router.record(*probe, kConnectError);
+  EXPECT_EQ(state_of(router, 0), MemberState::kHalfOpen);
+  auto again = router.pick(0);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->probe);
 }
 
 TEST_F(PoolRouterTest, DisabledBreakerNeverOpens) {
