@@ -153,5 +153,23 @@ ApiError internal_error() {
               "The gateway hit an internal error while handling the request.");
 }
 
+ApiError all_backends_rate_limited(std::string_view attempts, int64_t retry_after_seconds) {
+  ApiError e = make(429, "requests", "rate_limit_exceeded",
+                    "Every backend of this deployment is rate limited (tried: " + std::string(attempts) +
+                        "). Retry after " + std::to_string(retry_after_seconds) + " s.");
+  e.headers.emplace_back("retry-after", std::to_string(retry_after_seconds));
+  e.headers.emplace_back("x-spillway-attempts", std::string(attempts));
+  return e;
+}
+
+ApiError no_backend_available(std::string_view attempts, int64_t retry_after_seconds) {
+  ApiError e = make(503, kApiError, "no_backend_available",
+                    "No backend of this deployment is available right now; retry after " +
+                        std::to_string(retry_after_seconds) + " s.");
+  e.headers.emplace_back("retry-after", std::to_string(retry_after_seconds));
+  e.headers.emplace_back("x-spillway-attempts", std::string(attempts));
+  return e;
+}
+
 }  // namespace errors
 }  // namespace spillway::api

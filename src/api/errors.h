@@ -3,6 +3,7 @@
 //   {"error":{"message":"...","type":"...","code":"...","param":null}}
 // Messages never contain secrets (keys, tokens) and never echo a client key.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,11 @@ ApiError backend_timeout(std::string_view attempts);             // 504 / backen
 ApiError bad_backend_response(std::string_view attempts);        // 502 / bad_backend_response
 ApiError shutting_down();                                        // 503 / shutting_down, sets retry-after: 1
 ApiError internal_error();                                       // 500 / internal_error
+// 429 / rate_limit_exceeded: every member of the pool answered 429 or is open after one; sets
+// retry-after (seconds) and x-spillway-attempts.
+ApiError all_backends_rate_limited(std::string_view attempts, int64_t retry_after_seconds);
+// 503 / no_backend_available: every member's circuit breaker is open; sets retry-after.
+ApiError no_backend_available(std::string_view attempts, int64_t retry_after_seconds);
 }  // namespace errors
 
 }  // namespace spillway::api

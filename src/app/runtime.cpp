@@ -11,6 +11,7 @@
 #include "auth/backend_credential.h"
 #include "http/server.h"
 #include "proxy/proxy_handler.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 namespace spillway::app {
@@ -48,6 +49,10 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   std::vector<std::unique_ptr<pipeline::Policy>> policies;
   policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
   gateway->chain = pipeline::Chain(std::move(policies));
+  for (const auto& [name, pool] : gateway->config.pools) {
+    gateway->routers.emplace(name,
+                             std::make_unique<routing::PoolRouter>(pool, util::SystemClock::instance()));
+  }
   for (const auto& [name, backend] : gateway->config.backends) {
     gateway->credentials.emplace(name, auth::make_backend_credential(backend));
   }

@@ -9,6 +9,7 @@
 #include "auth/backend_credential.h"
 #include "config/config.h"
 #include "pipeline/policy.h"
+#include "routing/pool_router.h"
 
 namespace spillway::proxy {
 
@@ -16,6 +17,7 @@ struct Gateway {
   config::Config config;
   pipeline::Chain chain;
   std::map<std::string, std::shared_ptr<auth::BackendCredential>> credentials;  // by backend name
+  std::map<std::string, std::unique_ptr<routing::PoolRouter>> routers;          // by pool name
 };
 
 }  // namespace spillway::proxy

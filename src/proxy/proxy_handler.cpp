@@ -19,6 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The body of a retried backend error kept for the client when no other member answers.
+constexpr std::size_t kMaxRetainedErrorBody = 64 * 1024;
+
 bool valid_client_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -193,13 +196,87 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
   util::write_access_log(access_record(ctx));
 }
 
+// Attempts members of the pool until one answers with a response that is not retried (see routing/),
+// then relays it. Nothing has been sent to the client while attempts are still being made, so a retry
+// is always safe; once a response is being relayed it is never retried.
 boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx, const config::Pool& pool,
                                                    http::Request& request, http::ResponseWriter& writer,
                                                    std::size_t policies_ran) {
+  routing::PoolRouter& router = *gateway_->routers.at(pool.name);
+  Failures failures;
+  uint64_t tried = 0;
+  const int max_attempts =
+      std::min<int>(router.max_attempts(), static_cast<int>(std::min<std::size_t>(pool.members.size(), 64)));
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    const std::optional<routing::Pick> pick = router.pick(tried);
+    if (!pick) break;
+    tried |= uint64_t{1} << pick->member;
+    ctx.attempts = attempt + 1;
+    const bool answered =
+        co_await try_member(ctx, pool, *pick, router, request, writer, policies_ran, failures);
+    if (answered) co_return;
+  }
+  co_await answer_failure(ctx, router, failures, writer);
+}
+
+boost::asio::awaitable<void> ProxyHandler::answer_failure(pipeline::RequestContext& ctx,
+                                                          routing::PoolRouter& router, Failures& failures,
+                                                          http::ResponseWriter& writer) {
+  const bool nothing_tried = ctx.attempts == 0;
+  if (nothing_tried) ctx.attempt_log = "none_available";
+  bool all_rate_limited = failures.rate_limited > 0 && failures.rate_limited == failures.total;
+  if (nothing_tried) {
+    all_rate_limited = true;
+    for (const auto& h : router.health()) {
+      if (h.state == routing::MemberState::kClosed || !h.opened_by_rate_limit) all_rate_limited = false;
+    }
+  }
+  std::optional<std::chrono::milliseconds> wait = router.soonest_available();
+  if (failures.soonest_retry_after && (!wait || *failures.soonest_retry_after < *wait)) {
+    wait = failures.soonest_retry_after;
+  }
+  const int64_t retry_after_s = std::max<int64_t>(1, wait ? (wait->count() + 999) / 1000 : 1);
+
+  if (all_rate_limited) {
+    const api::ApiError error = api::errors::all_backends_rate_limited(ctx.attempt_log, retry_after_s);
+    co_await send_error(ctx, error, writer);
+    co_return;
+  }
+  if (failures.last_response) {
+    // The last backend answer (a retryable status, attempts exhausted) goes to the client as it was.
+    http::Response response = std::move(*failures.last_response);
+    ctx.status = response.status;
+    ctx.error_code = "backend_error";
+    response.headers.emplace_back("x-request-id", ctx.request_id);
+    response.headers.emplace_back("x-spillway-attempts", ctx.attempt_log);
+    const bool sent = co_await writer.send(std::move(response));
+    if (!sent) ctx.client_disconnected = true;
+    co_return;
+  }
+  if (nothing_tried) {
+    const api::ApiError error = api::errors::no_backend_available(ctx.attempt_log, retry_after_s);
+    co_await send_error(ctx, error, writer);
+    co_return;
+  }
+  const api::ApiError error = failures.timeouts == failures.total
+                                  ? api::errors::backend_timeout(ctx.attempt_log)
+                                  : api::errors::backend_unavailable(ctx.attempt_log);
+  co_await send_error(ctx, error, writer);
+}
+
+boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& ctx, const config::Pool& pool,
+                                                      const routing::Pick& pick, routing::PoolRouter& router,
+                                                      http::Request& request, http::ResponseWriter& writer,
+                                                      std::size_t policies_ran, Failures& failures) {
   const config::Config& cfg = gateway_->config;
-  // TODO(#3): priorities, weights, retries and circuit breakers; for now the first member answers.
-  const config::PoolMember& member = pool.members.front();
+  const config::PoolMember& member = pool.members[pick.member];
   const config::Backend& backend = cfg.backends.at(member.backend);
+  auto note = [&ctx, &backend](std::string_view outcome) {
+    if (!ctx.attempt_log.empty()) ctx.attempt_log += ", ";
+    ctx.attempt_log += backend.name;
+    ctx.attempt_log += ':';
+    ctx.attempt_log += outcome;
+  };
 
   api::UpstreamCall call =
       api::build_upstream_call(ctx.route, ctx.fields, request.body, ctx.pool, member, backend);
@@ -207,7 +284,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   upstream.method = request.method;
   upstream.target = std::move(call.target);
   upstream.body = std::move(call.body);
-  upstream.headers.reserve(request.headers.size() + call.headers.size() + 1);
+  upstream.headers.reserve(request.headers.size() + call.headers.size() + 2);
   auto policy_owned = [&ctx](const std::string& name) {
     for (const auto& r : ctx.upstream_remove_headers) {
       if (r == name) return true;
@@ -232,16 +309,15 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   ctx.deployment = backend.kind == config::BackendKind::kAzureOpenAI
                        ? (member.deployment.empty() ? ctx.pool : member.deployment)
                        : (member.model.empty() ? ctx.fields.model : member.model);
-  ctx.attempts = 1;
   const auto upstream_started = Clock::now();
   auth::BackendCredential& credential = *gateway_->credentials.at(backend.name);
   const std::optional<auth::CredentialHeader> auth_header = co_await credential.header();
   if (!auth_header) {
     ctx.upstream_time += Clock::now() - upstream_started;
-    ctx.attempt_log = backend.name + ":credential_unavailable";
-    const api::ApiError error = api::errors::backend_unavailable(ctx.attempt_log);
-    co_await send_error(ctx, error, writer);
-    co_return;
+    note("credential_unavailable");
+    router.record(pick, routing::Outcome{.kind = routing::Outcome::kAbandoned, .status = 0, .retry_after = std::nullopt});
+    ++failures.total;
+    co_return false;
   }
   if (!auth_header->name.empty()) upstream.headers.emplace_back(auth_header->name, auth_header->value);
 
@@ -249,18 +325,66 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
       co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));
   if (result.error != http::UpstreamError::kNone) {
     ctx.upstream_time += Clock::now() - upstream_started;
-    ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(result.error));
-    const api::ApiError error = http::is_timeout(result.error)
-                                    ? api::errors::backend_timeout(ctx.attempt_log)
-                                    : api::errors::backend_unavailable(ctx.attempt_log);
-    co_await send_error(ctx, error, writer);
-    co_return;
+    note(http::upstream_error_name(result.error));
+    routing::Outcome outcome;
+    outcome.kind =
+        http::is_timeout(result.error) ? routing::Outcome::kTimeout : routing::Outcome::kConnectError;
+    if (result.error == http::UpstreamError::kCancelled) outcome.kind = routing::Outcome::kAbandoned;
+    router.record(pick, outcome);
+    ++failures.total;
+    if (outcome.kind == routing::Outcome::kTimeout) ++failures.timeouts;
+    co_return false;
   }
   ctx.first_byte = Clock::now();
   ctx.upstream_time += *ctx.first_byte - upstream_started;
   http::UpstreamExchange& exchange = *result.exchange;
-  ctx.attempt_log = backend.name + ":" + std::to_string(exchange.status());
+  note(std::to_string(exchange.status()));
 
+  routing::Outcome outcome{
+      .kind = routing::Outcome::kResponse, .status = exchange.status(), .retry_after = std::nullopt};
+  if (outcome.status == 429 || outcome.status >= 500) {
+    outcome.retry_after =
+        routing::retry_after_from_headers(exchange.headers(), std::chrono::system_clock::now());
+  }
+  router.record(pick, outcome);
+  if (router.should_retry(outcome)) {
+    ++failures.total;
+    if (outcome.status == 429) {
+      ++failures.rate_limited;
+      if (outcome.retry_after &&
+          (!failures.soonest_retry_after || *outcome.retry_after < *failures.soonest_retry_after)) {
+        failures.soonest_retry_after = outcome.retry_after;
+      }
+    }
+    // Keep the (small) error body: it is what the client gets if no other member answers. Reading it
+    // to the end also keeps the connection reusable.
+    std::string body;
+    const auto read_started = Clock::now();
+    const http::UpstreamError e = co_await exchange.read_all(body, kMaxRetainedErrorBody);
+    ctx.upstream_time += Clock::now() - read_started;
+    if (e == http::UpstreamError::kNone) {
+      http::Response kept;
+      kept.status = outcome.status;
+      for (const auto& h : exchange.headers()) {
+        if (api::forward_response_header(h.first)) kept.headers.push_back(h);
+      }
+      kept.headers.emplace_back("x-spillway-backend", backend.name);
+      kept.body = std::move(body);
+      failures.last_response = std::move(kept);
+    } else {
+      failures.last_response.reset();
+    }
+    co_return false;
+  }
+  co_await relay(ctx, *result.exchange, backend, call.drop_usage_chunk, writer, policies_ran);
+  co_return true;
+}
+
+boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
+                                                 http::UpstreamExchange& exchange,
+                                                 const config::Backend& backend, bool drop_usage_chunk,
+                                                 http::ResponseWriter& writer, std::size_t policies_ran) {
+  const config::Config& cfg = gateway_->config;
   http::HeaderList headers;
   headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 2);
   for (const auto& h : exchange.headers()) {
@@ -269,6 +393,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
   for (const auto& h : ctx.response_headers) headers.push_back(h);
   headers.emplace_back("x-request-id", ctx.request_id);
   headers.emplace_back("x-spillway-backend", backend.name);
+  headers.emplace_back("x-spillway-attempts", ctx.attempt_log);
   ctx.status = exchange.status();
 
   if (!is_event_stream(exchange.headers())) {
@@ -277,7 +402,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
     const http::UpstreamError e = co_await exchange.read_all(body, cfg.server.max_response_body);
     ctx.upstream_time += Clock::now() - read_started;
     if (e != http::UpstreamError::kNone) {
-      ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(e));
+      ctx.attempt_log += std::string("/") + std::string(http::upstream_error_name(e));
       const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
                                                       : api::errors::bad_backend_response(ctx.attempt_log);
       co_await send_error(ctx, error, writer);
@@ -320,7 +445,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
             ctx.usage = *usage;
             ctx.usage_present = true;
           }
-          if (call.drop_usage_chunk && api::is_usage_only_chunk(event.data)) return;
+          if (drop_usage_chunk && api::is_usage_only_chunk(event.data)) return;
         }
         out.append(event.raw);
       });
@@ -330,7 +455,7 @@ boost::asio::awaitable<void> ProxyHandler::forward(pipeline::RequestContext& ctx
       }
     }
     if (e != http::UpstreamError::kNone) {
-      ctx.attempt_log = backend.name + ":" + std::string(http::upstream_error_name(e));
+      ctx.attempt_log += std::string("/") + std::string(http::upstream_error_name(e));
       const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
                                                       : api::errors::bad_backend_response(ctx.attempt_log);
       ctx.error_code = error.code;

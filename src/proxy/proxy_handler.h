@@ -2,7 +2,9 @@
 // The gateway's request handler, one per worker: route -> policies -> upstream call (streamed) ->
 // client, then the access-log record. Owns that worker's upstream connection pools.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -11,6 +13,7 @@
 #include "http/server.h"
 #include "http/upstream.h"
 #include "proxy/gateway.h"
+#include "routing/pool_router.h"
 
 namespace spillway::proxy {
 
@@ -25,6 +28,24 @@ class ProxyHandler final : public http::Handler {
   void shutdown() override;
 
  private:
+  // What the attempts of one request ran into, for the answer when no member could serve it.
+  struct Failures {
+    int total = 0;  // attempts that failed (credential, connect, timeout, retryable status)
+    int timeouts = 0;
+    int rate_limited = 0;  // 429 answers
+    std::optional<std::chrono::milliseconds> soonest_retry_after;
+    std::optional<http::Response> last_response;  // the last retryable backend answer, if read whole
+  };
+
+  boost::asio::awaitable<bool> try_member(pipeline::RequestContext& ctx, const config::Pool& pool,
+                                          const routing::Pick& pick, routing::PoolRouter& router,
+                                          http::Request& request, http::ResponseWriter& writer,
+                                          std::size_t policies_ran, Failures& failures);
+  boost::asio::awaitable<void> relay(pipeline::RequestContext& ctx, http::UpstreamExchange& exchange,
+                                     const config::Backend& backend, bool drop_usage_chunk,
+                                     http::ResponseWriter& writer, std::size_t policies_ran);
+  boost::asio::awaitable<void> answer_failure(pipeline::RequestContext& ctx, routing::PoolRouter& router,
+                                              Failures& failures, http::ResponseWriter& writer);
   boost::asio::awaitable<void> forward(pipeline::RequestContext& ctx, const config::Pool& pool,
                                        http::Request& request, http::ResponseWriter& writer,
                                        std::size_t policies_ran);

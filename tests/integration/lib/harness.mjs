@@ -182,6 +182,7 @@ export async function startMock(opts = {}) {
   if (opts.latency) args.push('--latency', String(opts.latency));
   if (opts.tokensPerSecond) args.push('--tokens-per-second', String(opts.tokensPerSecond));
   if (opts.tpmCapacity) args.push('--tpm-capacity', String(opts.tpmCapacity));
+  if (opts.tpmWindow) args.push('--tpm-window', String(opts.tpmWindow));
   if (opts.failRate !== undefined) args.push('--fail-rate', String(opts.failRate));
   const info = track(args, { env: opts.env, name: `mock-llm ${opts.name || ''}`.trim() });
   info.child.stdout.resume(); // drain; the mock's stdout is not part of the contract
