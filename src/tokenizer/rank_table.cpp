@@ -1,0 +1,156 @@
+#include "tokenizer/rank_table.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace spillway::tokenizer {
+namespace {
+
+inline uint64_t load64(const unsigned char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint64_t load32(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// wyhash's multiply-and-fold.
+inline uint64_t mix(uint64_t a, uint64_t b) {
+  const __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+constexpr uint64_t kSeed0 = 0xa0761d6478bd642full;
+constexpr uint64_t kSeed1 = 0xe7037ed1a0b428dbull;
+constexpr uint64_t kSeed2 = 0x8ebc6af09c88c6e3ull;
+
+int base64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Appends the decoded bytes of `b64` (padded or not) to `out`; false if malformed.
+bool base64_decode(std::string_view b64, std::string& out) {
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char ch : b64) {
+    if (ch == '=') break;
+    const int v = base64_value(static_cast<unsigned char>(ch));
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+uint64_t RankTable::hash(const unsigned char* p, std::size_t n) {
+  uint64_t a, b;
+  if (n <= 16) {
+    if (n >= 8) {
+      a = load64(p);
+      b = load64(p + n - 8);
+    } else if (n >= 4) {
+      a = load32(p);
+      b = load32(p + n - 4);
+    } else if (n > 0) {
+      a = (uint64_t{p[0]} << 16) | (uint64_t{p[n >> 1]} << 8) | p[n - 1];
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else {
+    uint64_t seed = kSeed0;
+    std::size_t i = 0;
+    for (; i + 16 < n; i += 16) seed = mix(load64(p + i) ^ kSeed1, load64(p + i + 8) ^ seed);
+    a = load64(p + n - 16) ^ seed;
+    b = load64(p + n - 8);
+  }
+  return mix(kSeed1 ^ n, mix(a ^ kSeed1, b ^ kSeed2 ^ kSeed0));
+}
+
+RankTable::RankTable(std::string_view file) {
+  struct Entry {
+    uint32_t offset, size;
+  };
+  std::vector<Entry> by_rank;
+  std::vector<bool> seen;
+  std::string bytes;
+  bytes.reserve(file.size());
+  std::size_t line_no = 0;
+  while (!file.empty()) {
+    ++line_no;
+    const std::size_t eol = file.find('\n');
+    std::string_view line = file.substr(0, eol);
+    file = eol == std::string_view::npos ? std::string_view{} : file.substr(eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    const std::size_t sp = line.find(' ');
+    const auto bad = [&](const char* what) {
+      return std::runtime_error("tiktoken rank data, line " + std::to_string(line_no) + ": " + what);
+    };
+    if (sp == std::string_view::npos) throw bad("expected `base64 rank`");
+    uint64_t rank = 0;
+    const std::string_view digits = line.substr(sp + 1);
+    if (digits.empty() || digits.size() > 9) throw bad("bad rank");
+    for (const char d : digits) {
+      if (d < '0' || d > '9') throw bad("bad rank");
+      rank = rank * 10 + static_cast<uint64_t>(d - '0');
+    }
+    const std::size_t offset = bytes.size();
+    if (!base64_decode(line.substr(0, sp), bytes) || bytes.size() == offset) throw bad("bad base64 token");
+    if (rank >= by_rank.size()) {
+      by_rank.resize(rank + 1, Entry{0, 0});
+      seen.resize(rank + 1, false);
+    }
+    if (seen[rank]) throw bad("duplicate rank");
+    seen[rank] = true;
+    by_rank[rank] = Entry{static_cast<uint32_t>(offset), static_cast<uint32_t>(bytes.size() - offset)};
+  }
+  for (std::size_t r = 0; r < seen.size(); ++r) {
+    if (!seen[r]) throw std::runtime_error("tiktoken rank data: rank " + std::to_string(r) + " missing");
+  }
+  if (by_rank.empty()) throw std::runtime_error("tiktoken rank data: empty");
+
+  // Lay the tokens out by rank so token(r) is offsets_[r]..offsets_[r + 1].
+  arena_.reserve(bytes.size());
+  offsets_.reserve(by_rank.size() + 1);
+  for (const Entry& e : by_rank) {
+    offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+    arena_.append(bytes, e.offset, e.size);
+    if (e.size > max_token_size_) max_token_size_ = e.size;
+  }
+  offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+
+  std::size_t capacity = 1;
+  while (capacity < by_rank.size() * 2) capacity <<= 1;
+  slots_.assign(capacity, Slot{kNoRank, 0});
+  mask_ = capacity - 1;
+  for (uint32_t r = 0; r < by_rank.size(); ++r) {
+    const auto* key = reinterpret_cast<const unsigned char*>(arena_.data() + offsets_[r]);
+    const std::size_t n = token_size(r);
+    if (find(key, n) != kNoRank) throw std::runtime_error("tiktoken rank data: duplicate token");
+    const uint64_t h = hash(key, n);
+    std::size_t i = h & mask_;
+    while (slots_[i].rank != kNoRank) i = (i + 1) & mask_;
+    slots_[i] = Slot{r, make_tag(h, n)};
+  }
+  for (int b = 0; b < 256; ++b) {
+    const unsigned char c = static_cast<unsigned char>(b);
+    byte_ranks_[b] = find(&c, 1);
+    if (byte_ranks_[b] == kNoRank)
+      throw std::runtime_error("tiktoken rank data: a single byte is not a token");
+  }
+}
+
+}  // namespace spillway::tokenizer

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tokenizer/tokenizer.h"
+
+namespace spillway::tokenizer {
+namespace {
+
+constexpr Encoding kCl = Encoding::kCl100kBase;
+constexpr Encoding kO2 = Encoding::kO200kBase;
+
+// The example of OpenAI's cookbook "How to count tokens with tiktoken"; the API reported 129 prompt tokens
+// for gpt-3.5-turbo / gpt-4 (cl100k_base) and 124 for gpt-4o (o200k_base).
+constexpr const char* kCookbookChat = R"({"model":"gpt-4o","messages":[
+ {"role":"system","content":"You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+ {"role":"system","name":"example_user","content":"New synergies will help drive top-line growth."},
+ {"role":"system","name":"example_assistant","content":"Things working well together will increase revenue."},
+ {"role":"system","name":"example_user","content":"Let's circle back when we have more time to touch base on opportunities for increased leverage."},
+ {"role":"system","name":"example_assistant","content":"Let's talk later when we're less busy about how to do better."},
+ {"role":"user","content":"This late pivot means we don't have time to boil the ocean for the client deliverable."}]})";
+
+// The cookbook's function-calling example: 105 prompt tokens (gpt-3.5-turbo, gpt-4), 101 (gpt-4o).
+constexpr const char* kCookbookTools = R"({"model":"gpt-4o","messages":[
+ {"role":"system","content":"You are a helpful assistant that can answer to questions about the weather."},
+ {"role":"user","content":"What's the weather like in San Francisco?"}],
+ "tools":[{"type":"function","function":{"name":"get_current_weather",
+   "description":"Get the current weather in a given location",
+   "parameters":{"type":"object","properties":{
+     "location":{"type":"string","description":"The city and state, e.g. San Francisco, CA"},
+     "unit":{"type":"string","description":"The unit of temperature to return","enum":["celsius","fahrenheit"]}},
+   "required":["location"]}}}]})";
+
+TEST(Estimate, ChatFollowsTheCookbook) {
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "chat.completions", kCookbookChat), 129);
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", kCookbookChat), 124);
+}
+
+TEST(Estimate, ToolsFollowTheCookbook) {
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "chat.completions", kCookbookTools), 105);
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", kCookbookTools), 101);
+}
+
+TEST(Estimate, MessageOverheadAndNames) {
+  // 3 priming + 3 per message + role + content (+1 and the name's tokens with a name).
+  const int64_t one = estimate_prompt_tokens(kO2, "chat.completions",
+                                             R"({"messages":[{"role":"user","content":"hello world"}]})");
+  EXPECT_EQ(one, 3 + 3 + static_cast<int64_t>(count_tokens(kO2, "user") + count_tokens(kO2, "hello world")));
+  const int64_t named = estimate_prompt_tokens(
+      kO2, "chat.completions", R"({"messages":[{"role":"user","name":"bob","content":"hello world"}]})");
+  EXPECT_EQ(named, one + 1 + static_cast<int64_t>(count_tokens(kO2, "bob")));
+}
+
+TEST(Estimate, ContentPartsImagesAndToolCalls) {
+  const int64_t parts =
+      estimate_prompt_tokens(kO2, "chat.completions", R"({"messages":[{"role":"user","content":[
+      {"type":"text","text":"hello world"},
+      {"type":"image_url","image_url":{"url":"https://x/y.png","detail":"low"}},
+      {"type":"image_url","image_url":{"url":"https://x/z.png"}}]}]})");
+  EXPECT_EQ(parts, 3 + 3 + 1 + 2 + 85 + 765);
+  const int64_t calls = estimate_prompt_tokens(kO2, "chat.completions", R"({"messages":[{"role":"assistant",
+      "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}]})");
+  EXPECT_EQ(calls,
+            3 + 3 +
+                static_cast<int64_t>(count_tokens(kO2, "assistant") + count_tokens(kO2, "get_weather") +
+                                     count_tokens(kO2, "{\"city\":\"Paris\"}")));
+}
+
+TEST(Estimate, CompletionsAndEmbeddings) {
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "completions", R"({"prompt":"hello world"})"), 2);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "completions", R"({"prompt":["hello world","hello"]})"), 3);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "completions", R"({"prompt":[1,2,3,4]})"), 4);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "embeddings", R"({"input":"hello world"})"), 2);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "embeddings", R"({"input":["hello world","hello world"]})"), 4);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "embeddings", R"({"input":[[1,2],[3,4,5]]})"), 5);
+  EXPECT_EQ(estimate_prompt_tokens(kCl, "embeddings", R"({"model":"x"})"), 0);
+}
+
+TEST(Estimate, Responses) {
+  const int64_t s = estimate_prompt_tokens(kO2, "responses", R"({"input":"hello world"})");
+  EXPECT_EQ(s, 3 + 3 + 1 + 2);  // priming + message + "user" + text
+  const int64_t with_instructions =
+      estimate_prompt_tokens(kO2, "responses", R"({"instructions":"Be brief.","input":"hello world"})");
+  EXPECT_EQ(with_instructions,
+            s + 3 + static_cast<int64_t>(count_tokens(kO2, "system") + count_tokens(kO2, "Be brief.")));
+  const int64_t items = estimate_prompt_tokens(kO2, "responses", R"({"input":[
+      {"type":"message","role":"user","content":[{"type":"input_text","text":"hello world"}]},
+      {"type":"function_call_output","call_id":"call_1","output":"42"}]})");
+  EXPECT_EQ(items, 3 + (3 + 1 + 2) + (3 + 1));
+}
+
+TEST(Estimate, UnreadableBodiesCountBytesOverFour) {
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", "not json at all!"), 4);
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", "[1,2,3]"), 2);
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "images.generate", R"({"prompt":"a cat"})"), 5);
+  EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", ""), 0);
+}
+
+}  // namespace
+}  // namespace spillway::tokenizer
