@@ -1,0 +1,624 @@
+// The end-to-end benchmark behind bench/run (see bench/README.md). On loopback, in one run, it measures
+// side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), and Spillway with
+// its default policies on; then streaming through Spillway vs directly, a memory soak, and the tokenizer
+// benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as P from './procs.mjs';
+import { measureStreams } from './stream_client.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+
+const USAGE = `usage: bench/run [options]
+  --bin PATH            spillway binary (default: $SPILLWAY_BIN, else build/spillway)
+  --duration S          seconds per wrk run (default 5)
+  --reps N              interleaved repetitions of every configuration (default 3)
+  --conns LIST          connection counts (default 1,16,64)
+  --targets LIST        of direct,nginx,spillway (default all three)
+  --upstream KIND       nginx: a static nginx location answering a fixed chat completion (default)
+                        mock:  spillway mock-llm (--mock-threads N, default 1)
+  --workers N           nginx proxy worker_processes and spillway server.workers (default: nproc)
+  --stream-requests N   streamed requests per side for the streaming figures (default 20; 0 = skip)
+  --tokens-per-second N pacing of the paced stream (default 100)
+  --soak S              seconds of 64-connection load on spillway while sampling RSS (default 30; 0 = skip)
+  --no-tokenizer        skip bench/tokenizer/run
+  --out FILE            also write every figure as JSON
+  --keep                keep the temp dir (configs, logs, usage db)`;
+
+function parseArgs(argv) {
+  const o = {
+    bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'),
+    duration: 5,
+    reps: 3,
+    conns: [1, 16, 64],
+    targets: ['direct', 'nginx', 'spillway'],
+    upstream: 'nginx',
+    mockThreads: 1,
+    workers: os.cpus().length,
+    streamRequests: 20,
+    tps: 100,
+    soak: 30,
+    tokenizer: true,
+    out: null,
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const num = (lo, hi) => {
+      const n = Number(v());
+      if (!Number.isFinite(n) || n < lo || n > hi) throw new Error(`${a}: expected a number in [${lo}, ${hi}]`);
+      return n;
+    };
+    if (a === '--bin') o.bin = path.resolve(v());
+    else if (a === '--duration') o.duration = num(1, 3600);
+    else if (a === '--reps') o.reps = num(1, 50);
+    else if (a === '--conns') o.conns = v().split(',').map(Number);
+    else if (a === '--targets') o.targets = v().split(',');
+    else if (a === '--upstream') o.upstream = v();
+    else if (a === '--mock-threads') o.mockThreads = num(1, 64);
+    else if (a === '--workers') o.workers = num(1, 64);
+    else if (a === '--stream-requests') o.streamRequests = num(0, 10000);
+    else if (a === '--tokens-per-second') o.tps = num(1, 100000);
+    else if (a === '--soak') o.soak = num(0, 7200);
+    else if (a === '--no-tokenizer') o.tokenizer = false;
+    else if (a === '--out') o.out = path.resolve(v());
+    else if (a === '--keep') o.keep = true;
+    else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  if (!['nginx', 'mock'].includes(o.upstream)) throw new Error('--upstream: nginx or mock');
+  for (const t of o.targets) if (!['direct', 'nginx', 'spillway'].includes(t)) throw new Error(`unknown target ${t}`);
+  for (const c of o.conns) if (!(c >= 1 && c <= 1024)) throw new Error(`bad connection count ${c}`);
+  return o;
+}
+
+// A fixed, realistic chat completion (what the static upstream answers).
+const COMPLETION = JSON.stringify({
+  id: 'chatcmpl-bench0000000000000000000001',
+  object: 'chat.completion',
+  created: 1735689600,
+  model: 'gpt-4o-2024-08-06',
+  choices: [
+    {
+      index: 0,
+      message: {
+        role: 'assistant',
+        content:
+          'Use runbook CI-7 (flaky integration stages). Billing on-call this week is the payments rota. ' +
+          'A repeated timeout at the same step is an incident only if it blocks a release; open a ticket.',
+        refusal: null,
+      },
+      logprobs: null,
+      finish_reason: 'stop',
+    },
+  ],
+  usage: {
+    prompt_tokens: 212,
+    completion_tokens: 48,
+    total_tokens: 260,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  },
+  system_fingerprint: 'fp_bench',
+});
+
+const CLIENT_KEY = 'sk-bench-client-0123456789abcdef';
+const USER_HASH_KEY = 'bench-user-hash-key-0123456789abcdef';
+
+function nginxCommon(prefix) {
+  const user = process.getuid && process.getuid() === 0 ? 'user root root;\n' : '';
+  return (
+    user +
+    `pid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log warn;\n` +
+    `worker_rlimit_nofile 8192;\n`
+  );
+}
+
+function nginxTemps(prefix) {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;\n`)
+    .join('');
+}
+
+function upstreamNginxConf(prefix, port) {
+  const escaped = COMPLETION.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  return (
+    nginxCommon(prefix) +
+    `worker_processes 1;\nevents { worker_connections 4096; }\n` +
+    `http {\n${nginxTemps(prefix)}  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 300s;\n` +
+    `  server {\n    listen 127.0.0.1:${port} reuseport;\n` +
+    `    location / {\n      default_type application/json;\n      return 200 '${escaped}';\n    }\n  }\n}\n`
+  );
+}
+
+function proxyNginxConf(prefix, port, upstreamPort, workers) {
+  return (
+    nginxCommon(prefix) +
+    `worker_processes ${workers};\nevents { worker_connections 4096; }\n` +
+    `http {\n${nginxTemps(prefix)}` +
+    `  access_log ${prefix}/access.log combined;  # Debian's default: one line per request\n` +
+    `  keepalive_requests 1000000;\n  keepalive_timeout 300s;\n` +
+    `  upstream backend {\n    server 127.0.0.1:${upstreamPort};\n    keepalive 64;\n    keepalive_requests 1000000;\n  }\n` +
+    `  server {\n    listen 127.0.0.1:${port} reuseport;\n` +
+    `    location / {\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n` +
+    `      proxy_set_header Connection "";\n    }\n  }\n}\n`
+  );
+}
+
+function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers) {
+  return `# bench/run: Spillway with the default policies on.
+server:
+  listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+  workers: ${workers}
+state: { store: memory }
+usage_log: { sqlite: ${dir}/usage.db }
+identity:
+  user_id: [ "header:x-user-id" ]
+  user_hash_key_env: BENCH_USER_HASH_KEY
+backends:
+  upstream: { url: http://127.0.0.1:${upstreamPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
+  paced:    { url: http://127.0.0.1:${pacedPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
+  fast:     { url: http://127.0.0.1:${fastPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
+pools:
+  gpt-4o:        { members: [ { backend: upstream } ] }
+  stream-paced:  { members: [ { backend: paced } ] }
+  stream-fast:   { members: [ { backend: fast } ] }
+subscriptions:
+  bench: { key_env: BENCH_CLIENT_KEY, product: standard, tags: { team: bench } }
+products:
+  standard:
+    token_limit: { counter: subscription, tokens_per_minute: 1000000000000, estimate_prompt_tokens: true }
+policies:
+  token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash] }
+`;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+
+function log(msg) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${P.loadAverage()}] ${msg}\n`);
+}
+
+// Runs wrk once; resolves the BENCHJSON object plus the wall time.
+function runWrk(url, conns, seconds, env) {
+  const threads = Math.min(conns, 2);
+  const args = ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--timeout', '10s', '-s',
+    path.join(here, 'chat.lua'), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
+      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));
+      const r = JSON.parse(line.slice('BENCHJSON '.length));
+      r.rps = r.requests / (r.duration_us / 1e6);
+      r.errors = r.err_connect + r.err_read + r.err_write + r.err_status + r.err_timeout;
+      resolve(r);
+    });
+  });
+}
+
+function machineInfo() {
+  const cpu = os.cpus();
+  let git = '?';
+  try {
+    git = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).toString().trim();
+    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no']).toString().trim();
+    if (dirty) git += ' (+ uncommitted changes in the work tree)';
+  } catch {
+    // not a checkout
+  }
+  // nginx -v prints to stderr; wrk -v exits 1: take the first non-empty line of either stream.
+  const version = (cmd, args) => {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+    const text = `${r.stdout || ''}${r.stderr || ''}`.trim();
+    return text ? text.split('\n')[0] : '?';
+  };
+  return {
+    nproc: cpu.length,
+    cpu: cpu[0] ? cpu[0].model : '?',
+    kernel: os.release(),
+    load_start: P.loadAverage(),
+    git,
+    nginx: version('nginx', ['-v']),
+    wrk: version('wrk', ['-v']),
+    node: process.version,
+  };
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(o.bin)) throw new Error(`no spillway binary at ${o.bin} (build it, or pass --bin / SPILLWAY_BIN)`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
+  const results = { machine: machineInfo(), options: { ...o }, runs: [], summary: {} };
+  results.command = `bench/run ${process.argv.slice(2).join(' ')}`.trim();
+  log(`temp dir ${tmp}; ${o.reps} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${o.duration}s`);
+
+  const cleanup = async () => {
+    await P.stopAll();
+    if (!o.keep) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+
+  try {
+    // --- upstreams -------------------------------------------------------------------------------------
+    let upstreamPort;
+    let upstreamPids;
+    if (o.upstream === 'nginx') {
+      upstreamPort = await P.freePort();
+      const prefix = path.join(tmp, 'nginx-upstream');
+      fs.mkdirSync(prefix);
+      fs.writeFileSync(path.join(prefix, 'nginx.conf'), upstreamNginxConf(prefix, upstreamPort));
+      const up = P.start('nginx-upstream', 'nginx',
+        ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'],
+        { stderrFile: `${prefix}/stderr.log` });
+      await P.waitPort(upstreamPort, up);
+      upstreamPids = [up.pid, ...P.childPids(up.pid)];
+    } else {
+      const ready = path.join(tmp, 'mock-main.ready');
+      const up = P.start('mock-llm', o.bin,
+        ['mock-llm', '--listen', '127.0.0.1:0', '--ready-file', ready, '--threads', String(o.mockThreads)],
+        { stderrFile: path.join(tmp, 'mock-main.log') });
+      upstreamPort = (await P.waitReadyFile(ready, up)).port;
+      upstreamPids = [up.pid];
+    }
+    const mockPorts = {};
+    for (const [name, tps] of [['paced', o.tps], ['fast', 0]]) {
+      const ready = path.join(tmp, `mock-${name}.ready`);
+      const m = P.start(`mock-${name}`, o.bin,
+        ['mock-llm', '--listen', '127.0.0.1:0', '--ready-file', ready, '--threads', '1', '--tokens-per-second', String(tps)],
+        { stderrFile: path.join(tmp, `mock-${name}.log`) });
+      mockPorts[name] = (await P.waitReadyFile(ready, m)).port;
+    }
+
+    // --- nginx reverse proxy ---------------------------------------------------------------------------
+    const targets = {};
+    targets.direct = { port: upstreamPort, pids: () => upstreamPids };
+    if (o.targets.includes('nginx')) {
+      const port = await P.freePort();
+      const prefix = path.join(tmp, 'nginx-proxy');
+      fs.mkdirSync(prefix);
+      fs.writeFileSync(path.join(prefix, 'nginx.conf'), proxyNginxConf(prefix, port, upstreamPort, o.workers));
+      const ng = P.start('nginx-proxy', 'nginx',
+        ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'],
+        { stderrFile: `${prefix}/stderr.log` });
+      await P.waitPort(port, ng);
+      await P.sleep(300);
+      const pids = [ng.pid, ...P.childPids(ng.pid)];
+      targets.nginx = { port, pids: () => pids };
+      results.nginx_idle_rss_mib = P.statusMiB(pids, 'VmRSS');
+    }
+
+    // --- spillway --------------------------------------------------------------------------------------
+    const swDir = path.join(tmp, 'spillway');
+    fs.mkdirSync(swDir);
+    const conf = path.join(swDir, 'gateway.yaml');
+    fs.writeFileSync(conf, spillwayConf(swDir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers));
+    const swEnv = { BENCH_CLIENT_KEY: CLIENT_KEY, BENCH_USER_HASH_KEY: USER_HASH_KEY, BENCH_BACKEND_KEY: 'sk-backend' };
+    try {
+      execFileSync(o.bin, ['check', '--config', conf], { env: { ...process.env, ...swEnv }, stdio: 'pipe' });
+    } catch (e) {
+      throw new Error(`spillway check failed:\n${e.stdout}${e.stderr}`);
+    }
+    const swReady = path.join(swDir, 'ready.json');
+    const sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', swReady, '--log-level', 'warn'],
+      { env: swEnv, stdoutFile: path.join(swDir, 'access.log'), stderrFile: path.join(swDir, 'stderr.log') });
+    const swPorts = await P.waitReadyFile(swReady, sw);
+    await P.sleep(1000);
+    results.spillway_idle_rss_mib = P.statusMiB([sw.pid], 'VmRSS');
+    targets.spillway = { port: swPorts.port, pids: () => [sw.pid] };
+    log(`spillway idle RSS ${f1(results.spillway_idle_rss_mib)} MiB`);
+
+    // --- which policies are really on ------------------------------------------------------------------
+    const chatPath = '/v1/chat/completions';
+    const chatBody = fs.readFileSync(path.join(here, 'chat-body.json'), 'utf8');
+    const headers = { 'content-type': 'application/json', 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com' };
+    const policies = {};
+    for (const [name, t] of Object.entries(targets)) {
+      if (name !== 'direct' && !o.targets.includes(name)) continue;
+      const r = await P.request(t.port, { method: 'POST', path: chatPath, headers, body: chatBody });
+      if (r.status !== 200 || !r.body.includes('"usage"')) throw new Error(`${name}: ${r.status} ${r.body.slice(0, 300)}`);
+      if (name === 'spillway') {
+        policies.token_limit = 'x-ratelimit-remaining-tokens' in r.headers;
+        policies.request_id = 'x-request-id' in r.headers;
+      }
+    }
+    const noKey = await P.request(swPorts.port, { method: 'POST', path: chatPath, headers: { 'content-type': 'application/json' }, body: chatBody });
+    policies.key_auth = noKey.status === 401;
+    await P.sleep(200);
+    const metrics = swPorts.admin_port ? await P.request(swPorts.admin_port, { path: '/metrics' }).catch(() => null) : null;
+    policies.token_metrics = !!(metrics && metrics.status === 200 && /spillway_tokens_total\{/.test(metrics.body));
+    policies.token_metrics_user_hash = !!(metrics && /user_hash="[0-9a-f]/.test(metrics.body));
+    results.policies = policies;
+    log(`policies: ${JSON.stringify(policies)}`);
+
+    // --- warm-up ---------------------------------------------------------------------------------------
+    const wrkEnv = { BENCH_API_KEY: CLIENT_KEY, BENCH_USER_ID: 'alice@example.com',
+      BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
+    const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
+    for (const t of order) await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
+
+    // --- interleaved runs ------------------------------------------------------------------------------
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const conns of o.conns) {
+        // Rotate the order each repetition so that no target always runs first (or after the same one).
+        const rotated = order.map((_, i) => order[(i + rep) % order.length]);
+        for (const t of rotated) {
+          const pids = targets[t].pids();
+          const cpu0 = P.cpuSeconds(pids);
+          const w = await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, o.duration, wrkEnv);
+          const cpu = P.cpuSeconds(pids) - cpu0;
+          const run = { rep, conns, target: t, rps: w.rps, p50_us: w.p50_us, p99_us: w.p99_us, p90_us: w.p90_us,
+            requests: w.requests, errors: w.errors, cpu_s: cpu, cpu_per_1000: (cpu / w.requests) * 1000 };
+          results.runs.push(run);
+          log(`rep ${rep + 1} c=${conns} ${t}: ${f0(w.rps)} req/s p50 ${w.p50_us}us p99 ${w.p99_us}us ` +
+            `cpu/1k ${f3(run.cpu_per_1000)}s${w.errors ? ` ERRORS ${w.errors}` : ''}`);
+        }
+      }
+    }
+    results.spillway_peak_rss_mib = P.statusMiB([sw.pid], 'VmHWM');
+    if (targets.nginx) results.nginx_peak_rss_mib = P.statusMiB(targets.nginx.pids(), 'VmHWM');
+    await P.sleep(2000);
+    results.spillway_rss_after_load_mib = P.statusMiB([sw.pid], 'VmRSS');
+
+    // --- streaming -------------------------------------------------------------------------------------
+    if (o.streamRequests > 0) results.streaming = await streaming(o, swPorts.port, mockPorts);
+
+    // --- soak ------------------------------------------------------------------------------------------
+    if (o.soak > 0) results.soak = await soak(o, sw.pid, swPorts.port, chatPath, wrkEnv);
+
+    results.machine.load_end = P.loadAverage();
+    await P.stop(sw);
+    results.access_log_lines = countLines(path.join(swDir, 'access.log'));
+    try {
+      results.usage_db_bytes = fs.statSync(path.join(swDir, 'usage.db')).size;
+    } catch {
+      results.usage_db_bytes = 0;
+    }
+    policies.usage_log = results.usage_db_bytes > 0;
+    await P.stopAll();
+
+    // --- tokenizer -------------------------------------------------------------------------------------
+    const tokRun = path.join(repo, 'bench', 'tokenizer', 'run');
+    if (o.tokenizer && fs.existsSync(tokRun)) {
+      log('tokenizer: bench/tokenizer/run');
+      try {
+        results.tokenizer = execFileSync(tokRun, [], { env: { ...process.env, SPILLWAY_BIN: o.bin }, timeout: 900_000,
+          stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+      } catch (e) {
+        results.tokenizer = `bench/tokenizer/run failed: ${e.message}`;
+      }
+    } else if (o.tokenizer) {
+      results.tokenizer = 'bench/tokenizer/run does not exist yet';
+    }
+
+    report(o, results);
+    if (o.out) fs.writeFileSync(o.out, JSON.stringify(results, null, 2));
+  } finally {
+    await cleanup();
+  }
+}
+
+function countLines(file) {
+  try {
+    const buf = fs.readFileSync(file);
+    let n = 0;
+    for (const b of buf) if (b === 10) n++;
+    return n;
+  } catch {
+    return 0;
+  }
+}
+
+async function streaming(o, gatewayPort, mockPorts) {
+  const out = {};
+  const headers = { 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com', 'x-mock-completion-tokens': '0' };
+  for (const [kind, tokens] of [['paced', 40], ['fast', 200]]) {
+    headers['x-mock-completion-tokens'] = String(tokens);
+    const body = JSON.stringify({ model: `stream-${kind}`, stream: true, messages: [{ role: 'user', content: 'Tell me a story.' }] });
+    const sides = {
+      direct: { port: mockPorts[kind] },
+      spillway: { port: gatewayPort },
+    };
+    const per = { direct: [], spillway: [] };
+    // Interleave in batches so that both sides see the same machine state.
+    const batch = Math.max(1, Math.min(5, o.streamRequests));
+    for (let done = 0; done < o.streamRequests; done += batch) {
+      for (const side of ['direct', 'spillway']) {
+        const n = Math.min(batch, o.streamRequests - done);
+        per[side].push(...(await measureStreams({ port: sides[side].port, path: '/v1/chat/completions', headers, body, count: n })));
+      }
+    }
+    out[kind] = {};
+    for (const side of ['direct', 'spillway']) {
+      const rs = per[side];
+      const gaps = rs.flatMap((r) => r.gapsUs);
+      out[kind][side] = {
+        requests: rs.length,
+        events_per_stream: median(rs.map((r) => r.events)),
+        reads_per_stream: median(rs.map((r) => r.reads)),
+        head_p50_us: median(rs.map((r) => r.headUs)),
+        first_event_p50_us: median(rs.map((r) => r.firstEventUs)),
+        first_event_p99_us: pct(rs.map((r) => r.firstEventUs), 99),
+        gap_p50_us: pct(gaps, 50),
+        gap_p99_us: pct(gaps, 99),
+        total_p50_us: median(rs.map((r) => r.totalUs)),
+      };
+    }
+    log(`stream ${kind}: ${JSON.stringify(out[kind])}`);
+  }
+  out.tokens = { paced: 40, fast: 200 };
+  return out;
+}
+
+async function soak(o, pid, port, chatPath, wrkEnv) {
+  log(`soak: ${o.soak}s at 64 connections, sampling RSS`);
+  const samples = [];
+  const interval = Math.max(1, Math.round(o.soak / 30));
+  const t0 = Date.now();
+  const wrkDone = runWrk(`http://127.0.0.1:${port}${chatPath}`, 64, o.soak, wrkEnv);
+  let finished = false;
+  wrkDone.finally(() => (finished = true)).catch(() => {});
+  while (!finished && Date.now() - t0 < (o.soak + 40) * 1000) {
+    await P.sleep(interval * 1000);
+    if (!finished) samples.push({ t_s: (Date.now() - t0) / 1000, rss_mib: P.statusMiB([pid], 'VmRSS') });
+  }
+  const w = await wrkDone;
+  await P.sleep(2000);
+  const idleAfter = P.statusMiB([pid], 'VmRSS');
+  // Growth: the last quarter's mean against the second quarter's (after warm-up), so one sample's noise
+  // does not count as growth.
+  const q = (a, b) => samples.filter((s) => s.t_s >= a * o.soak && s.t_s < b * o.soak).map((s) => s.rss_mib);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const early = mean(q(0.25, 0.5));
+  const late = mean(q(0.75, 1.01));
+  return { seconds: o.soak, requests: w.requests, rps: w.rps, errors: w.errors, samples,
+    rss_early_mib: early, rss_late_mib: late, growth_mib: late - early,
+    rss_max_mib: Math.max(...samples.map((s) => s.rss_mib)), rss_idle_after_mib: idleAfter,
+    peak_rss_mib: P.statusMiB([pid], 'VmHWM') };
+}
+
+function report(o, res) {
+  const L = [];
+  const m = res.machine;
+  L.push(`## End-to-end: ${o.upstream === 'nginx' ? 'static nginx upstream' : 'mock-llm upstream'}`);
+  L.push('');
+  L.push(`Command: \`${res.command}\``);
+  L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
+  L.push(`Spillway ${m.git}; ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
+  L.push(`Each configuration ${o.reps}x ${o.duration}s, interleaved; figures are medians over the repetitions ` +
+    `(added latency: per repetition, proxy minus direct, then the median).`);
+  const pol = res.policies;
+  L.push(`Spillway policies seen working: key auth ${pol.key_auth ? 'on' : 'OFF'}, token limit ${pol.token_limit ? 'on' : 'OFF'}, ` +
+    `token metrics ${pol.token_metrics ? 'on' : 'OFF'} (user_hash ${pol.token_metrics_user_hash ? 'on' : 'OFF'}), ` +
+    `usage log ${pol.usage_log ? `on (${(res.usage_db_bytes / 1048576).toFixed(1)} MiB sqlite)` : 'OFF'}; ` +
+    `access log ${res.access_log_lines} lines.`);
+  L.push('');
+  L.push('| conns | target | req/s | p50 us | p99 us | added p50 us | added p99 us | CPU s / 1000 req | errors |');
+  L.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  const sel = (t, c) => res.runs.filter((r) => r.target === t && r.conns === c);
+  const added = (t, c, key) => {
+    const xs = [];
+    for (let rep = 0; rep < o.reps; rep++) {
+      const a = res.runs.find((r) => r.target === t && r.conns === c && r.rep === rep);
+      const d = res.runs.find((r) => r.target === 'direct' && r.conns === c && r.rep === rep);
+      if (a && d) xs.push(a[key] - d[key]);
+    }
+    return median(xs);
+  };
+  const summary = {};
+  for (const c of o.conns) {
+    for (const t of ['direct', 'nginx', 'spillway']) {
+      const rs = sel(t, c);
+      if (!rs.length) continue;
+      const s = {
+        rps: median(rs.map((r) => r.rps)),
+        rps_min: Math.min(...rs.map((r) => r.rps)),
+        rps_max: Math.max(...rs.map((r) => r.rps)),
+        p50_us: median(rs.map((r) => r.p50_us)),
+        p99_us: median(rs.map((r) => r.p99_us)),
+        added_p50_us: t === 'direct' ? 0 : added(t, c, 'p50_us'),
+        added_p99_us: t === 'direct' ? 0 : added(t, c, 'p99_us'),
+        cpu_per_1000: median(rs.map((r) => r.cpu_per_1000)),
+        errors: rs.reduce((a, r) => a + r.errors, 0),
+      };
+      summary[`${t}@${c}`] = s;
+      L.push(`| ${c} | ${t} | ${f0(s.rps)} (${f0(s.rps_min)}-${f0(s.rps_max)}) | ${f0(s.p50_us)} | ${f0(s.p99_us)} | ` +
+        `${t === 'direct' ? '' : f0(s.added_p50_us)} | ${t === 'direct' ? '' : f0(s.added_p99_us)} | ${f3(s.cpu_per_1000)} | ${s.errors} |`);
+    }
+  }
+  res.summary = summary;
+  L.push('');
+  L.push('Ratios, Spillway / nginx (targets: added latency <= 1.2, throughput at 64 >= 0.8):');
+  L.push('');
+  L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
+  L.push('|---:|---:|---:|---:|---:|');
+  res.ratios = {};
+  for (const c of o.conns) {
+    const s = summary[`spillway@${c}`];
+    const n = summary[`nginx@${c}`];
+    if (!s || !n) continue;
+    const r = { added_p50: s.added_p50_us / n.added_p50_us, added_p99: s.added_p99_us / n.added_p99_us,
+      rps: s.rps / n.rps, cpu: s.cpu_per_1000 / n.cpu_per_1000 };
+    res.ratios[c] = r;
+    L.push(`| ${c} | ${f2(r.added_p50)} | ${f2(r.added_p99)} | ${f2(r.rps)} | ${f2(r.cpu)} |`);
+  }
+  L.push('');
+  L.push(`Memory: Spillway idle RSS ${f1(res.spillway_idle_rss_mib)} MiB at start, ${f1(res.spillway_rss_after_load_mib)} MiB ` +
+    `idle after the runs, peak ${f1(res.spillway_peak_rss_mib)} MiB` +
+    (res.nginx_peak_rss_mib !== undefined ? `; nginx (master + workers, summed) idle ${f1(res.nginx_idle_rss_mib)} MiB, peak ${f1(res.nginx_peak_rss_mib)} MiB.` : '.'));
+  if (res.soak) {
+    const s = res.soak;
+    L.push(`Soak: ${s.seconds}s at 64 connections, ${f0(s.rps)} req/s, ${s.requests} requests, ${s.errors} errors; RSS ` +
+      `${f1(s.rss_early_mib)} MiB (2nd quarter mean) -> ${f1(s.rss_late_mib)} MiB (last quarter mean), growth ` +
+      `${f2(s.growth_mib)} MiB, max ${f1(s.rss_max_mib)}, idle after ${f1(s.rss_idle_after_mib)} MiB.`);
+  }
+  if (res.streaming) {
+    const st = res.streaming;
+    L.push('');
+    L.push(`Streaming (mock-llm; ${o.streamRequests} streams per side, one keep-alive connection; paced: ` +
+      `${st.tokens.paced} tokens at ${o.tps} tokens/s; fast: ${st.tokens.fast} tokens unpaced):`);
+    L.push('');
+    L.push('| stream | path | head p50 us | first event p50 us | first event p99 us | chunk gap p50 us | chunk gap p99 us | total p50 ms | reads/stream |');
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const kind of ['paced', 'fast']) {
+      for (const side of ['direct', 'spillway']) {
+        const x = st[kind][side];
+        L.push(`| ${kind} | ${side} | ${f0(x.head_p50_us)} | ${f0(x.first_event_p50_us)} | ${f0(x.first_event_p99_us)} | ` +
+          `${f0(x.gap_p50_us)} | ${f0(x.gap_p99_us)} | ${f2(x.total_p50_us / 1000)} | ${f0(x.reads_per_stream)} |`);
+      }
+    }
+    const p = st.paced;
+    const fast = st.fast;
+    L.push('');
+    L.push(`Added by Spillway: time to first event ${f0(p.spillway.first_event_p50_us - p.direct.first_event_p50_us)} us (p50, paced); ` +
+      `end of a paced stream ${f0(p.spillway.total_p50_us - p.direct.total_p50_us)} us later; unpaced, ` +
+      `${f1((fast.spillway.total_p50_us - fast.direct.total_p50_us) / st.tokens.fast)} us per token event.`);
+  }
+  if (res.tokenizer) {
+    L.push('');
+    L.push('Tokenizer (bench/tokenizer/run):');
+    L.push('');
+    L.push('```');
+    L.push(res.tokenizer.trim());
+    L.push('```');
+  }
+  console.log(L.join('\n'));
+}
+
+main().catch(async (e) => {
+  console.error(`bench: ${e.stack || e.message}`);
+  await P.stopAll();
+  process.exit(1);
+});
