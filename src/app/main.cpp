@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/usage_command.h"
 #include "app/tokens_command.h"
 #include "mock/mock_llm.h"
 
@@ -17,6 +18,7 @@ commands:
   check --config FILE                                    validate a config, print every problem
   demo [--listen HOST:PORT]                              the gateway on simulated backends, embedded config
   mock-llm --listen HOST:PORT [options]                  a simulated Azure OpenAI / OpenAI backend
+  usage top|series --by DIM [--since 24h] [--json] ...   answers from the usage log (usage help)
   tokens count|estimate [--encoding E] [--ids]           the tokenizer: count stdin's tokens (tokens --help)
   version                                                print the version
 )";
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
     if (command == "check") return spillway::app::run_check(args);
     if (command == "demo") return spillway::app::run_demo(args);
     if (command == "mock-llm") return spillway::mock::run_mock_llm_cli(args);
+    if (command == "usage") return spillway::app::run_usage(args);
     if (command == "tokens") return spillway::app::run_tokens(args);
     if (command == "version" || command == "--version") {
       std::cout << "spillway " << SPILLWAY_VERSION << "\n";

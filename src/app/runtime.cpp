@@ -11,6 +11,7 @@
 #include "auth/backend_credential.h"
 #include "http/server.h"
 #include "proxy/proxy_handler.h"
+#include "telemetry/usage_log_setup.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -48,6 +49,11 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   auto gateway = std::make_shared<proxy::Gateway>(proxy::Gateway{std::move(config), pipeline::Chain({})});
   std::vector<std::unique_ptr<pipeline::Policy>> policies;
   policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
+  // The usage log comes after the policies whose decisions it records.
+  if (auto usage = telemetry::make_usage_log(gateway->config, util::SystemClock::instance()); usage.policy) {
+    policies.push_back(std::move(usage.policy));
+    gateway->on_shutdown.push_back(std::move(usage.stop));
+  }
   gateway->chain = pipeline::Chain(std::move(policies));
   for (const auto& [name, pool] : gateway->config.pools) {
     gateway->routers.emplace(name,
@@ -118,6 +124,7 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
     break;
   }
   server.shutdown(server_cfg.timeouts.drain);
+  for (const auto& stop : gateway->on_shutdown) stop();
   util::log_info("spillway stopped");
   return 0;
 }

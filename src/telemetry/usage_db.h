@@ -1,0 +1,43 @@
+#pragma once
+// The usage log's SQLite file: schema, batched inserts, retention pruning. One UsageDb is used by one
+// thread at a time (the writer thread). docs/usage-log.md documents the schema.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "telemetry/usage_record.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace spillway::telemetry {
+
+// PRAGMA user_version of the schema this build writes.
+inline constexpr int kUsageSchemaVersion = 1;
+
+class UsageDb {
+ public:
+  // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing.
+  // Throws std::runtime_error naming the file (never a secret) when it cannot.
+  explicit UsageDb(const std::string& path);
+  ~UsageDb();
+  UsageDb(const UsageDb&) = delete;
+  UsageDb& operator=(const UsageDb&) = delete;
+
+  // Inserts every record in one transaction. On failure rolls back, and returns false with `error` set.
+  bool insert(const std::vector<UsageRecord>& records, std::string& error);
+  // Deletes the rows with time_ms < `before_ms`, in short transactions. Returns the number deleted.
+  int64_t prune(int64_t before_ms);
+  const std::string& path() const { return path_; }
+
+ private:
+  void exec(const char* sql);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* prune_ = nullptr;
+};
+
+}  // namespace spillway::telemetry

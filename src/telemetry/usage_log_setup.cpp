@@ -1,0 +1,76 @@
+#include "telemetry/usage_log_setup.h"
+
+#include <unistd.h>
+
+#include "telemetry/otlp_exporter.h"
+#include "telemetry/usage_log_policy.h"
+#include "telemetry/usage_writer.h"
+#include "util/log.h"
+
+namespace spillway::telemetry {
+namespace {
+
+std::vector<std::string> configured_secrets(const config::Config& config) {
+  std::vector<std::string> out;
+  for (const auto& [name, s] : config.subscriptions) {
+    if (!s.key.empty()) out.push_back(s.key);
+  }
+  for (const auto& [name, b] : config.backends) {
+    if (!b.auth.secret.empty()) out.push_back(b.auth.secret);
+  }
+  for (const auto& [name, value] : config.telemetry.otlp_headers) {
+    if (value.size() >= 8) out.push_back(value);
+  }
+  return out;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+
+}  // namespace
+
+UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& clock) {
+  UsageLogRuntime out;
+  const config::UsageLogSettings& log = config.usage_log;
+  const config::TelemetrySettings& tel = config.telemetry;
+  if (!log.enabled && !tel.otlp_enabled) return out;
+
+  std::shared_ptr<UsageWriter> writer;
+  if (log.enabled) {
+    writer = std::make_shared<UsageWriter>(log, clock);
+    util::log_info("usage log: writing to " + log.sqlite_path +
+                   (log.log_prompts ? " (with prompts and completions)" : ""));
+  }
+  std::shared_ptr<OtlpExporter> exporter;
+  if (tel.otlp_enabled) {
+    OtlpResource resource;
+#ifdef SPILLWAY_VERSION
+    resource.service_version = SPILLWAY_VERSION;
+#endif
+    resource.host_name = host_name();
+    RetryPolicy retry;
+    retry.max_attempts = tel.otlp_max_attempts;
+    exporter = std::make_shared<OtlpExporter>(
+        tel, [tel] { return make_upstream_poster(tel); }, clock, retry, std::move(resource));
+    util::log_info("otlp: exporting usage records and token metrics to " + tel.otlp_url + " every " +
+                   std::to_string(tel.otlp_interval.count()) + " ms");
+  }
+
+  UsageRecordOptions options;
+  options.log_prompts = log.enabled && log.log_prompts;
+  options.max_prompt_bytes = log.max_prompt_bytes;
+  if (options.log_prompts) options.redact = configured_secrets(config);
+  out.policy = std::make_unique<UsageLogPolicy>(std::move(options), writer, exporter);
+  // The exporter gets otlp_timeout to send what is queued at shutdown; a collector that is down must not
+  // hold up the exit.
+  out.stop = [writer, exporter, budget = tel.otlp_timeout] {
+    if (writer) writer->stop();
+    if (exporter) exporter->stop(budget);
+  };
+  return out;
+}
+
+}  // namespace spillway::telemetry

@@ -1,0 +1,58 @@
+#pragma once
+// One usage-log record: a compact, self-contained description of one LLM call, built by the usage-log
+// policy on the request's worker and handed to the writer and exporter threads. No DOM, no pointers into
+// the request. docs/usage-log.md describes every field.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace spillway::telemetry {
+
+struct UsageRecord {
+  int64_t time_ms = 0;  // request start, Unix time in milliseconds (UTC)
+  std::string request_id;
+  std::string api;
+  std::string operation;  // "chat.completions", "embeddings", ...
+  std::string pool;       // the name the client used
+  std::string deployment;
+  std::string model;
+  std::string backend;
+  int attempts = 0;
+  std::string subscription;
+  std::string product;
+  std::vector<std::pair<std::string, std::string>> tags;  // the subscription's tags, by name
+  std::string user_hash;  // keyed hash of the user id; "" when unknown. Never the raw id.
+  std::vector<std::string> tools;
+  int status = 0;
+  std::string error;  // the gateway's error code, "" when none
+  bool stream = false;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t reasoning_tokens = 0;
+  bool tokens_estimated = false;  // counted locally, not reported by the backend
+  std::string usage_source;       // "backend" | "estimate" | "none"
+  double ttft_ms = -1;            // request start -> backend response head; < 0 when none came
+  double duration_ms = 0;         // request start -> completion
+  std::string cache;              // cache result ("hit", "miss"); "" when no cache took part
+  bool client_disconnected = false;
+  std::optional<std::string> prompt;      // only with log_prompts; capped
+  std::optional<std::string> completion;  // only with log_prompts; capped
+};
+
+// {"k":"v",...} in the given order; "{}" for none.
+std::string tags_json(const std::vector<std::pair<std::string, std::string>>& tags);
+// ["a","b"] in the given order; "[]" for none.
+std::string tools_json(const std::vector<std::string>& tools);
+// The longest prefix of `text` of at most `max_bytes` bytes that does not cut a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+// Replaces every occurrence of each non-empty string of `secrets` in `text` by "[redacted]".
+void redact(std::string& text, const std::vector<std::string>& secrets);
+
+}  // namespace spillway::telemetry

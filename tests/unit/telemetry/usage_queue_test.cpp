@@ -1,0 +1,75 @@
+#include "telemetry/usage_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace spillway::telemetry {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(UsageQueue, DropsAndCountsWhenFull) {
+  BoundedQueue<int> q(3);
+  EXPECT_TRUE(q.push(1));
+  EXPECT_TRUE(q.push(2));
+  EXPECT_TRUE(q.push(3));
+  EXPECT_FALSE(q.push(4));
+  EXPECT_FALSE(q.push(5));
+  EXPECT_EQ(q.pushed(), 3u);
+  EXPECT_EQ(q.dropped(), 2u);
+  EXPECT_EQ(q.size(), 3u);
+  std::vector<int> out;
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(0), milliseconds(0)), 3u);
+  EXPECT_EQ(out, (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(q.push(6));  // room again
+}
+
+TEST(UsageQueue, PopBatchTakesAtMostMaxInOrder) {
+  BoundedQueue<int> q(100);
+  for (int i = 0; i < 10; ++i) q.push(int(i));
+  std::vector<int> out;
+  EXPECT_EQ(q.pop_batch(out, 4, milliseconds(0), milliseconds(0)), 4u);
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 2, 3}));
+  out.clear();
+  EXPECT_EQ(q.pop_batch(out, 100, milliseconds(0), milliseconds(0)), 6u);
+  EXPECT_EQ(out.front(), 4);
+  EXPECT_EQ(out.back(), 9);
+}
+
+TEST(UsageQueue, CloseDrainsWhatIsQueuedAndRejectsLaterPushes) {
+  BoundedQueue<int> q(10);
+  q.push(1);
+  q.push(2);
+  q.close();
+  EXPECT_FALSE(q.push(3));
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_FALSE(q.closed_and_empty());
+  std::vector<int> out;
+  // Closed: no waiting even with long waits.
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(60'000), milliseconds(60'000)), 2u);
+  EXPECT_TRUE(q.closed_and_empty());
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(60'000), milliseconds(60'000)), 0u);
+}
+
+TEST(UsageQueue, FullBatchEndsTheGatherWait) {
+  BoundedQueue<int> q(100);
+  std::thread producer([&] {
+    for (int i = 0; i < 5; ++i) q.push(int(i));
+  });
+  std::vector<int> out;
+  // Waits (bounded by 60 s) until the 5th item: a batch of 5 ends the gather early.
+  while (out.size() < 5) q.pop_batch(out, 5 - out.size(), milliseconds(60'000), milliseconds(60'000));
+  producer.join();
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(UsageQueue, NudgeEndsAWait) {
+  BoundedQueue<int> q(10);
+  q.nudge();
+  std::vector<int> out;
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(60'000), milliseconds(60'000)), 0u);  // returns at once
+}
+
+}  // namespace
+}  // namespace spillway::telemetry
