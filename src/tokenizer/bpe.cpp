@@ -21,9 +21,7 @@ void encode_scan(const RankTable& ranks, const unsigned char* p, std::size_t n, 
     pair[i] = i + 1 < n ? ranks.find(p + i, 2) : kNone;
   }
   start[n] = static_cast<uint32_t>(n);
-  const auto pair_rank = [&](std::size_t i) {
-    return i + 2 <= m ? ranks.find(p + start[i], start[i + 2] - start[i]) : kNone;
-  };
+  const std::size_t max_token = ranks.max_token_size();
   while (m > 1) {
     uint32_t best = kNone;
     std::size_t at = 0;
@@ -40,8 +38,16 @@ void encode_scan(const RankTable& ranks, const unsigned char* p, std::size_t n, 
     std::memmove(own + at + 1, own + at + 2, (m - at - 2) * sizeof(own[0]));
     std::memmove(pair + at + 1, pair + at + 2, (m - at - 2) * sizeof(pair[0]));
     --m;
-    pair[at] = pair_rank(at);
-    if (at > 0) pair[at - 1] = pair_rank(at - 1);
+    // The pairs on both sides of the merged part changed: look both up at once.
+    const std::size_t after_len = at + 2 <= m ? start[at + 2] - start[at] : 0;
+    const std::size_t before_len = at > 0 ? start[at + 1] - start[at - 1] : 0;
+    const bool after = after_len != 0 && after_len <= max_token;
+    const bool before = before_len != 0 && before_len <= max_token;
+    RankTable::Key after_key{}, before_key{};
+    if (after) after_key = ranks.key(p + start[at], after_len);
+    if (before) before_key = ranks.key(p + start[at - 1], before_len);
+    pair[at] = after ? ranks.find(after_key) : kNone;
+    if (at > 0) pair[at - 1] = before ? ranks.find(before_key) : kNone;
   }
   out->insert(out->end(), own, own + m);
 }
@@ -85,11 +91,12 @@ void encode_tree(const RankTable& ranks, const unsigned char* p, std::size_t n, 
       tree[node] = m;
     }
   };
+  const std::size_t max_token = ranks.max_token_size();
   const auto pair_key = [&](std::size_t pos) {
     const std::size_t second = next[pos];
     if (second >= n) return kNoKey;
-    const std::size_t end = next[second];
-    return make_key(ranks.find(p + pos, end - pos), pos);
+    const std::size_t len = next[second] - pos;
+    return len <= max_token ? make_key(ranks.find(p + pos, len), pos) : kNoKey;
   };
   while (tree[1] != kNoKey) {
     const uint64_t top = tree[1];

@@ -16,7 +16,7 @@
 namespace spillway::tokenizer {
 
 // Pieces up to this many bytes use the array scan.
-inline constexpr std::size_t kBpeScanLimit = 48;
+inline constexpr std::size_t kBpeScanLimit = 32;
 
 // Appends the token ids of [p, p + n) to *out. REQUIRES: n >= 1.
 void byte_pair_encode(const RankTable& ranks, const unsigned char* p, std::size_t n,

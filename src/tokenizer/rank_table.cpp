@@ -6,25 +6,6 @@
 namespace spillway::tokenizer {
 namespace {
 
-inline uint64_t load64(const unsigned char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-inline uint64_t load32(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-// wyhash's multiply-and-fold.
-inline uint64_t mix(uint64_t a, uint64_t b) {
-  const __uint128_t r = static_cast<__uint128_t>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-constexpr uint64_t kSeed0 = 0xa0761d6478bd642full;
-constexpr uint64_t kSeed1 = 0xe7037ed1a0b428dbull;
-constexpr uint64_t kSeed2 = 0x8ebc6af09c88c6e3ull;
-
 int base64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -53,31 +34,6 @@ bool base64_decode(std::string_view b64, std::string& out) {
 }
 
 }  // namespace
-
-uint64_t RankTable::hash(const unsigned char* p, std::size_t n) {
-  uint64_t a, b;
-  if (n <= 16) {
-    if (n >= 8) {
-      a = load64(p);
-      b = load64(p + n - 8);
-    } else if (n >= 4) {
-      a = load32(p);
-      b = load32(p + n - 4);
-    } else if (n > 0) {
-      a = (uint64_t{p[0]} << 16) | (uint64_t{p[n >> 1]} << 8) | p[n - 1];
-      b = 0;
-    } else {
-      a = b = 0;
-    }
-  } else {
-    uint64_t seed = kSeed0;
-    std::size_t i = 0;
-    for (; i + 16 < n; i += 16) seed = mix(load64(p + i) ^ kSeed1, load64(p + i + 8) ^ seed);
-    a = load64(p + n - 16) ^ seed;
-    b = load64(p + n - 8);
-  }
-  return mix(kSeed1 ^ n, mix(a ^ kSeed1, b ^ kSeed2 ^ kSeed0));
-}
 
 RankTable::RankTable(std::string_view file) {
   struct Entry {
@@ -132,18 +88,27 @@ RankTable::RankTable(std::string_view file) {
   }
   offsets_.push_back(static_cast<uint32_t>(arena_.size()));
 
+  if (by_rank.size() >= kRankMask) throw std::runtime_error("tiktoken rank data: too many tokens");
   std::size_t capacity = 1;
   while (capacity < by_rank.size() * 2) capacity <<= 1;
-  slots_.assign(capacity, Slot{kNoRank, 0});
+  slots_.assign(capacity, kEmptySlot);
   mask_ = capacity - 1;
   for (uint32_t r = 0; r < by_rank.size(); ++r) {
     const auto* key = reinterpret_cast<const unsigned char*>(arena_.data() + offsets_[r]);
     const std::size_t n = token_size(r);
-    if (find(key, n) != kNoRank) throw std::runtime_error("tiktoken rank data: duplicate token");
+    if (n != 2 && find(key, n) != kNoRank) throw std::runtime_error("tiktoken rank data: duplicate token");
     const uint64_t h = hash(key, n);
     std::size_t i = h & mask_;
-    while (slots_[i].rank != kNoRank) i = (i + 1) & mask_;
-    slots_[i] = Slot{r, make_tag(h, n)};
+    while (slots_[i] != kEmptySlot) i = (i + 1) & mask_;
+    slots_[i] = (static_cast<uint32_t>(h >> (64 - kTagBits)) << kRankBits) | r;
+  }
+  pair_ranks_.assign(65536, kNoRank);
+  for (uint32_t r = 0; r < by_rank.size(); ++r) {
+    if (token_size(r) != 2) continue;
+    const auto* key = reinterpret_cast<const unsigned char*>(arena_.data() + offsets_[r]);
+    uint32_t& slot = pair_ranks_[(std::size_t{key[0]} << 8) | key[1]];
+    if (slot != kNoRank) throw std::runtime_error("tiktoken rank data: duplicate token");
+    slot = r;
   }
   for (int b = 0; b < 256; ++b) {
     const unsigned char c = static_cast<unsigned char>(b);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,24 +15,40 @@ class RankTable {
  public:
   static constexpr uint32_t kNoRank = UINT32_MAX;
 
-  // Parses a `.tiktoken` file: one `base64(token bytes) rank` per line. Ranks must be 0..N-1, each once, and
-  // every single byte must be a token. Throws std::runtime_error otherwise.
+  // Parses a `.tiktoken` file: one `base64(token bytes) rank` per line. Ranks must be 0..N-1 (N < 2^18),
+  // each once, and every single byte must be a token. Throws std::runtime_error otherwise.
   explicit RankTable(std::string_view tiktoken_file);
 
-  // Rank of the byte string [p, p + n), or kNoRank.
-  uint32_t find(const unsigned char* p, std::size_t n) const {
-    const uint64_t h = hash(p, n);
-    const uint32_t tag = make_tag(h, n);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Slot s = slots_[i];
-      if (s.rank == kNoRank) return kNoRank;
-      if (s.tag == tag && (n < kTagLenMax || token_size(s.rank) == n) &&
-          std::char_traits<char>::compare(arena_.data() + offsets_[s.rank], reinterpret_cast<const char*>(p),
-                                          n) == 0) {
-        return s.rank;
+  // A key to look up: its hash is computed, and its slot prefetched, ahead of find(), so that several
+  // lookups can wait for memory at once.
+  struct Key {
+    const unsigned char* p;
+    std::size_t n;
+    uint64_t h;
+  };
+  Key key(const unsigned char* p, std::size_t n) const {
+    Key k{p, n, 0};
+    if (n != 2) {
+      k.h = hash(p, n);
+      __builtin_prefetch(&slots_[k.h & mask_]);
+    }
+    return k;
+  }
+
+  // Rank of the key's byte string, or kNoRank.
+  uint32_t find(const Key& k) const {
+    if (k.n == 2) return pair_ranks_[(std::size_t{k.p[0]} << 8) | k.p[1]];
+    const uint32_t tag = static_cast<uint32_t>(k.h >> (64 - kTagBits));
+    for (std::size_t i = k.h & mask_;; i = (i + 1) & mask_) {
+      const uint32_t slot = slots_[i];
+      if (slot == kEmptySlot) return kNoRank;
+      if ((slot >> kRankBits) == tag) {
+        const uint32_t rank = slot & kRankMask;
+        if (token_size(rank) == k.n && equal_bytes(arena_.data() + offsets_[rank], k.p, k.n)) return rank;
       }
     }
   }
+  uint32_t find(const unsigned char* p, std::size_t n) const { return find(key(p, n)); }
   uint32_t find(std::string_view s) const {
     return find(reinterpret_cast<const unsigned char*>(s.data()), s.size());
   }
@@ -45,25 +62,77 @@ class RankTable {
   std::size_t max_token_size() const { return max_token_size_; }
 
  private:
-  struct Slot {
-    uint32_t rank;
-    uint32_t tag;  // high hash bits, and the key length when below kTagLenMax
-  };
-  static constexpr std::size_t kTagLenMax = 255;
+  // A slot holds a rank (low kRankBits) and kTagBits more bits of the key's hash; the table is sized for a
+  // load factor under 1/2 and is 4 bytes a slot, so that o200k_base's fits in 2 MiB.
+  static constexpr uint32_t kRankBits = 18;
+  static constexpr uint32_t kTagBits = 32 - kRankBits;
+  static constexpr uint32_t kRankMask = (uint32_t{1} << kRankBits) - 1;
+  static constexpr uint32_t kEmptySlot = UINT32_MAX;  // rank kRankMask is never used
 
-  static uint64_t hash(const unsigned char* p, std::size_t n);
-  static uint32_t make_tag(uint64_t h, std::size_t n) {
-    return (static_cast<uint32_t>(h >> 32) & ~uint32_t{0xFF}) |
-           static_cast<uint32_t>(n < kTagLenMax ? n : kTagLenMax);
+  static uint64_t load64(const void* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  static uint64_t load32(const void* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  // wyhash's multiply-and-fold.
+  static uint64_t mix(uint64_t a, uint64_t b) {
+    const __uint128_t r = static_cast<__uint128_t>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+  }
+  static constexpr uint64_t kSeed0 = 0xa0761d6478bd642full;
+  static constexpr uint64_t kSeed1 = 0xe7037ed1a0b428dbull;
+  static constexpr uint64_t kSeed2 = 0x8ebc6af09c88c6e3ull;
+
+  static uint64_t hash(const unsigned char* p, std::size_t n) {
+    uint64_t a, b;
+    if (n <= 16) {
+      if (n >= 8) {
+        a = load64(p);
+        b = load64(p + n - 8);
+      } else if (n >= 4) {
+        a = load32(p);
+        b = load32(p + n - 4);
+      } else if (n > 0) {
+        a = (uint64_t{p[0]} << 16) | (uint64_t{p[n >> 1]} << 8) | p[n - 1];
+        b = 0;
+      } else {
+        a = b = 0;
+      }
+    } else {
+      uint64_t seed = kSeed0;
+      std::size_t i = 0;
+      for (; i + 16 < n; i += 16) seed = mix(load64(p + i) ^ kSeed1, load64(p + i + 8) ^ seed);
+      a = load64(p + n - 16) ^ seed;
+      b = load64(p + n - 8);
+    }
+    return mix(kSeed1 ^ n, mix(a ^ kSeed1, b ^ kSeed2 ^ kSeed0));
+  }
+  // Short keys without a call to memcmp: overlapping word loads.
+  static bool equal_bytes(const char* a, const unsigned char* b, std::size_t n) {
+    if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (static_cast<unsigned char>(a[i]) != b[i]) return false;
+      }
+      return true;
+    }
+    return std::memcmp(a, b, n) == 0;
   }
   std::size_t token_size(uint32_t rank) const { return offsets_[rank + 1] - offsets_[rank]; }
 
   std::string arena_;              // all tokens' bytes, by rank
   std::vector<uint32_t> offsets_;  // size() + 1 entries: token r is arena_[offsets_[r], offsets_[r + 1])
-  std::vector<Slot> slots_;
+  std::vector<uint32_t> slots_;
   std::size_t mask_ = 0;
   std::size_t max_token_size_ = 0;
   uint32_t byte_ranks_[256];
+  std::vector<uint32_t> pair_ranks_;  // every two-byte string, by (first << 8 | second)
 };
 
 }  // namespace spillway::tokenizer

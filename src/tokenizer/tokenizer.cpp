@@ -1,6 +1,8 @@
 #include "tokenizer/tokenizer.h"
 
 #include <array>
+#include <cstring>
+#include <memory>
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/encoding.h"
@@ -16,23 +18,91 @@ using NextPiece = std::size_t (*)(const unsigned char*, const unsigned char*);
 
 NextPiece splitter(Encoding e) { return e == Encoding::kCl100kBase ? next_piece_cl100k : next_piece_o200k; }
 
-// Calls emit(rank) for every token of `text`, or add(n) with a number of tokens when only counting.
+// A small direct-mapped cache of the BPE results of short pieces that are not tokens themselves (natural
+// text repeats its words). One per thread and encoding, allocated on first use; bounded.
+class PieceCache {
+ public:
+  static constexpr std::size_t kMaxPiece = 32;
+  static constexpr std::size_t kMaxIds = 14;
+  static constexpr std::size_t kEntries = 1024;
+
+  // The cached ids of [p, p + n) (hash h), or nullptr. REQUIRES: n <= kMaxPiece.
+  const uint32_t* find(uint64_t h, const unsigned char* p, std::size_t n, std::size_t* count) const {
+    const Entry& e = entries_[index(h)];
+    if (e.hash != h || e.len != n || std::memcmp(e.bytes, p, n) != 0) return nullptr;
+    *count = e.count;
+    return e.ids;
+  }
+  void put(uint64_t h, const unsigned char* p, std::size_t n, const std::vector<uint32_t>& ids) {
+    if (n > kMaxPiece || ids.size() > kMaxIds) return;
+    Entry& e = entries_[index(h)];
+    e.hash = h;
+    e.len = static_cast<uint8_t>(n);
+    e.count = static_cast<uint8_t>(ids.size());
+    std::memcpy(e.bytes, p, n);
+    std::memcpy(e.ids, ids.data(), ids.size() * sizeof(uint32_t));
+  }
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    uint8_t len = 0xFF;  // matches no piece
+    uint8_t count = 0;
+    unsigned char bytes[kMaxPiece];
+    uint32_t ids[kMaxIds];
+  };
+  static std::size_t index(uint64_t h) { return (h >> 40) % kEntries; }
+  Entry entries_[kEntries];
+};
+
+struct ThreadState {
+  std::unique_ptr<PieceCache> cache[2];
+  std::vector<uint32_t> scratch;
+};
+
+ThreadState& thread_state() {
+  thread_local ThreadState state;
+  return state;
+}
+
+// Calls sink.one(id) / sink.many(ids, n) for the tokens of `text`. REQUIRES: valid UTF-8.
 template <class Sink>
 void encode_valid(Encoding e, std::string_view text, Sink& sink) {
   const RankTable& ranks = rank_table(e);
   const NextPiece next = splitter(e);
+  ThreadState& ts = thread_state();
+  auto& cache_ptr = ts.cache[e == Encoding::kCl100kBase ? 0 : 1];
+  if (!cache_ptr) cache_ptr = std::make_unique<PieceCache>();
+  PieceCache& cache = *cache_ptr;
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
   const std::size_t max_token = ranks.max_token_size();
   while (p < end) {
     const std::size_t n = next(p, end);
-    // tiktoken's own shortcut: a piece that is a token is that token.
-    const uint32_t whole = n <= max_token ? ranks.find(p, n) : RankTable::kNoRank;
-    if (whole != RankTable::kNoRank) {
-      sink.one(whole);
-    } else {
-      sink.bpe(ranks, p, n);
+    if (n <= max_token) {
+      // tiktoken's own shortcut: a piece that is a token is that token.
+      const RankTable::Key key = ranks.key(p, n);
+      const uint32_t whole = ranks.find(key);
+      if (whole != RankTable::kNoRank) {
+        sink.one(whole);
+        p += n;
+        continue;
+      }
+      if (n <= PieceCache::kMaxPiece) {
+        std::size_t count;
+        if (const uint32_t* ids = cache.find(key.h, p, n, &count)) {
+          sink.many(ids, count);
+        } else {
+          ts.scratch.clear();
+          byte_pair_encode(ranks, p, n, &ts.scratch);
+          cache.put(key.h, p, n, ts.scratch);
+          sink.many(ts.scratch.data(), ts.scratch.size());
+        }
+        p += n;
+        continue;
+      }
     }
+    sink.bpe(ranks, p, n, ts.scratch);
     p += n;
   }
 }
@@ -50,19 +120,21 @@ void encode_any(Encoding e, std::string_view text, Sink& sink) {
 struct IdSink {
   std::vector<uint32_t>* out;
   void one(uint32_t id) { out->push_back(id); }
-  void bpe(const RankTable& ranks, const unsigned char* p, std::size_t n) {
+  void many(const uint32_t* ids, std::size_t n) { out->insert(out->end(), ids, ids + n); }
+  void bpe(const RankTable& ranks, const unsigned char* p, std::size_t n, std::vector<uint32_t>&) {
     byte_pair_encode(ranks, p, n, out);
   }
 };
 
 struct CountSink {
   std::size_t count = 0;
-  std::vector<uint32_t> scratch;
   void one(uint32_t) { ++count; }
-  void bpe(const RankTable& ranks, const unsigned char* p, std::size_t n) {
+  void many(const uint32_t*, std::size_t n) { count += n; }
+  void bpe(const RankTable& ranks, const unsigned char* p, std::size_t n, std::vector<uint32_t>& scratch) {
     scratch.clear();
     byte_pair_encode(ranks, p, n, &scratch);
     count += scratch.size();
+    if (scratch.capacity() > (1u << 20)) std::vector<uint32_t>().swap(scratch);
   }
 };
 
@@ -154,8 +226,7 @@ std::vector<uint32_t> encode(Encoding e, std::string_view text) {
 }
 
 std::size_t count_tokens(Encoding e, std::string_view text) {
-  thread_local CountSink sink;
-  sink.count = 0;
+  CountSink sink;
   encode_any(e, text, sink);
   return sink.count;
 }
