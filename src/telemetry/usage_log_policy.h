@@ -1,6 +1,7 @@
 #pragma once
 // The usage-log policy: on completion of every LLM call, builds one UsageRecord and hands it to the
-// SQLite writer and/or the OTLP exporter (both on their own threads). Registered last in the chain.
+// SQLite writer and/or the OTLP exporter (both on their own threads). Registered after the policies
+// whose decisions it records (authentication, identity, limits).
 
 #include <memory>
 #include <string>

@@ -43,7 +43,6 @@ class FakePoster final : public HttpPoster {
   std::shared_ptr<Shared> s_;
 };
 
-
 struct Recorder {
   std::vector<milliseconds> sleeps;
   std::function<bool(milliseconds)> fn() {
