@@ -42,6 +42,28 @@ struct Inspected {
   std::optional<element> max_tokens[3];  // in precedence order, see kMaxTokenKeys
 };
 
+// Appends the tool names declared by one element of "tools" or "functions" (see RequestFields::tools).
+void add_tool_name(const element& tool, std::vector<std::string>& out) {
+  simdjson::dom::object object;
+  if (tool.get_object().get(object) != simdjson::SUCCESS) return;
+  std::string_view name;
+  simdjson::dom::object function;
+  if (object.at_key("function").get_object().get(function) == simdjson::SUCCESS) {
+    if (function.at_key("name").get_string().get(name) != simdjson::SUCCESS) return;
+  } else if (object.at_key("name").get_string().get(name) != simdjson::SUCCESS &&
+             (object.at_key("type").get_string().get(name) != simdjson::SUCCESS || name == "function")) {
+    return;
+  }
+  if (name.empty() || std::find(out.begin(), out.end(), name) != out.end()) return;
+  out.emplace_back(name);
+}
+
+void add_tool_names(const element& list, std::vector<std::string>& out) {
+  simdjson::dom::array array;
+  if (list.get_array().get(array) != simdjson::SUCCESS) return;
+  for (const element tool : array) add_tool_name(tool, out);
+}
+
 constexpr std::string_view kMaxTokenKeys[3] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
 
 }  // namespace
@@ -63,6 +85,10 @@ std::variant<RequestFields, ApiError> inspect_body(std::string_view body, const 
   Inspected in;
   for (const simdjson::dom::key_value_pair member : root) {
     std::optional<element>* slot = nullptr;
+    if (member.key == "tools" || member.key == "functions") {
+      add_tool_names(member.value, fields.tools);
+      continue;
+    }
     if (member.key == "model") {
       slot = &in.model;
     } else if (member.key == "stream") {

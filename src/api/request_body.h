@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/route.h"
@@ -18,6 +19,11 @@ struct RequestFields {
   bool stream = false;           // "stream": true
   bool client_wants_usage = false;  // "stream_options": {"include_usage": true}
   std::optional<int64_t> max_tokens;  // max_tokens | max_completion_tokens | max_output_tokens
+  // Names of the tools the request declares, first occurrence order, no duplicates: tools[].function.name
+  // (chat), tools[].name (Responses API function tools), else tools[].type (Responses API built-in tools
+  // such as "web_search_preview"), and legacy functions[].name. Malformed entries are skipped, never
+  // rejected (the backend validates tools). For telemetry only.
+  std::vector<std::string> tools;
 };
 
 // Validates the body for `route.op`: must be a JSON object (else invalid_json), chat.completions needs a

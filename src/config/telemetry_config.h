@@ -5,13 +5,25 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace spillway::config {
 
-struct IdentitySettings {};   // filled by the observability feature (#5)
+// `identity`: where the user id comes from and the key it is hashed with. Only the keyed hash
+// (telemetry/identity.h) is ever used; the raw id never leaves the process.
+struct UserIdSource {
+  enum class Kind { kHeader, kJwtClaim };
+  Kind kind = Kind::kHeader;
+  std::string name;  // header name (lowercase) or JWT claim
+};
+struct IdentitySettings {
+  std::vector<UserIdSource> user_id;  // the first source present wins
+  std::string user_hash_key_env = "SPILLWAY_USER_HASH_KEY";
+  std::string user_hash_key;  // resolved at load time; "" when the variable is unset. Secret: never log.
+};
 // `usage_log`: one record per LLM call in an embedded SQLite file, written by a dedicated thread.
 // Absent section = no usage log (the access log on stdout remains). docs/usage-log.md has the schema.
 struct UsageLogSettings {
@@ -24,7 +36,44 @@ struct UsageLogSettings {
   int batch_size = 256;                                          // rows per transaction at most
   std::size_t queue_capacity = 65536;                            // records waiting; beyond: dropped
 };
-struct PoliciesSettings {};   // filled by the observability feature (#5)
+// One dimension of the token metrics (`policies.token_metrics.dimensions`).
+struct MetricDimension {
+  // clang-format off
+  enum class Kind { kApi, kOperation, kDeployment, kModel, kBackend, kSubscription, kProduct, kUserHash,
+                    kTool, kTag, kHeader };
+  // clang-format on
+  Kind kind = Kind::kApi;
+  std::string name;   // tag name (kTag) or lowercase header name (kHeader); else ""
+  std::string label;  // Prometheus label name: "api", ..., "tag_team", "header_x_app"
+};
+// `policies.headers`: header enrichment of requests to backends.
+struct HeadersSettings {
+  std::vector<std::pair<std::string, std::string>> set;      // lowercase name -> value, config order
+  std::vector<std::string> remove;                           // lowercase names
+  std::vector<std::pair<std::string, std::string>> baggage;  // W3C baggage key -> value (not encoded)
+  bool traceparent = true;                                   // propagate / start a W3C trace context
+};
+// api, operation, deployment, backend, subscription.
+inline std::vector<MetricDimension> default_metric_dimensions() {
+  using Kind = MetricDimension::Kind;
+  return {{Kind::kApi, "", "api"},
+          {Kind::kOperation, "", "operation"},
+          {Kind::kDeployment, "", "deployment"},
+          {Kind::kBackend, "", "backend"},
+          {Kind::kSubscription, "", "subscription"}};
+}
+// `policies.token_metrics`.
+struct TokenMetricsSettings {
+  std::vector<MetricDimension> dimensions = default_metric_dimensions();
+  std::size_t max_series = 1000;            // distinct dimension label sets per metric
+};
+// `policies`.
+struct PoliciesSettings {
+  std::optional<HeadersSettings> headers;  // absent = no header enrichment
+  TokenMetricsSettings token_metrics;
+  bool semantic_cache = false;  // `enabled`; true is rejected until the cache exists
+  bool content_safety = false;  // `enabled`; true is rejected until content safety exists
+};
 // `telemetry`: optional OTLP/HTTP (JSON) export of usage records (logs) and token sums (metrics).
 struct TelemetrySettings {
   bool otlp_enabled = false;  // `otlp` is set

@@ -1,0 +1,42 @@
+#pragma once
+// User identity: the raw user id of a request is reduced at once to a keyed hash, and only that hash is
+// used anywhere (metrics, usage log, logs). The raw id never leaves the process.
+//
+// user_hash = the first kUserHashHexChars lowercase hex characters of HMAC-SHA256(key, raw id), i.e. its
+// first 64 bits. The key comes from the environment (identity.user_hash_key_env); without the key there
+// is no hash.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/telemetry_config.h"
+#include "http/types.h"
+
+namespace spillway::telemetry {
+
+inline constexpr std::size_t kUserHashHexChars = 16;
+
+// Full lowercase hex HMAC-SHA256(key, message) (64 characters).
+std::string hmac_sha256_hex(std::string_view key, std::string_view message);
+
+// Hashes user ids with one key. Immutable and thread-safe.
+class UserHasher {
+ public:
+  // An empty key disables hashing (hash() returns "").
+  explicit UserHasher(std::string key) : key_(std::move(key)) {}
+  bool enabled() const { return !key_.empty(); }
+  // The user hash of `raw_id` ("" for an empty id or when disabled).
+  std::string hash(std::string_view raw_id) const;
+
+ private:
+  std::string key_;  // secret: never log
+};
+
+// The raw user id of a request from the configured sources, the first present and non-empty one
+// (surrounding spaces trimmed). JWT claim sources are skipped until JWT validation exists (TODO(#8)).
+// The result is a view into `headers`.
+std::string_view find_user_id(const config::IdentitySettings& identity, const http::HeaderList& headers);
+
+}  // namespace spillway::telemetry

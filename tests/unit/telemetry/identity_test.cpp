@@ -1,0 +1,93 @@
+#include "telemetry/identity.h"
+
+#include <gtest/gtest.h>
+
+#include "telemetry/identity_policy.h"
+
+namespace spillway::telemetry {
+namespace {
+
+using config::UserIdSource;
+
+TEST(Hmac, Rfc4231Vectors) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 4231 test case 1: key = 20 bytes of 0x0b.
+  EXPECT_EQ(hmac_sha256_hex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+}
+
+TEST(UserHasher, FirstSixteenHexCharsOfTheHmac) {
+  UserHasher hasher("Jefe");
+  EXPECT_TRUE(hasher.enabled());
+  EXPECT_EQ(kUserHashHexChars, 16u);
+  EXPECT_EQ(hasher.hash("what do ya want for nothing?"), "5bdcc146bf60754e");
+  EXPECT_EQ(hasher.hash(""), "");
+  EXPECT_NE(hasher.hash("alice"), hasher.hash("bob"));
+  EXPECT_NE(UserHasher("k1").hash("alice"), UserHasher("k2").hash("alice"));
+}
+
+TEST(UserHasher, NoKeyNoHash) {
+  UserHasher hasher("");
+  EXPECT_FALSE(hasher.enabled());
+  EXPECT_EQ(hasher.hash("alice"), "");
+}
+
+config::IdentitySettings settings(std::string key = "k") {
+  config::IdentitySettings s;
+  s.user_id = {{UserIdSource::Kind::kJwtClaim, "oid"},
+               {UserIdSource::Kind::kHeader, "x-user-id"},
+               {UserIdSource::Kind::kHeader, "x-ms-client-principal-id"}};
+  s.user_hash_key = std::move(key);
+  return s;
+}
+
+TEST(FindUserId, FirstPresentHeaderSourceWins) {
+  const auto s = settings();
+  EXPECT_EQ(find_user_id(s, {{"x-ms-client-principal-id", "p"}, {"x-user-id", " alice "}}), "alice");
+  EXPECT_EQ(find_user_id(s, {{"x-user-id", "  "}, {"x-ms-client-principal-id", "p"}}), "p");
+  EXPECT_EQ(find_user_id(s, {{"authorization", "Bearer x"}}), "");
+  EXPECT_EQ(find_user_id(config::IdentitySettings{}, {{"x-user-id", "alice"}}), "");
+}
+
+TEST(IdentityPolicy, SetsTheHashAndKeepsTheRawIdFromBackends) {
+  const auto s = settings("secret-key");
+  IdentityPolicy policy(s);
+  http::Request request;
+  request.headers = {{"x-user-id", "alice@example.com"}};
+  pipeline::RequestContext ctx;
+  ctx.request = &request;
+  EXPECT_FALSE(policy.on_request(ctx));
+  EXPECT_EQ(ctx.user_hash, UserHasher("secret-key").hash("alice@example.com"));
+  EXPECT_EQ(ctx.user_hash.size(), 16u);
+  EXPECT_EQ(ctx.upstream_remove_headers, (std::vector<std::string>{"x-user-id", "x-ms-client-principal-id"}));
+}
+
+TEST(IdentityPolicy, NoIdNoHash) {
+  const auto s = settings();
+  IdentityPolicy policy(s);
+  http::Request request;
+  pipeline::RequestContext ctx;
+  ctx.request = &request;
+  policy.on_request(ctx);
+  EXPECT_EQ(ctx.user_hash, "");
+}
+
+TEST(IdentityPolicy, PublishesToolsOnceTheBodyIsKnown) {
+  const auto s = settings();
+  IdentityPolicy policy(s);
+  http::Request request;
+  pipeline::RequestContext ctx;
+  ctx.request = &request;
+  policy.on_request(ctx);
+  EXPECT_TRUE(ctx.tools.empty());
+  ctx.fields.tools = {"get_weather", "search"};
+  http::HeaderList headers;
+  policy.on_response(ctx, headers);
+  EXPECT_EQ(ctx.tools, ctx.fields.tools);
+  EXPECT_TRUE(headers.empty());
+}
+
+}  // namespace
+}  // namespace spillway::telemetry
