@@ -1,5 +1,10 @@
 #include "tokenizer/rank_data.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 // SPW_CL100K_FILE and SPW_O200K_FILE are absolute paths set by CMakeLists.txt, which pins their SHA-256 (so a
 // cached object can never hold other data) and makes this file recompile when either changes.
 #if !defined(SPW_CL100K_FILE) || !defined(SPW_O200K_FILE)
@@ -42,6 +47,14 @@ std::string_view embedded_rank_file(Encoding e) {
     return {spw_tiktoken_cl100k, static_cast<std::size_t>(spw_tiktoken_cl100k_end - spw_tiktoken_cl100k)};
   }
   return {spw_tiktoken_o200k, static_cast<std::size_t>(spw_tiktoken_o200k_end - spw_tiktoken_o200k)};
+}
+
+void release_embedded_rank_file(Encoding e) {
+  const std::string_view data = embedded_rank_file(e);
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace spillway::tokenizer

@@ -10,4 +10,8 @@ namespace spillway::tokenizer {
 
 std::string_view embedded_rank_file(Encoding e);
 
+// Returns the pages of the embedded file to the kernel (once parsed it is not needed, and its pages would
+// otherwise stay resident). Reading it again afterwards still works: they are read back from the binary.
+void release_embedded_rank_file(Encoding e);
+
 }  // namespace spillway::tokenizer

@@ -6,14 +6,20 @@
 namespace spillway::tokenizer {
 namespace {
 
-int base64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+struct Base64Table {
+  int8_t value[256];
+  constexpr Base64Table() : value() {
+    for (int c = 0; c < 256; ++c) value[c] = -1;
+    for (int c = 'A'; c <= 'Z'; ++c) value[c] = static_cast<int8_t>(c - 'A');
+    for (int c = 'a'; c <= 'z'; ++c) value[c] = static_cast<int8_t>(c - 'a' + 26);
+    for (int c = '0'; c <= '9'; ++c) value[c] = static_cast<int8_t>(c - '0' + 52);
+    value[static_cast<int>('+')] = 62;
+    value[static_cast<int>('/')] = 63;
+  }
+};
+constexpr Base64Table kBase64;
+
+int base64_value(unsigned char c) { return kBase64.value[c]; }
 
 // Appends the decoded bytes of `b64` (padded or not) to `out`; false if malformed.
 bool base64_decode(std::string_view b64, std::string& out) {
@@ -96,11 +102,17 @@ RankTable::RankTable(std::string_view file) {
   for (uint32_t r = 0; r < by_rank.size(); ++r) {
     const auto* key = reinterpret_cast<const unsigned char*>(arena_.data() + offsets_[r]);
     const std::size_t n = token_size(r);
-    if (n != 2 && find(key, n) != kNoRank) throw std::runtime_error("tiktoken rank data: duplicate token");
     const uint64_t h = hash(key, n);
+    const uint32_t slot = (static_cast<uint32_t>(h >> (64 - kTagBits)) << kRankBits) | r;
     std::size_t i = h & mask_;
-    while (slots_[i] != kEmptySlot) i = (i + 1) & mask_;
-    slots_[i] = (static_cast<uint32_t>(h >> (64 - kTagBits)) << kRankBits) | r;
+    for (; slots_[i] != kEmptySlot; i = (i + 1) & mask_) {
+      const uint32_t other = slots_[i] & kRankMask;
+      if ((slots_[i] >> kRankBits) == (slot >> kRankBits) && token_size(other) == n &&
+          equal_bytes(arena_.data() + offsets_[other], key, n)) {
+        throw std::runtime_error("tiktoken rank data: duplicate token");
+      }
+    }
+    slots_[i] = slot;
   }
   pair_ranks_.assign(65536, kNoRank);
   for (uint32_t r = 0; r < by_rank.size(); ++r) {

@@ -204,12 +204,22 @@ Encoding encoding_for_model(std::string_view model, std::span<const ModelEncodin
 
 Encoding encoding_for_model(std::string_view model) { return encoding_for_model(model, {}); }
 
+namespace {
+
+RankTable load_rank_table(Encoding e) {
+  RankTable table(embedded_rank_file(e));
+  release_embedded_rank_file(e);
+  return table;
+}
+
+}  // namespace
+
 const RankTable& rank_table(Encoding e) {
   if (e == Encoding::kCl100kBase) {
-    static const RankTable cl100k(embedded_rank_file(Encoding::kCl100kBase));
+    static const RankTable cl100k = load_rank_table(Encoding::kCl100kBase);
     return cl100k;
   }
-  static const RankTable o200k(embedded_rank_file(Encoding::kO200kBase));
+  static const RankTable o200k = load_rank_table(Encoding::kO200kBase);
   return o200k;
 }
 
