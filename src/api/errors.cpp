@@ -171,5 +171,33 @@ ApiError no_backend_available(std::string_view attempts, int64_t retry_after_sec
   return e;
 }
 
+ApiError token_rate_exceeded(int64_t tokens_per_minute, int64_t requested, int64_t remaining,
+                             int64_t retry_after_seconds) {
+  ApiError e =
+      make(429, "tokens", "rate_limit_exceeded",
+           "Token rate limit reached: limit " + std::to_string(tokens_per_minute) + " tokens per minute, " +
+               std::to_string(remaining) + " free, this request reserves " + std::to_string(requested) +
+               " (estimated prompt plus expected completion). Retry after " +
+               std::to_string(retry_after_seconds) + " s.");
+  e.headers.emplace_back("retry-after", std::to_string(retry_after_seconds));
+  return e;
+}
+
+ApiError request_rate_exceeded(int64_t requests_per_minute, int64_t retry_after_seconds) {
+  ApiError e = make(429, "requests", "rate_limit_exceeded",
+                    "Request rate limit reached: limit " + std::to_string(requests_per_minute) +
+                        " requests per minute. Retry after " + std::to_string(retry_after_seconds) + " s.");
+  e.headers.emplace_back("retry-after", std::to_string(retry_after_seconds));
+  return e;
+}
+
+ApiError quota_exceeded(int64_t quota, std::string_view period, int64_t requested, int64_t remaining,
+                        std::string_view resets_at) {
+  return make(403, "insufficient_quota", "quota_exceeded",
+              "Token quota exceeded: " + std::string(period) + " quota " + std::to_string(quota) +
+                  " tokens, " + std::to_string(remaining) + " left, this request reserves " +
+                  std::to_string(requested) + ". The quota resets at " + std::string(resets_at) + ".");
+}
+
 }  // namespace errors
 }  // namespace spillway::api

@@ -44,6 +44,16 @@ ApiError internal_error();                                       // 500 / intern
 ApiError all_backends_rate_limited(std::string_view attempts, int64_t retry_after_seconds);
 // 503 / no_backend_available: every member's circuit breaker is open; sets retry-after.
 ApiError no_backend_available(std::string_view attempts, int64_t retry_after_seconds);
+// 429 / rate_limit_exceeded, type "tokens": a token limit has no room for the request's reservation
+// (`requested` tokens, `remaining` free of `tokens_per_minute`); sets retry-after (seconds, >= 1).
+ApiError token_rate_exceeded(int64_t tokens_per_minute, int64_t requested, int64_t remaining,
+                             int64_t retry_after_seconds);
+// 429 / rate_limit_exceeded, type "requests": a request limit is reached; sets retry-after (seconds, >= 1).
+ApiError request_rate_exceeded(int64_t requests_per_minute, int64_t retry_after_seconds);
+// 403 / quota_exceeded, type "insufficient_quota": the token quota of the period (e.g. "monthly") has no
+// room for the request's reservation; `resets_at` is the end of the period (UTC, ISO 8601).
+ApiError quota_exceeded(int64_t quota, std::string_view period, int64_t requested, int64_t remaining,
+                        std::string_view resets_at);
 }  // namespace errors
 
 }  // namespace spillway::api

@@ -10,7 +10,10 @@
 #include "auth/authenticate_policy.h"
 #include "auth/backend_credential.h"
 #include "http/server.h"
+#include "limits/request_limit_policy.h"
+#include "limits/token_limit_policy.h"
 #include "proxy/proxy_handler.h"
+#include "state/memory_store.h"
 #include "telemetry/usage_log_setup.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -49,6 +52,18 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   auto gateway = std::make_shared<proxy::Gateway>(proxy::Gateway{std::move(config), pipeline::Chain({})});
   std::vector<std::unique_ptr<pipeline::Policy>> policies;
   policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
+  {
+    // limits: request limit, then token limit, on one store (state.store is "memory" until Redis exists).
+    const config::Config& cfg = gateway->config;
+    auto store = std::make_shared<state::MemoryStore>();
+    const util::Clock& clock = util::SystemClock::instance();
+    auto request_limit =
+        std::make_unique<limits::RequestLimitPolicy>(cfg.subscriptions, cfg.products, store, clock);
+    if (request_limit->active()) policies.push_back(std::move(request_limit));
+    auto token_limit = std::make_unique<limits::TokenLimitPolicy>(cfg.subscriptions, cfg.products, store,
+                                                                  clock, limits::default_prompt_estimator());
+    if (token_limit->active()) policies.push_back(std::move(token_limit));
+  }
   // The usage log comes after the policies whose decisions it records.
   if (auto usage = telemetry::make_usage_log(gateway->config, util::SystemClock::instance()); usage.policy) {
     policies.push_back(std::move(usage.policy));

@@ -19,6 +19,26 @@ namespace spillway::pipeline {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// limits: per-request state of the request and token limit policies (src/limits).
+struct LimitsState {
+  bool fields_inspected = false;  // a limits policy filled `fields` and `pool` before the proxy does
+  // The token reservation, held from on_request until it is settled (once).
+  bool tokens_held = false;
+  int64_t window_tokens = 0;  // reserved in the tokens_per_minute window
+  int64_t window_limit = 0;   // tokens_per_minute; 0 = none
+  int64_t quota_tokens = 0;   // reserved in the quota bucket
+  int64_t quota_limit = 0;    // quota; 0 = none
+  std::string window_key;
+  std::string quota_key;
+  std::chrono::system_clock::time_point reserved_at;
+  std::chrono::system_clock::time_point quota_expires;
+  // Response header values; -1 = not sent.
+  int64_t tokens_remaining = -1;    // x-ratelimit-remaining-tokens
+  int64_t quota_remaining = -1;     // x-quota-remaining-tokens
+  int64_t tokens_consumed = -1;     // x-tokens-consumed
+  int64_t requests_remaining = -1;  // x-ratelimit-remaining-requests
+};
+
 struct RequestContext {
   // Inbound
   std::string request_id;
@@ -54,6 +74,10 @@ struct RequestContext {
   // (replacing any header of that name). Lowercase names. Applied by the proxy to every attempt.
   std::vector<std::string> upstream_remove_headers;
   http::HeaderList upstream_set_headers;
+
+  // limits
+  LimitsState limits;
+  std::string limit_rejection;  // "request_limit", "token_limit" or "token_quota" when a limit refused it
 
   std::string_view header(std::string_view lowercase_name) const {
     return request ? http::find_header(request->headers, lowercase_name) : std::string_view{};
