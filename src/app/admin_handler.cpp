@@ -2,6 +2,7 @@
 
 #include "api/errors.h"
 #include "pipeline/reply.h"
+#include "telemetry/prometheus.h"
 
 namespace spillway::app {
 namespace {
@@ -22,6 +23,14 @@ boost::asio::awaitable<void> AdminHandler::handle(http::Request& request, http::
       response = json(200, R"({"status":"ok"})");
     } else {
       response = draining_() ? json(503, R"({"status":"draining"})") : json(200, R"({"status":"ready"})");
+    }
+  } else if (path == "/metrics" && metrics_ != nullptr) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      response = pipeline::error_reply(api::errors::method_not_allowed(request.method, "GET"));
+    } else {
+      response = http::Response{200,
+                                {{"content-type", std::string(telemetry::kPrometheusContentType)}},
+                                telemetry::render_prometheus(metrics_->snapshot())};
     }
   } else {
     response = pipeline::error_reply(api::errors::unknown_route(path));

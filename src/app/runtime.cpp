@@ -14,6 +14,11 @@
 #include "limits/token_limit_policy.h"
 #include "proxy/proxy_handler.h"
 #include "state/memory_store.h"
+#include "telemetry/headers_policy.h"
+#include "telemetry/identity_policy.h"
+#include "telemetry/metrics.h"
+#include "telemetry/metrics_backend_state.h"
+#include "telemetry/token_metrics_policy.h"
 #include "telemetry/usage_log_setup.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -40,6 +45,12 @@ bool write_ready_file(const std::string& path, uint16_t port, uint16_t admin_por
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// The metrics of the process. They outlive config snapshots: exported counters never go back.
+telemetry::MetricsRegistry& process_metrics() {
+  static telemetry::MetricsRegistry registry;
+  return registry;
+}
+
 }  // namespace
 
 void block_stop_signals() {
@@ -51,7 +62,12 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   // The policies keep references into the config, so the config is placed first and never moves.
   auto gateway = std::make_shared<proxy::Gateway>(proxy::Gateway{std::move(config), pipeline::Chain({})});
   std::vector<std::unique_ptr<pipeline::Policy>> policies;
+  telemetry::MetricsRegistry& metrics = process_metrics();
+  // First, so that its on_complete runs last and for every routed request, rejected ones included.
+  policies.push_back(
+      std::make_unique<telemetry::RequestMetricsPolicy>(metrics, gateway->config.policies.token_metrics));
   policies.push_back(std::make_unique<auth::AuthenticatePolicy>(gateway->config.subscriptions));
+  policies.push_back(std::make_unique<telemetry::IdentityPolicy>(gateway->config.identity));
   {
     // limits: request limit, then token limit, on one store (state.store is "memory" until Redis exists).
     const config::Config& cfg = gateway->config;
@@ -69,11 +85,28 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
     policies.push_back(std::move(usage.policy));
     gateway->on_shutdown.push_back(std::move(usage.stop));
   }
+  if (gateway->config.policies.headers) {
+    policies.push_back(std::make_unique<telemetry::HeadersPolicy>(*gateway->config.policies.headers));
+  }
+  // Last, so that its on_complete runs first (it also publishes the tool names for the others).
+  policies.push_back(
+      std::make_unique<telemetry::TokenMetricsPolicy>(metrics, gateway->config.policies.token_metrics));
   gateway->chain = pipeline::Chain(std::move(policies));
   for (const auto& [name, pool] : gateway->config.pools) {
     gateway->routers.emplace(name,
                              std::make_unique<routing::PoolRouter>(pool, util::SystemClock::instance()));
   }
+  telemetry::register_backend_state(metrics, [weak = std::weak_ptr<const proxy::Gateway>(gateway)] {
+    std::vector<telemetry::BackendMemberState> members;
+    if (auto g = weak.lock()) {
+      for (const auto& [pool, router] : g->routers) {
+        for (const routing::MemberHealth& m : router->health()) {
+          members.push_back({m.backend, std::string(routing::member_state_name(m.state))});
+        }
+      }
+    }
+    return members;
+  });
   for (const auto& [name, backend] : gateway->config.backends) {
     gateway->credentials.emplace(name, auth::make_backend_credential(backend));
   }
@@ -103,7 +136,7 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
                            .make_handler =
                                [&server](std::size_t) {
                                  return std::make_unique<AdminHandler>(
-                                     [&server] { return server.draining(); });
+                                     [&server] { return server.draining(); }, &process_metrics());
                                },
                            .all_workers = false});
     }
