@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
 import { measureStreams } from './stream_client.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -29,7 +30,8 @@ const USAGE = `usage: bench/run [options]
   --soak S              seconds of 64-connection load on spillway while sampling RSS (default 30; 0 = skip)
   --no-tokenizer        skip bench/tokenizer/run
   --out FILE            also write every figure as JSON
-  --keep                keep the temp dir (configs, logs, usage db)`;
+  --keep                keep the temp dir (configs, logs, usage db)
+  --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after`;
 
 function parseArgs(argv) {
   const o = {
@@ -47,6 +49,7 @@ function parseArgs(argv) {
     tokenizer: true,
     out: null,
     keep: false,
+    baseline: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -73,6 +76,7 @@ function parseArgs(argv) {
     else if (a === '--no-tokenizer') o.tokenizer = false;
     else if (a === '--out') o.out = path.resolve(v());
     else if (a === '--keep') o.keep = true;
+    else if (a === '--baseline') o.baseline = path.resolve(v());
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -82,108 +86,6 @@ function parseArgs(argv) {
   for (const t of o.targets) if (!['direct', 'nginx', 'spillway'].includes(t)) throw new Error(`unknown target ${t}`);
   for (const c of o.conns) if (!(c >= 1 && c <= 1024)) throw new Error(`bad connection count ${c}`);
   return o;
-}
-
-// A fixed, realistic chat completion (what the static upstream answers).
-const COMPLETION = JSON.stringify({
-  id: 'chatcmpl-bench0000000000000000000001',
-  object: 'chat.completion',
-  created: 1735689600,
-  model: 'gpt-4o-2024-08-06',
-  choices: [
-    {
-      index: 0,
-      message: {
-        role: 'assistant',
-        content:
-          'Use runbook CI-7 (flaky integration stages). Billing on-call this week is the payments rota. ' +
-          'A repeated timeout at the same step is an incident only if it blocks a release; open a ticket.',
-        refusal: null,
-      },
-      logprobs: null,
-      finish_reason: 'stop',
-    },
-  ],
-  usage: {
-    prompt_tokens: 212,
-    completion_tokens: 48,
-    total_tokens: 260,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-  },
-  system_fingerprint: 'fp_bench',
-});
-
-const CLIENT_KEY = 'sk-bench-client-0123456789abcdef';
-const USER_HASH_KEY = 'bench-user-hash-key-0123456789abcdef';
-
-function nginxCommon(prefix) {
-  const user = process.getuid && process.getuid() === 0 ? 'user root root;\n' : '';
-  return (
-    user +
-    `pid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log warn;\n` +
-    `worker_rlimit_nofile 8192;\n`
-  );
-}
-
-function nginxTemps(prefix) {
-  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;\n`)
-    .join('');
-}
-
-function upstreamNginxConf(prefix, port) {
-  const escaped = COMPLETION.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-  return (
-    nginxCommon(prefix) +
-    `worker_processes 1;\nevents { worker_connections 4096; }\n` +
-    `http {\n${nginxTemps(prefix)}  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 300s;\n` +
-    `  server {\n    listen 127.0.0.1:${port} reuseport;\n` +
-    `    location / {\n      default_type application/json;\n      return 200 '${escaped}';\n    }\n  }\n}\n`
-  );
-}
-
-function proxyNginxConf(prefix, port, upstreamPort, workers) {
-  return (
-    nginxCommon(prefix) +
-    `worker_processes ${workers};\nevents { worker_connections 4096; }\n` +
-    `http {\n${nginxTemps(prefix)}` +
-    `  access_log ${prefix}/access.log combined;  # Debian's default: one line per request\n` +
-    `  keepalive_requests 1000000;\n  keepalive_timeout 300s;\n` +
-    `  upstream backend {\n    server 127.0.0.1:${upstreamPort};\n    keepalive 64;\n    keepalive_requests 1000000;\n  }\n` +
-    `  server {\n    listen 127.0.0.1:${port} reuseport;\n` +
-    `    location / {\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n` +
-    `      proxy_set_header Connection "";\n    }\n  }\n}\n`
-  );
-}
-
-function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers) {
-  return `# bench/run: Spillway with the default policies on.
-server:
-  listen: 127.0.0.1:0
-  admin_listen: 127.0.0.1:0
-  workers: ${workers}
-state: { store: memory }
-usage_log: { sqlite: ${dir}/usage.db }
-identity:
-  user_id: [ "header:x-user-id" ]
-  user_hash_key_env: BENCH_USER_HASH_KEY
-backends:
-  upstream: { url: http://127.0.0.1:${upstreamPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
-  paced:    { url: http://127.0.0.1:${pacedPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
-  fast:     { url: http://127.0.0.1:${fastPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
-pools:
-  gpt-4o:        { members: [ { backend: upstream } ] }
-  stream-paced:  { members: [ { backend: paced } ] }
-  stream-fast:   { members: [ { backend: fast } ] }
-subscriptions:
-  bench: { key_env: BENCH_CLIENT_KEY, product: standard, tags: { team: bench } }
-products:
-  standard:
-    token_limit: { counter: subscription, tokens_per_minute: 1000000000000, estimate_prompt_tokens: true }
-policies:
-  token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash] }
-`;
 }
 
 const median = (xs) => {
@@ -325,7 +227,7 @@ async function main() {
     fs.mkdirSync(swDir);
     const conf = path.join(swDir, 'gateway.yaml');
     fs.writeFileSync(conf, spillwayConf(swDir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers));
-    const swEnv = { BENCH_CLIENT_KEY: CLIENT_KEY, BENCH_USER_HASH_KEY: USER_HASH_KEY, BENCH_BACKEND_KEY: 'sk-backend' };
+    const swEnv = SPILLWAY_ENV;
     try {
       execFileSync(o.bin, ['check', '--config', conf], { env: { ...process.env, ...swEnv }, stdio: 'pipe' });
     } catch (e) {
@@ -339,6 +241,19 @@ async function main() {
     results.spillway_idle_rss_mib = P.statusMiB([sw.pid], 'VmRSS');
     targets.spillway = { port: swPorts.port, pids: () => [sw.pid] };
     log(`spillway idle RSS ${f1(results.spillway_idle_rss_mib)} MiB`);
+    if (o.baseline) {
+      // Another build of Spillway, same config in its own dir: before/after comparisons in one run.
+      const dir = path.join(tmp, 'baseline');
+      fs.mkdirSync(dir);
+      const bconf = path.join(dir, 'gateway.yaml');
+      fs.writeFileSync(bconf, spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers));
+      const ready = path.join(dir, 'ready.json');
+      const b = P.start('baseline', o.baseline, ['serve', '--config', bconf, '--ready-file', ready, '--log-level', 'warn'],
+        { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
+      const bPorts = await P.waitReadyFile(ready, b);
+      targets.baseline = { port: bPorts.port, pids: () => [b.pid] };
+      results.baseline_bin = o.baseline;
+    }
 
     // --- which policies are really on ------------------------------------------------------------------
     const chatPath = '/v1/chat/completions';
@@ -346,7 +261,7 @@ async function main() {
     const headers = { 'content-type': 'application/json', 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com' };
     const policies = {};
     for (const [name, t] of Object.entries(targets)) {
-      if (name !== 'direct' && !o.targets.includes(name)) continue;
+      if (name !== 'direct' && name !== 'baseline' && !o.targets.includes(name)) continue;
       const r = await P.request(t.port, { method: 'POST', path: chatPath, headers, body: chatBody });
       if (r.status !== 200 || !r.body.includes('"usage"')) throw new Error(`${name}: ${r.status} ${r.body.slice(0, 300)}`);
       if (name === 'spillway') {
@@ -367,6 +282,7 @@ async function main() {
     const wrkEnv = { BENCH_API_KEY: CLIENT_KEY, BENCH_USER_ID: 'alice@example.com',
       BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
     const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
+    if (o.baseline) order.push('baseline');
     for (const t of order) await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
 
     // --- interleaved runs ------------------------------------------------------------------------------
@@ -539,7 +455,7 @@ function report(o, res) {
   };
   const summary = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'spillway']) {
+    for (const t of ['direct', 'nginx', 'spillway', 'baseline']) {
       const rs = sel(t, c);
       if (!rs.length) continue;
       const s = {
@@ -573,6 +489,20 @@ function report(o, res) {
       rps: s.rps / n.rps, cpu: s.cpu_per_1000 / n.cpu_per_1000 };
     res.ratios[c] = r;
     L.push(`| ${c} | ${f2(r.added_p50)} | ${f2(r.added_p99)} | ${f2(r.rps)} | ${f2(r.cpu)} |`);
+  }
+  if (o.baseline) {
+    L.push('');
+    L.push(`Spillway / baseline (${res.baseline_bin}):`);
+    L.push('');
+    L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
+    L.push('|---:|---:|---:|---:|---:|');
+    for (const c of o.conns) {
+      const s = summary[`spillway@${c}`];
+      const b = summary[`baseline@${c}`];
+      if (!s || !b) continue;
+      L.push(`| ${c} | ${f2(s.added_p50_us / b.added_p50_us)} | ${f2(s.added_p99_us / b.added_p99_us)} | ` +
+        `${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
+    }
   }
   L.push('');
   L.push(`Memory: Spillway idle RSS ${f1(res.spillway_idle_rss_mib)} MiB at start, ${f1(res.spillway_rss_after_load_mib)} MiB ` +

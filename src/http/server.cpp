@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <array>
 #include <atomic>
 #include <future>
 #include <boost/asio.hpp>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "http/parsers.h"
 #include "util/log.h"
 
 namespace spillway::http {
@@ -41,11 +43,13 @@ bool is_client_closed(const boost::system::error_code& ec) {
          ec == net::error::broken_pipe;
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+std::string_view reason_phrase(int status) {
+  const auto code = bhttp::int_to_status(static_cast<unsigned>(status));
+  return code == bhttp::status::unknown ? std::string_view("Unknown") : std::string_view(bhttp::obsolete_reason(code));
 }
+
+// Statuses whose responses carry no body and no Content-Length (RFC 9110 8.6).
+bool bodiless_status(int status) { return status < 200 || status == 204 || status == 304; }
 
 }  // namespace
 
@@ -115,12 +119,18 @@ class Session final : public ResponseWriter {
     gone_ = true;
     return true;
   }
+  // Starts head_ with the status line; finish_head() adds the connection header and the blank line.
+  void start_head(int status);
+  void finish_head();
 
   Worker& worker_;
   Server::Impl& server_;
   Handler& handler_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  // Reused by every request on this connection, so their strings keep their capacity.
+  Request request_;
+  std::string head_;  // the response head being written
   unsigned version_ = 11;
   bool busy_ = false;
   bool keep_alive_ = true;
@@ -132,8 +142,13 @@ class Session final : public ResponseWriter {
 
 net::awaitable<void> Session::run() {
   const ServerLimits& limits = server_.limits;
+  {
+    boost::system::error_code rec;
+    const auto remote = stream_.socket().remote_endpoint(rec);
+    if (!rec) request_.remote_address = remote.address().to_string();
+  }
   for (;;) {
-    bhttp::request_parser<bhttp::string_body> parser;
+    detail::RequestParser parser(request_);
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body);
     busy_ = false;
@@ -160,17 +175,16 @@ net::awaitable<void> Session::run() {
     } in_flight{worker_};
 
     responded_ = streaming_ = gone_ = close_after_ = false;
-    auto& head = parser.get();
-    version_ = head.version();
-    keep_alive_ = head.keep_alive();
+    version_ = parser.version();
+    keep_alive_ = parser.keep_alive();
     if (const auto length = parser.content_length(); length && *length > limits.max_body) {
       co_await reject(ProtocolError::kBodyTooLarge, "");
       break;
     }
-    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version_};
+    if (beast::iequals(find_header(request_.headers, "expect"), "100-continue") && !parser.is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(limits.write_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(stream_, cont, kTok);
+      auto [wec, wn] = co_await net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()), kTok);
       if (wec) break;
     }
     if (!parser.is_done()) {
@@ -190,20 +204,9 @@ net::awaitable<void> Session::run() {
     }
     if (server_.draining.load()) close_after_ = true;
 
-    Request request;
-    auto msg = parser.release();
-    request.method = std::string(msg.method_string());
-    request.target = std::string(msg.target());
-    request.headers.reserve(16);
-    for (const auto& field : msg) request.headers.emplace_back(lowercase(field.name_string()), field.value());
-    request.body = std::move(msg.body());
-    boost::system::error_code rec;
-    const auto remote = stream_.socket().remote_endpoint(rec);
-    if (!rec) request.remote_address = remote.address().to_string();
-
     std::exception_ptr failure;
     try {
-      co_await handler_.handle(request, *this);
+      co_await handler_.handle(request_, *this);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -252,44 +255,76 @@ net::awaitable<void> Session::linger_close() {
   stream_.socket().close(ec);
 }
 
+void Session::start_head(int status) {
+  head_.clear();
+  head_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  detail::append_decimal(head_, static_cast<unsigned>(status));
+  head_.push_back(' ');
+  head_.append(reason_phrase(status));
+  head_.append("\r\n");
+}
+
+void Session::finish_head() {
+  // As Beast's keep_alive(): HTTP/1.1 says only "close", HTTP/1.0 only "keep-alive".
+  const bool keep = keep_alive_now();
+  if (version_ >= 11 && !keep) head_.append("connection: close\r\n");
+  if (version_ < 11 && keep) head_.append("connection: keep-alive\r\n");
+  head_.append("\r\n");
+}
+
+// Responses are serialised by hand into head_ and written with the body in one gathered write.
 net::awaitable<bool> Session::send(Response response) {
   responded_ = true;
   if (gone_) co_return false;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version_};
-  for (auto& [name, value] : response.headers) res.insert(name, value);
-  res.keep_alive(keep_alive_now());
-  res.body() = std::move(response.body);
-  res.prepare_payload();
+  start_head(response.status);
+  detail::append_headers(head_, response.headers);
+  const bool bodiless = bodiless_status(response.status);
+  if (!bodiless) {
+    head_.append("content-length: ");
+    detail::append_decimal(head_, response.body.size());
+    head_.append("\r\n");
+  }
+  finish_head();
+  const std::array<net::const_buffer, 2> buffers{
+      net::buffer(head_), bodiless ? net::const_buffer() : net::buffer(response.body)};
   stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await bhttp::async_write(stream_, res, kTok);
+  auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers) {
   streaming_ = true;
   if (gone_) co_return false;
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version_};
-  for (const auto& [name, value] : headers) res.insert(name, value);
-  res.keep_alive(keep_alive_now());
-  res.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  start_head(status);
+  detail::append_headers(head_, headers);
+  head_.append("transfer-encoding: chunked\r\n");
+  finish_head();
   stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTok);
+  auto [ec, n] = co_await net::async_write(stream_, net::buffer(head_), kTok);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::write_chunk(std::string_view data) {
   if (gone_) co_return false;
   if (data.empty()) co_return true;
+  static constexpr char kHex[] = "0123456789abcdef";
+  char size[20];
+  char* p = size + sizeof size;
+  *--p = '\n';
+  *--p = '\r';
+  for (std::size_t v = data.size(); v != 0; v >>= 4) *--p = kHex[v & 0xF];
+  const std::array<net::const_buffer, 3> buffers{net::buffer(p, static_cast<std::size_t>(size + sizeof size - p)),
+                                                 net::buffer(data.data(), data.size()), net::buffer("\r\n", 2)};
   stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk(net::buffer(data.data(), data.size())), kTok);
+  auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::end_stream() {
   if (gone_) co_return false;
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
   stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk_last(), kTok);
+  auto [ec, n] = co_await net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()), kTok);
   co_return !write_failed(ec);
 }
 

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "http/parsers.h"
+
 namespace spillway::http {
 
 std::string_view upstream_error_name(UpstreamError e) {
@@ -65,6 +67,10 @@ struct Connection {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  // Reused by every exchange on this connection (their capacity stays): the request head being written
+  // and the response headers being read.
+  std::string head;
+  HeaderList response_headers;
 };
 
 struct PoolState {
@@ -128,12 +134,12 @@ UpstreamError classify_read_error(const boost::system::error_code& ec, bool tota
 class Exchange final : public UpstreamExchange {
  public:
   Exchange(std::unique_ptr<Connection> conn, Clock::time_point deadline, std::chrono::milliseconds idle)
-      : conn_(std::move(conn)), deadline_(deadline), idle_(idle) {
+      : conn_(std::move(conn)), parser_(conn_->response_headers), deadline_(deadline), idle_(idle) {
     parser_.body_limit(boost::none);
     parser_.header_limit(64 * 1024);
   }
   ~Exchange() override {
-    if (complete_ && parser_.get().keep_alive() && conn_) {
+    if (complete_ && parser_.keep_alive() && conn_) {
       auto pool = conn_->pool;
       pool->release(std::move(conn_));
     }
@@ -145,33 +151,36 @@ class Exchange final : public UpstreamExchange {
       return bhttp::async_read_header(s, conn_->buffer, parser_, kTok);
     });
     if (ec) co_return ec;
-    status_ = static_cast<int>(parser_.get().result_int());
-    for (const auto& field : parser_.get()) {
-      std::string name(field.name_string());
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      headers_.emplace_back(std::move(name), std::string(field.value()));
-    }
+    status_ = parser_.status();
     complete_ = parser_.is_done();
     co_return ec;
   }
 
   int status() const override { return status_; }
-  const HeaderList& headers() const override { return headers_; }
+  const HeaderList& headers() const override { return conn_->response_headers; }
 
+  // The parser appends body bytes to `out` as it parses them: no intermediate buffer.
   net::awaitable<UpstreamError> read_some(std::string& out, bool& done) override {
     if (parser_.is_done()) {
       done = complete_ = true;
       co_return UpstreamError::kNone;
     }
-    auto& body = parser_.get().body();
-    body.data = scratch_.data();
-    body.size = scratch_.size();
+    parser_.set_sink(&out);
     const bool total_armed = arm(*conn_, idle_, deadline_);
     auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
       return bhttp::async_read_some(s, conn_->buffer, parser_, kTok);
     });
-    if (ec == bhttp::error::need_buffer) ec = {};
-    out.append(scratch_.data(), scratch_.size() - body.size);
+    // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too (several
+    // SSE events often arrive in one read), without waiting for more. (An eager parser would wait: Beast's
+    // read_some reads again whenever the parser ends in need_more.)
+    while (!ec && !parser_.is_done() && conn_->buffer.size() > 0) {
+      boost::system::error_code pec;
+      const std::size_t used = parser_.put(conn_->buffer.data(), pec);
+      conn_->buffer.consume(used);
+      if (pec == bhttp::error::need_more || used == 0) break;
+      ec = pec;
+    }
+    parser_.set_sink(nullptr);
     if (ec) co_return classify_read_error(ec, total_armed, UpstreamError::kIdleTimeout);
     if (parser_.is_done()) done = complete_ = true;
     co_return UpstreamError::kNone;
@@ -187,14 +196,12 @@ class Exchange final : public UpstreamExchange {
   }
 
  private:
-  std::unique_ptr<Connection> conn_;
-  bhttp::response_parser<bhttp::buffer_body> parser_;
+  std::unique_ptr<Connection> conn_;  // first: parser_ refers to its response_headers
+  detail::ResponseParser parser_;
   Clock::time_point deadline_;
   std::chrono::milliseconds idle_;
   int status_ = 0;
-  HeaderList headers_;
   bool complete_ = false;
-  std::array<char, 16 * 1024> scratch_{};
 };
 
 class Pool final : public UpstreamPool {
@@ -202,7 +209,9 @@ class Pool final : public UpstreamPool {
   explicit Pool(std::shared_ptr<PoolState> state) : state_(std::move(state)) {}
   ~Pool() override { close_idle_and_active(); }
 
-  net::awaitable<UpstreamResult> send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts) override {
+  using UpstreamPool::send;
+  net::awaitable<UpstreamResult> send(const UpstreamRequestView& request,
+                                      const UpstreamTimeouts& timeouts) override {
     const auto deadline = Clock::now() + timeouts.total;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (state_->closed) co_return UpstreamResult{UpstreamError::kCancelled, nullptr};
@@ -217,22 +226,25 @@ class Pool final : public UpstreamPool {
         if (e != UpstreamError::kNone) co_return UpstreamResult{e, nullptr};
       }
 
-      bhttp::request<bhttp::buffer_body> req;
-      req.version(11);
-      req.method_string(request.method);
-      req.target(request.target);
-      req.set(bhttp::field::host, state_->host_header);
-      for (const auto& [name, value] : request.headers) req.insert(name, value);
-      req.keep_alive(true);
-      req.body().data = const_cast<char*>(request.body.data());
-      req.body().size = request.body.size();
-      req.body().more = false;
+      // The head is written by hand into the connection's reused string and goes out with the body in one
+      // gathered write (Beast's serializer cost more than the rest of the request path together).
+      std::string& head = conn->head;
+      head.clear();
+      head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nhost: ");
+      head.append(state_->host_header).append("\r\n");
+      for (const auto& [name, value] : request.headers) head.append(name).append(": ").append(value).append("\r\n");
       if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
-        req.content_length(request.body.size());
+        head.append("content-length: ");
+        detail::append_decimal(head, request.body.size());
+        head.append("\r\n");
       }
+      head.append("\r\n");
+      const std::array<net::const_buffer, 2> buffers{net::buffer(head),
+                                                     net::buffer(request.body.data(), request.body.size())};
 
       const bool total_armed = arm(*conn, timeouts.first_byte, deadline);
-      auto [wec, wn] = co_await with_stream(*conn, [&](auto& s) { return bhttp::async_write(s, req, kTok); });
+      auto [wec, wn] =
+          co_await with_stream(*conn, [&](auto& s) { return net::async_write(s, buffers, kTok); });
       if (wec) {
         if (reused && attempt == 0 && wec != beast::error::timeout) continue;  // stale keep-alive connection
         if (wec == beast::error::timeout) {
@@ -311,6 +323,14 @@ class Pool final : public UpstreamPool {
 };
 
 }  // namespace
+
+net::awaitable<UpstreamResult> UpstreamPool::send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts) {
+  UpstreamRequestView view{.method = request.method, .target = request.target, .headers = {}, .body = request.body};
+  view.headers.reserve(request.headers.size());
+  for (const auto& [name, value] : request.headers) view.headers.emplace_back(name, value);
+  UpstreamResult result = co_await send(view, timeouts);
+  co_return result;
+}
 
 std::unique_ptr<UpstreamPool> make_upstream_pool(const UpstreamEndpoint& endpoint, std::size_t max_idle) {
   auto state = std::make_shared<PoolState>();

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "http/types.h"
 
@@ -58,6 +60,15 @@ struct UpstreamRequest {
   std::string body;
 };
 
+// The same request with its strings owned elsewhere, so the proxy forwards the client's headers and body
+// without copying them. REQUIRES: every view outlives the send() call that takes it.
+struct UpstreamRequestView {
+  std::string_view method;
+  std::string_view target;
+  std::vector<std::pair<std::string_view, std::string_view>> headers;  // the pool adds Host (and Content-Length)
+  std::string_view body;
+};
+
 // One response being read. Destroying it before the body is complete closes the connection; a complete
 // keep-alive response returns the connection to its pool.
 class UpstreamExchange {
@@ -81,8 +92,9 @@ class UpstreamPool {
   virtual ~UpstreamPool() = default;
   // Sends `request` on a pooled or new connection and waits for the response head. A pooled connection
   // the server has closed meanwhile is retried once on a fresh connection (nothing was processed).
-  virtual boost::asio::awaitable<UpstreamResult> send(const UpstreamRequest& request,
+  virtual boost::asio::awaitable<UpstreamResult> send(const UpstreamRequestView& request,
                                                       const UpstreamTimeouts& timeouts) = 0;
+  boost::asio::awaitable<UpstreamResult> send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts);
   // Closes idle connections (shutdown).
   virtual void close_idle() = 0;
 };

@@ -280,11 +280,12 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
 
   api::UpstreamCall call =
       api::build_upstream_call(ctx.route, ctx.fields, request.body, ctx.pool, member, backend);
-  http::UpstreamRequest upstream;
+  // Views into the client request, the context, `call` and `auth_header`, which all outlive the send.
+  http::UpstreamRequestView upstream;
   upstream.method = request.method;
-  upstream.target = std::move(call.target);
-  upstream.body = std::move(call.body);
-  upstream.headers.reserve(request.headers.size() + call.headers.size() + 2);
+  upstream.target = call.target;
+  upstream.body = call.body;
+  upstream.headers.reserve(request.headers.size() + ctx.upstream_set_headers.size() + call.headers.size() + 2);
   auto policy_owned = [&ctx](const std::string& name) {
     for (const auto& r : ctx.upstream_remove_headers) {
       if (r == name) return true;
@@ -296,13 +297,13 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
   };
   for (const auto& h : request.headers) {
     if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first)) {
-      upstream.headers.push_back(h);
+      upstream.headers.emplace_back(h.first, h.second);
     }
   }
   for (const auto& h : ctx.upstream_set_headers) {
-    if (api::forward_request_header(h.first)) upstream.headers.push_back(h);
+    if (api::forward_request_header(h.first)) upstream.headers.emplace_back(h.first, h.second);
   }
-  for (auto& h : call.headers) upstream.headers.push_back(std::move(h));
+  for (const auto& h : call.headers) upstream.headers.emplace_back(h.first, h.second);
   upstream.headers.emplace_back("x-request-id", ctx.request_id);
 
   ctx.backend = backend.name;

@@ -1,0 +1,144 @@
+#pragma once
+// Beast parsers that write straight into Spillway's plain types: a request into http::Request, a response
+// head into a HeaderList and its body into a caller's string. Private to src/http (includes Beast).
+//
+// Why not Beast's message parsers: those build a basic_fields (one heap node per field) that the callers
+// then copied into lowercase HeaderList strings. These lowercase names as they store them and assign into
+// the strings of the previous message, so a keep-alive connection reuses its header strings' capacity and
+// a steady stream of requests allocates nothing for its headers.
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "http/types.h"
+
+namespace spillway::http::detail {
+
+// Beast's parser callbacks take boost::core::string_view in Boost 1.81.
+using Sv = boost::beast::string_view;
+
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+inline void assign_lower(std::string& out, std::string_view in) {
+  out.resize(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) out[i] = ascii_lower(in[i]);
+}
+
+// Appends (name, value) to `headers` as its `count`-th entry, reusing the strings of an entry left there by
+// an earlier message. After the head, trim_headers(headers, count) drops the stale tail.
+inline void put_header(HeaderList& headers, std::size_t& count, std::string_view name, std::string_view value) {
+  if (count < headers.size()) {
+    assign_lower(headers[count].first, name);
+    headers[count].second.assign(value.data(), value.size());
+  } else {
+    headers.emplace_back();
+    assign_lower(headers.back().first, name);
+    headers.back().second.assign(value.data(), value.size());
+  }
+  ++count;
+}
+
+inline void trim_headers(HeaderList& headers, std::size_t count) {
+  if (headers.size() > count) headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(count), headers.end());
+}
+
+// Parses one request into `out` (method, target, lowercase headers, body). Construct one per request;
+// `out` may be the previous request's object (its strings are reused).
+class RequestParser final : public boost::beast::http::basic_parser<true> {
+ public:
+  explicit RequestParser(Request& out) : out_(out) {
+    out_.body.clear();
+    // A large body of an earlier request on this connection need not stay allocated.
+    if (out_.body.capacity() > kKeepBodyCapacity) std::string().swap(out_.body);
+  }
+  unsigned version() const { return version_; }
+
+ private:
+  static constexpr std::size_t kKeepBodyCapacity = 64 * 1024;
+
+  void on_request_impl(boost::beast::http::verb, Sv method, Sv target,
+                       int version, boost::system::error_code&) override {
+    out_.method.assign(method.data(), method.size());
+    out_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, Sv, int, boost::system::error_code&) override {}
+  void on_field_impl(boost::beast::http::field, Sv name, Sv value,
+                     boost::system::error_code&) override {
+    put_header(out_.headers, count_, {name.data(), name.size()}, {value.data(), value.size()});
+  }
+  void on_header_impl(boost::system::error_code&) override { trim_headers(out_.headers, count_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, boost::system::error_code&) override {
+    if (length) out_.body.reserve(static_cast<std::size_t>(*length));  // body_limit() was checked first
+  }
+  std::size_t on_body_impl(Sv body, boost::system::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, Sv, boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, Sv body, boost::system::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  Request& out_;
+  std::size_t count_ = 0;
+  unsigned version_ = 11;
+};
+
+// Parses one response: the head into status() and `headers` (lowercase names, strings reused), the body
+// into whatever string set_sink() names at the time the bytes are parsed (dropped when there is none).
+class ResponseParser final : public boost::beast::http::basic_parser<false> {
+ public:
+  explicit ResponseParser(HeaderList& headers) : headers_(headers) {}
+  int status() const { return status_; }
+  void set_sink(std::string* sink) { sink_ = sink; }
+
+ private:
+  void on_request_impl(boost::beast::http::verb, Sv, Sv, int,
+                       boost::system::error_code&) override {}
+  void on_response_impl(int code, Sv, int, boost::system::error_code&) override { status_ = code; }
+  void on_field_impl(boost::beast::http::field, Sv name, Sv value,
+                     boost::system::error_code&) override {
+    put_header(headers_, count_, {name.data(), name.size()}, {value.data(), value.size()});
+  }
+  void on_header_impl(boost::system::error_code&) override { trim_headers(headers_, count_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
+  std::size_t on_body_impl(Sv body, boost::system::error_code&) override {
+    if (sink_) sink_->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, Sv, boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, Sv body, boost::system::error_code&) override {
+    if (sink_) sink_->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  HeaderList& headers_;
+  std::string* sink_ = nullptr;
+  std::size_t count_ = 0;
+  int status_ = 0;
+};
+
+// Appends "name: value\r\n" for each header.
+inline void append_headers(std::string& out, const HeaderList& headers) {
+  for (const auto& [name, value] : headers) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+}
+
+inline void append_decimal(std::string& out, std::uint64_t v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+
+}  // namespace spillway::http::detail
