@@ -8,6 +8,42 @@ namespace {
 
 constexpr uint32_t kNone = RankTable::kNoRank;
 
+// Ranks of concatenated token pairs, by (left rank, right rank): a pair of ranks names one byte string, so
+// this is exact, and text in one script keeps meeting the same pairs. Direct-mapped, one per thread and
+// rank table (two tables at most are in use), 48 KiB each.
+class PairCache {
+ public:
+  static PairCache& for_table(const RankTable& ranks) {
+    thread_local PairCache caches[2];
+    if (caches[0].owner_ == &ranks) return caches[0];
+    if (caches[1].owner_ != &ranks) caches[1].reset(&ranks);
+    return caches[1];
+  }
+
+  // Rank of token `left` followed by token `right`, whose bytes are [p, p + n).
+  uint32_t find(const RankTable& ranks, uint32_t left, uint32_t right, const unsigned char* p,
+                std::size_t n) {
+    const uint64_t key = (uint64_t{left} << 32) | right;
+    Entry& e = entries_[((key * 0x9E3779B97F4A7C15ull) >> 52) % kEntries];
+    if (e.left == left && e.right == right) return e.rank;
+    const uint32_t rank = ranks.find(p, n);
+    e = Entry{left, right, rank};
+    return rank;
+  }
+
+ private:
+  static constexpr std::size_t kEntries = 4096;
+  struct Entry {
+    uint32_t left = kNone, right = kNone, rank = kNone;
+  };
+  void reset(const RankTable* owner) {
+    owner_ = owner;
+    for (Entry& e : entries_) e = Entry{};
+  }
+  const RankTable* owner_ = nullptr;
+  Entry entries_[kEntries];
+};
+
 void encode_scan(const RankTable& ranks, const unsigned char* p, std::size_t n, std::vector<uint32_t>* out) {
   // start[i]: first byte of part i (start[m] == n); pair[i]: rank of part i + part i+1; own[i]: part i's
   // rank.
@@ -22,6 +58,7 @@ void encode_scan(const RankTable& ranks, const unsigned char* p, std::size_t n, 
   }
   start[n] = static_cast<uint32_t>(n);
   const std::size_t max_token = ranks.max_token_size();
+  PairCache& cache = PairCache::for_table(ranks);
   while (m > 1) {
     uint32_t best = kNone;
     std::size_t at = 0;
@@ -38,16 +75,17 @@ void encode_scan(const RankTable& ranks, const unsigned char* p, std::size_t n, 
     std::memmove(own + at + 1, own + at + 2, (m - at - 2) * sizeof(own[0]));
     std::memmove(pair + at + 1, pair + at + 2, (m - at - 2) * sizeof(pair[0]));
     --m;
-    // The pairs on both sides of the merged part changed: look both up at once.
+    // The pairs on both sides of the merged part changed.
     const std::size_t after_len = at + 2 <= m ? start[at + 2] - start[at] : 0;
     const std::size_t before_len = at > 0 ? start[at + 1] - start[at - 1] : 0;
-    const bool after = after_len != 0 && after_len <= max_token;
-    const bool before = before_len != 0 && before_len <= max_token;
-    RankTable::Key after_key{}, before_key{};
-    if (after) after_key = ranks.key(p + start[at], after_len);
-    if (before) before_key = ranks.key(p + start[at - 1], before_len);
-    pair[at] = after ? ranks.find(after_key) : kNone;
-    if (at > 0) pair[at - 1] = before ? ranks.find(before_key) : kNone;
+    pair[at] = after_len != 0 && after_len <= max_token
+                   ? cache.find(ranks, own[at], own[at + 1], p + start[at], after_len)
+                   : kNone;
+    if (at > 0) {
+      pair[at - 1] = before_len <= max_token
+                         ? cache.find(ranks, own[at - 1], own[at], p + start[at - 1], before_len)
+                         : kNone;
+    }
   }
   out->insert(out->end(), own, own + m);
 }
@@ -92,11 +130,12 @@ void encode_tree(const RankTable& ranks, const unsigned char* p, std::size_t n, 
     }
   };
   const std::size_t max_token = ranks.max_token_size();
+  PairCache& cache = PairCache::for_table(ranks);
   const auto pair_key = [&](std::size_t pos) {
     const std::size_t second = next[pos];
     if (second >= n) return kNoKey;
     const std::size_t len = next[second] - pos;
-    return len <= max_token ? make_key(ranks.find(p + pos, len), pos) : kNoKey;
+    return len <= max_token ? make_key(cache.find(ranks, own[pos], own[second], p + pos, len), pos) : kNoKey;
   };
   while (tree[1] != kNoKey) {
     const uint64_t top = tree[1];

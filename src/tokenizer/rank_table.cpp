@@ -1,5 +1,6 @@
 #include "tokenizer/rank_table.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -21,35 +22,41 @@ constexpr Base64Table kBase64;
 
 int base64_value(unsigned char c) { return kBase64.value[c]; }
 
-// Appends the decoded bytes of `b64` (padded or not) to `out`; false if malformed.
-bool base64_decode(std::string_view b64, std::string& out) {
+// Decodes `b64` (padded or not) into out[0..); returns the number of bytes, or -1 if malformed.
+// REQUIRES: out has room for b64.size() * 3 / 4 bytes.
+long base64_decode(std::string_view b64, char* out) {
   uint32_t acc = 0;
   int bits = 0;
+  long n = 0;
   for (const char ch : b64) {
     if (ch == '=') break;
     const int v = base64_value(static_cast<unsigned char>(ch));
-    if (v < 0) return false;
+    if (v < 0) return -1;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      out[n++] = static_cast<char>((acc >> bits) & 0xFF);
     }
   }
-  return true;
+  return n;
 }
 
 }  // namespace
 
 RankTable::RankTable(std::string_view file) {
   struct Entry {
-    uint32_t offset, size;
+    uint32_t offset = UINT32_MAX, size = 0;
   };
-  std::vector<Entry> by_rank;
-  std::vector<bool> seen;
+  // Ranks are 0..N-1 for N lines, so the line count sizes everything up front.
+  std::size_t lines = static_cast<std::size_t>(std::count(file.begin(), file.end(), '\n'));
+  if (!file.empty() && file.back() != '\n') ++lines;
+  std::vector<Entry> by_rank(lines);
   std::string bytes;
   bytes.reserve(file.size());
   std::size_t line_no = 0;
+  std::size_t count = 0;
+  char decoded[1024];
   while (!file.empty()) {
     ++line_no;
     const std::size_t eol = file.find('\n');
@@ -61,7 +68,7 @@ RankTable::RankTable(std::string_view file) {
     const auto bad = [&](const char* what) {
       return std::runtime_error("tiktoken rank data, line " + std::to_string(line_no) + ": " + what);
     };
-    if (sp == std::string_view::npos) throw bad("expected `base64 rank`");
+    if (sp == std::string_view::npos || sp > 4 * sizeof(decoded) / 3) throw bad("expected `base64 rank`");
     uint64_t rank = 0;
     const std::string_view digits = line.substr(sp + 1);
     if (digits.empty() || digits.size() > 9) throw bad("bad rank");
@@ -69,20 +76,21 @@ RankTable::RankTable(std::string_view file) {
       if (d < '0' || d > '9') throw bad("bad rank");
       rank = rank * 10 + static_cast<uint64_t>(d - '0');
     }
-    const std::size_t offset = bytes.size();
-    if (!base64_decode(line.substr(0, sp), bytes) || bytes.size() == offset) throw bad("bad base64 token");
-    if (rank >= by_rank.size()) {
-      by_rank.resize(rank + 1, Entry{0, 0});
-      seen.resize(rank + 1, false);
+    if (rank >= by_rank.size()) throw bad("rank out of range");
+    if (by_rank[rank].offset != UINT32_MAX) throw bad("duplicate rank");
+    const long n = base64_decode(line.substr(0, sp), decoded);
+    if (n <= 0) throw bad("bad base64 token");
+    by_rank[rank] = Entry{static_cast<uint32_t>(bytes.size()), static_cast<uint32_t>(n)};
+    bytes.append(decoded, static_cast<std::size_t>(n));
+    ++count;
+  }
+  if (count == 0) throw std::runtime_error("tiktoken rank data: empty");
+  by_rank.resize(count);  // blank lines
+  for (std::size_t r = 0; r < by_rank.size(); ++r) {
+    if (by_rank[r].offset == UINT32_MAX) {
+      throw std::runtime_error("tiktoken rank data: rank " + std::to_string(r) + " missing");
     }
-    if (seen[rank]) throw bad("duplicate rank");
-    seen[rank] = true;
-    by_rank[rank] = Entry{static_cast<uint32_t>(offset), static_cast<uint32_t>(bytes.size() - offset)};
   }
-  for (std::size_t r = 0; r < seen.size(); ++r) {
-    if (!seen[r]) throw std::runtime_error("tiktoken rank data: rank " + std::to_string(r) + " missing");
-  }
-  if (by_rank.empty()) throw std::runtime_error("tiktoken rank data: empty");
 
   // Lay the tokens out by rank so token(r) is offsets_[r]..offsets_[r + 1].
   arena_.reserve(bytes.size());
@@ -98,6 +106,7 @@ RankTable::RankTable(std::string_view file) {
   std::size_t capacity = 1;
   while (capacity < by_rank.size() * 2) capacity <<= 1;
   slots_.assign(capacity, kEmptySlot);
+  filter_.assign(kFilterWords, 0);
   mask_ = capacity - 1;
   for (uint32_t r = 0; r < by_rank.size(); ++r) {
     const auto* key = reinterpret_cast<const unsigned char*>(arena_.data() + offsets_[r]);
@@ -113,6 +122,7 @@ RankTable::RankTable(std::string_view file) {
       }
     }
     slots_[i] = slot;
+    filter_[filter_word(h)] |= filter_bits(h);
   }
   pair_ranks_.assign(65536, kNoRank);
   for (uint32_t r = 0; r < by_rank.size(); ++r) {

@@ -30,7 +30,7 @@ class RankTable {
     Key k{p, n, 0};
     if (n != 2) {
       k.h = hash(p, n);
-      __builtin_prefetch(&slots_[k.h & mask_]);
+      __builtin_prefetch(&filter_[filter_word(k.h)]);
     }
     return k;
   }
@@ -38,6 +38,7 @@ class RankTable {
   // Rank of the key's byte string, or kNoRank.
   uint32_t find(const Key& k) const {
     if (k.n == 2) return pair_ranks_[(std::size_t{k.p[0]} << 8) | k.p[1]];
+    if ((filter_[filter_word(k.h)] & filter_bits(k.h)) != filter_bits(k.h)) return kNoRank;
     const uint32_t tag = static_cast<uint32_t>(k.h >> (64 - kTagBits));
     for (std::size_t i = k.h & mask_;; i = (i + 1) & mask_) {
       const uint32_t slot = slots_[i];
@@ -129,6 +130,14 @@ class RankTable {
   std::string arena_;              // all tokens' bytes, by rank
   std::vector<uint32_t> offsets_;  // size() + 1 entries: token r is arena_[offsets_[r], offsets_[r + 1])
   std::vector<uint32_t> slots_;
+  // A Bloom filter of all tokens (two bits of one 64-bit word each), small enough to stay in cache: most
+  // failed lookups end here without touching slots_.
+  static constexpr std::size_t kFilterWords = 1 << 14;  // 128 KiB
+  static std::size_t filter_word(uint64_t h) { return (h >> 20) & (kFilterWords - 1); }
+  static uint64_t filter_bits(uint64_t h) {
+    return (uint64_t{1} << ((h >> 34) & 63)) | (uint64_t{1} << ((h >> 40) & 63));
+  }
+  std::vector<uint64_t> filter_;
   std::size_t mask_ = 0;
   std::size_t max_token_size_ = 0;
   uint32_t byte_ranks_[256];
