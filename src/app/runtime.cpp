@@ -80,13 +80,13 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
                                                                   clock, limits::default_prompt_estimator());
     if (token_limit->active()) policies.push_back(std::move(token_limit));
   }
+  if (gateway->config.policies.headers) {
+    policies.push_back(std::make_unique<telemetry::HeadersPolicy>(*gateway->config.policies.headers));
+  }
   // The usage log comes after the policies whose decisions it records.
   if (auto usage = telemetry::make_usage_log(gateway->config, util::SystemClock::instance()); usage.policy) {
     policies.push_back(std::move(usage.policy));
     gateway->on_shutdown.push_back(std::move(usage.stop));
-  }
-  if (gateway->config.policies.headers) {
-    policies.push_back(std::make_unique<telemetry::HeadersPolicy>(*gateway->config.policies.headers));
   }
   // Last, so that its on_complete runs first (it also publishes the tool names for the others).
   policies.push_back(

@@ -13,16 +13,6 @@ double seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(std::max(d, std::chrono::steady_clock::duration::zero())).count();
 }
 
-// TODO(#5): read ctx.limit_rejection directly once the limits change that adds it is on main.
-template <class Ctx>
-std::string_view limit_rejection_of(const Ctx& ctx) {
-  if constexpr (requires { ctx.limit_rejection; }) {
-    return ctx.limit_rejection;
-  } else {
-    return {};
-  }
-}
-
 }  // namespace
 
 RequestFacts facts_from(const pipeline::RequestContext& ctx) {
@@ -44,7 +34,7 @@ RequestFacts facts_from(const pipeline::RequestContext& ctx) {
   f.tools = ctx.tools.empty() ? std::span<const std::string>(ctx.fields.tools)
                               : std::span<const std::string>(ctx.tools);
   f.status = ctx.status;
-  f.limit_rejection = limit_rejection_of(ctx);
+  f.limit_rejection = ctx.limit_rejection;
   if (ctx.usage_present) f.usage = ctx.usage;
   const auto duration = ctx.finished - ctx.started;
   f.duration_seconds = seconds(duration);

@@ -300,6 +300,38 @@ describe('header enrichment', () => {
   });
 });
 
+describe('limit rejections', () => {
+  test('a request refused by a limit counts in spillway_limit_rejections_total and requests_total', async () => {
+    const keys = { OAI_KEY: secret('oai'), TEAM_A_KEY: secret('team-a'), TEAM_B_KEY: secret('team-b') };
+    const mock = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
+    let gw;
+    try {
+      const cfg = config({ mockUrl: mock.url, dimensions: '[subscription]' })
+        .replace('team-a: { key_env: TEAM_A_KEY,', 'team-a: { key_env: TEAM_A_KEY, product: one,')
+        .concat('products:\n  one: { request_limit: { counter: subscription, requests_per_minute: 1 } }\n');
+      gw = await startGateway({ config: cfg, env: keys });
+      const send = () =>
+        http(`${gw.url}/openai/v1/chat/completions`, {
+          headers: { 'api-key': keys.TEAM_A_KEY },
+          body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
+        });
+      assert.equal((await send()).status, 200);
+      assert.equal((await send()).status, 429);
+      const m = await waitFor(
+        async () => {
+          const got = parseMetrics((await http(`${gw.adminUrl}/metrics`, { method: 'GET' })).text);
+          return got[series('spillway_requests_total', { status: '429', subscription: 'team-a' })] === 1 && got;
+        },
+        { timeoutMs: 5000, what: 'the 429 in spillway_requests_total' },
+      );
+      assert.equal(m[series('spillway_limit_rejections_total', { limit: 'request_limit' })], 1);
+      assert.equal(m[series('spillway_requests_total', { status: '200', subscription: 'team-a' })], 1);
+    } finally {
+      await Promise.allSettled([gw?.stop(), mock.stop()]);
+    }
+  });
+});
+
 describe('a user_hash dimension needs the hash key', () => {
   test('check and serve exit 1 with a clear message when the key variable is unset', async () => {
     const dir = await makeTempDir();

@@ -208,8 +208,10 @@ TEST(FactsFrom, ReadsTheContext) {
   ctx.first_byte = ctx.started + std::chrono::milliseconds(30);
   ctx.finished = ctx.started + std::chrono::milliseconds(50);
   ctx.upstream_time = std::chrono::milliseconds(45);
+  ctx.limit_rejection = "token_quota";
   RequestFacts f = facts_from(ctx);
   EXPECT_EQ(f.api, "foundry");
+  EXPECT_EQ(f.limit_rejection, "token_quota");
   EXPECT_EQ(f.operation, "embeddings");
   EXPECT_EQ(f.model, "emb");
   EXPECT_EQ(f.subscription, "team-a");
