@@ -96,6 +96,8 @@ Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState
   } else {
     plain.emplace(ex);
   }
+  // Room for a whole typical response per read (Beast reads at most max(512, free capacity) bytes).
+  buffer.reserve(16 * 1024);
   pool->live.insert(this);
 }
 

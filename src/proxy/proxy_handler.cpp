@@ -162,13 +162,21 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 
   const config::Pool* pool = nullptr;
   if (!reply) {
-    auto inspected = api::inspect_body(request.body, ctx.route);
-    if (auto* error = std::get_if<api::ApiError>(&inspected)) {
-      ctx.error_code = error->code;
-      reply = pipeline::error_reply(*error);
+    // The body is parsed once: a limits policy may have inspected it already (and set fields and pool).
+    std::optional<api::ApiError> invalid;
+    if (!ctx.limits.fields_inspected) {
+      auto inspected = api::inspect_body(request.body, ctx.route);
+      if (auto* error = std::get_if<api::ApiError>(&inspected)) {
+        invalid = std::move(*error);
+      } else {
+        ctx.fields = std::move(std::get<api::RequestFields>(inspected));
+        ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
+      }
+    }
+    if (invalid) {
+      ctx.error_code = invalid->code;
+      reply = pipeline::error_reply(*invalid);
     } else {
-      ctx.fields = std::move(std::get<api::RequestFields>(inspected));
-      ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
       auto it = cfg.pools.find(ctx.pool);
       if (it == cfg.pools.end()) {
         auto error = api::errors::unknown_model(ctx.pool);

@@ -1,0 +1,118 @@
+// Micro benchmarks of the default policies' per-request work: the token limit (reserve before forwarding,
+// settle on completion, on the in-memory store), the token metrics update, and the user-id hash.
+
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/route.h"
+#include "config/config.h"
+#include "http/types.h"
+#include "limits/prompt_estimator.h"
+#include "limits/token_limit_policy.h"
+#include "pipeline/request_context.h"
+#include "state/memory_store.h"
+#include "telemetry/identity.h"
+#include "telemetry/metrics.h"
+#include "telemetry/token_metrics.h"
+#include "util/clock.h"
+
+namespace spillway {
+namespace {
+
+const std::string kBody =
+    R"({"model":"gpt-4o","messages":[{"role":"system","content":"You are the internal assistant of the ACME )"
+    R"(platform team."},{"role":"user","content":"Which runbook covers flaky integration stages, who is on )"
+    R"(call for billing this week, and should I open an incident or just a ticket?"}],"max_tokens":256})";
+
+struct LimitFixture {
+  std::map<std::string, config::Subscription> subscriptions;
+  std::map<std::string, config::Product> products;
+  std::vector<config::Api> apis{config::Api{.name = "openai", .prefix = "", .shape = config::Shape::kOpenAI}};
+  http::Request request;
+
+  LimitFixture() {
+    config::Product product;
+    product.name = "standard";
+    config::TokenLimitSettings limit;
+    limit.tokens_per_minute = int64_t{1} << 50;  // never rejects
+    limit.quota = int64_t{1} << 50;
+    product.token_limit = limit;
+    products.emplace("standard", product);
+    config::Subscription sub;
+    sub.name = "team-search";
+    sub.product = "standard";
+    subscriptions.emplace("team-search", sub);
+    request.method = "POST";
+    request.target = "/v1/chat/completions";
+    request.body = kBody;
+  }
+};
+
+// One request's whole token-limit work: on_request (inspect the body, estimate, reserve in the window and
+// the quota) and on_complete (settle to the real usage).
+void token_limit(benchmark::State& state, std::shared_ptr<const limits::PromptEstimator> estimator) {
+  LimitFixture f;
+  auto store = std::make_shared<state::MemoryStore>();
+  limits::TokenLimitPolicy policy(f.subscriptions, f.products, store, util::SystemClock::instance(),
+                                  std::move(estimator));
+  const config::Subscription& sub = f.subscriptions.at("team-search");
+  for (auto _ : state) {
+    pipeline::RequestContext ctx;
+    ctx.request = &f.request;
+    ctx.route = std::get<api::Route>(api::match_route(f.apis, "POST", "/v1/chat/completions"));
+    ctx.subscription = &sub;
+    auto reply = policy.on_request(ctx);
+    benchmark::DoNotOptimize(reply);
+    ctx.status = 200;
+    ctx.usage = api::Usage{.prompt_tokens = 40, .completion_tokens = 20, .total_tokens = 60};
+    ctx.usage_present = true;
+    policy.on_complete(ctx);
+  }
+}
+void BM_TokenLimit_ReserveSettle_ByteEstimate(benchmark::State& state) {
+  token_limit(state, std::make_shared<limits::ByteCountEstimator>());
+}
+void BM_TokenLimit_ReserveSettle_Tokenizer(benchmark::State& state) {
+  token_limit(state, limits::default_prompt_estimator());
+}
+BENCHMARK(BM_TokenLimit_ReserveSettle_ByteEstimate);
+BENCHMARK(BM_TokenLimit_ReserveSettle_Tokenizer);
+
+void BM_TokenMetrics_Record(benchmark::State& state) {
+  telemetry::MetricsRegistry registry;
+  config::TokenMetricsSettings settings;
+  using K = config::MetricDimension::Kind;
+  settings.dimensions = {{K::kApi, "", "api"},           {K::kOperation, "", "operation"},
+                         {K::kDeployment, "", "deployment"}, {K::kBackend, "", "backend"},
+                         {K::kSubscription, "", "subscription"}, {K::kUserHash, "", "user_hash"}};
+  telemetry::TokenMetrics metrics(registry, settings);
+  telemetry::RequestFacts facts;
+  facts.api = "openai";
+  facts.operation = "chat.completions";
+  facts.deployment = "gpt-4o";
+  facts.model = "gpt-4o-2024-08-06";
+  facts.backend = "payg-sweden";
+  facts.subscription = "team-search";
+  facts.user_hash = "0123456789abcdef";
+  facts.status = 200;
+  facts.usage = api::Usage{.prompt_tokens = 212, .completion_tokens = 48, .total_tokens = 260};
+  for (auto _ : state) metrics.record(facts);
+}
+BENCHMARK(BM_TokenMetrics_Record);
+
+void BM_UserHash(benchmark::State& state) {
+  telemetry::UserHasher hasher("bench-user-hash-key-0123456789abcdef");
+  for (auto _ : state) {
+    auto h = hasher.hash("alice@example.com");
+    benchmark::DoNotOptimize(h);
+  }
+}
+BENCHMARK(BM_UserHash);
+
+}  // namespace
+}  // namespace spillway
