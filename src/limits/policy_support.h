@@ -44,9 +44,8 @@ class LimitIndex {
   std::unordered_map<const config::Subscription*, const T*> by_subscription_;
 };
 
-// The proxy inspects the body after the policies: fills ctx.fields and ctx.pool now when nobody has yet
-// (the proxy later fills them again with the same values). False when the body is invalid; the proxy
-// answers 400 for it next, and the limits let it pass.
+// Whether ctx.fields and ctx.pool are usable: the proxy inspects the body before the policies run. False
+// when the body is invalid; the proxy answers 400 for it after the policies, and the limits let it pass.
 bool ensure_fields(pipeline::RequestContext& ctx);
 
 CounterSubject counter_subject(const pipeline::RequestContext& ctx);

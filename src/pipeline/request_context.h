@@ -21,7 +21,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 // limits: per-request state of the request and token limit policies (src/limits).
 struct LimitsState {
-  bool fields_inspected = false;  // a limits policy filled `fields` and `pool` before the proxy does
   // The token reservation, held from on_request until it is settled (once).
   bool tokens_held = false;
   int64_t window_tokens = 0;  // reserved in the tokens_per_minute window
@@ -45,7 +44,8 @@ struct RequestContext {
   const http::Request* request = nullptr;  // REQUIRES: outlives the context
   api::Route route;
   api::RequestFields fields;
-  std::string pool;  // the name the client used (deployment id or body model)
+  bool body_valid = false;  // `fields` and `pool` come from a body that passed inspection
+  std::string pool;         // the name the client used (deployment id or body model)
   const config::Subscription* subscription = nullptr;  // null when authentication is disabled
   std::string user_hash;           // keyed hash of the user id (identity policy); "" when unknown
   std::vector<std::string> tools;  // tool / function names declared in the request (identity policy)

@@ -146,12 +146,26 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 
   std::optional<pipeline::Reply> reply;
   std::size_t ran = 0;
+  std::optional<api::ApiError> body_error;
   auto routed = api::match_route(cfg.apis, request.method, request.target);
   if (auto* error = std::get_if<api::ApiError>(&routed)) {
     ctx.error_code = error->code;
     reply = pipeline::error_reply(*error);
   } else {
     ctx.route = std::move(std::get<api::Route>(routed));
+    // The body is parsed once, here, so every policy reads ctx.fields. A bad body is answered only after
+    // the policies ran (an unauthenticated client gets 401, not a verdict on its body).
+    if (ctx.route.op != api::Operation::kModels) {
+      auto inspected = api::inspect_body(request.body, ctx.route);
+      if (auto* error = std::get_if<api::ApiError>(&inspected)) {
+        body_error = std::move(*error);
+      } else {
+        ctx.fields = std::move(std::get<api::RequestFields>(inspected));
+        ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
+        ctx.tools = ctx.fields.tools;
+        ctx.body_valid = true;
+      }
+    }
     reply = co_await gateway->chain.run_request(ctx, ran);
   }
 
@@ -161,30 +175,17 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
   }
 
   const config::Pool* pool = nullptr;
-  if (!reply) {
-    // The body is parsed once: a limits policy may have inspected it already (and set fields and pool).
-    std::optional<api::ApiError> invalid;
-    if (!ctx.limits.fields_inspected) {
-      auto inspected = api::inspect_body(request.body, ctx.route);
-      if (auto* error = std::get_if<api::ApiError>(&inspected)) {
-        invalid = std::move(*error);
-      } else {
-        ctx.fields = std::move(std::get<api::RequestFields>(inspected));
-        ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
-      }
-    }
-    if (invalid) {
-      ctx.error_code = invalid->code;
-      reply = pipeline::error_reply(*invalid);
+  if (!reply && body_error) {
+    ctx.error_code = body_error->code;
+    reply = pipeline::error_reply(*body_error);
+  } else if (!reply) {
+    auto it = cfg.pools.find(ctx.pool);
+    if (it == cfg.pools.end()) {
+      auto error = api::errors::unknown_model(ctx.pool);
+      ctx.error_code = error.code;
+      reply = pipeline::error_reply(error);
     } else {
-      auto it = cfg.pools.find(ctx.pool);
-      if (it == cfg.pools.end()) {
-        auto error = api::errors::unknown_model(ctx.pool);
-        ctx.error_code = error.code;
-        reply = pipeline::error_reply(error);
-      } else {
-        pool = &it->second;
-      }
+      pool = &it->second;
     }
   }
 
@@ -293,7 +294,8 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
   upstream.method = request.method;
   upstream.target = call.target;
   upstream.body = call.body;
-  upstream.headers.reserve(request.headers.size() + ctx.upstream_set_headers.size() + call.headers.size() + 2);
+  upstream.headers.reserve(request.headers.size() + ctx.upstream_set_headers.size() + call.headers.size() +
+                           2);
   auto policy_owned = [&ctx](const std::string& name) {
     for (const auto& r : ctx.upstream_remove_headers) {
       if (r == name) return true;
@@ -324,7 +326,8 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
   if (!auth_header) {
     ctx.upstream_time += Clock::now() - upstream_started;
     note("credential_unavailable");
-    router.record(pick, routing::Outcome{.kind = routing::Outcome::kAbandoned, .status = 0, .retry_after = std::nullopt});
+    router.record(pick, routing::Outcome{
+                            .kind = routing::Outcome::kAbandoned, .status = 0, .retry_after = std::nullopt});
     ++failures.total;
     co_return false;
   }

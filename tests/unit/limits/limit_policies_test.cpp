@@ -8,7 +8,9 @@
 #include <boost/asio/use_future.hpp>
 #include <deque>
 #include <memory>
+#include <variant>
 
+#include "api/request_body.h"
 #include "limits/request_limit_policy.h"
 #include "limits/token_limit_policy.h"
 #include "state/memory_store.h"
@@ -88,6 +90,13 @@ class LimitPoliciesTest : public ::testing::Test {
     ctx.route.api = &api;
     ctx.route.op = op;
     ctx.subscription = &subs.at(subscription);
+    // As the proxy does before the policies run.
+    auto inspected = api::inspect_body(r.body, ctx.route);
+    if (auto* fields = std::get_if<api::RequestFields>(&inspected)) {
+      ctx.fields = std::move(*fields);
+      ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
+      ctx.body_valid = true;
+    }
     return ctx;
   }
   pipeline::RequestContext chat(const std::string& subscription, int max_tokens) {
