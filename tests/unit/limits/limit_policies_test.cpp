@@ -130,7 +130,7 @@ TEST_F(LimitPoliciesTest, ReservesPromptPlusMaxTokensAndSettlesToTheUsageBeforeT
   EXPECT_TRUE(ctx.limits.tokens_held);
   EXPECT_EQ(ctx.limits.window_tokens, 300);
   EXPECT_EQ(store->window_used("tpm:sub:team-a", clock.system_now()), 300);
-  EXPECT_EQ(ctx.pool, "gpt-4o");  // the limits read the body before the proxy does
+  EXPECT_EQ(ctx.pool, "gpt-4o");
 
   answered(ctx, 200, 150);
   http::HeaderList headers;
