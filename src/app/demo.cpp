@@ -38,6 +38,16 @@ apis:
   - { name: azure,   prefix: "",         shape: azure-openai }
 subscriptions:
   demo: { key_env: SPILLWAY_DEMO_KEY, product: standard, tags: { team: demo } }
+products:
+  standard:
+    token_limit:   { counter: subscription, tokens_per_minute: 50000, quota: 5000000, quota_period: monthly }
+    request_limit: { counter: subscription, requests_per_minute: 600 }
+identity:
+  user_id: [ "header:x-user-id" ]
+  user_hash_key_env: SPILLWAY_DEMO_USER_HASH_KEY
+policies:
+  headers:       { set: { x-platform: spillway-demo }, baggage: { platform: spillway-demo } }
+  token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash, tool] }
 )";
 
 std::string replace_all(std::string text, std::string_view from, std::string_view to) {
@@ -65,7 +75,7 @@ void print_examples(uint16_t port, uint16_t admin_port, std::string_view key) {
             << "' -H 'content-type: application/json' -d "
                "'{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}'\n"
             << "  curl -s " << base << "/v1/models -H 'api-key: " << key << "'\n"
-            << "  curl -s http://127.0.0.1:" << admin_port << "/healthz\n"
+            << "  curl -s http://127.0.0.1:" << admin_port << "/metrics | grep spillway_tokens_total\n"
             << "\nOne JSON access-log line per request follows. Ctrl-C stops.\n\n"
             << std::flush;
 }
@@ -114,6 +124,7 @@ int run_demo(const std::vector<std::string>& args) {
     if (auto v = real_env(name)) return v;
     if (name == "SPILLWAY_DEMO_KEY") return std::string(kDemoKey);
     if (name == "DEMO_BACKEND_KEY") return std::string(kBackendKey);
+    if (name == "SPILLWAY_DEMO_USER_HASH_KEY") return std::string("demo-user-hash-key");
     return std::nullopt;
   };
   auto result = config::load_config_text(text, env);

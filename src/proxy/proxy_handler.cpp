@@ -55,6 +55,24 @@ std::string models_list(const config::Config& cfg) {
   return body;
 }
 
+// The gateway's own headers win over the backend's of the same name (e.g. x-ratelimit-remaining-tokens of a
+// token limit and of the backend's deployment): removes headers[0, from_backend) that appear after it.
+void drop_overridden_headers(http::HeaderList& headers, std::size_t from_backend) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < from_backend; ++i) {
+    bool overridden = false;
+    for (std::size_t j = from_backend; j < headers.size() && !overridden; ++j) {
+      overridden = headers[j].first == headers[i].first;
+    }
+    if (!overridden) {
+      if (kept != i) headers[kept] = std::move(headers[i]);
+      ++kept;
+    }
+  }
+  headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(kept),
+                headers.begin() + static_cast<std::ptrdiff_t>(from_backend));
+}
+
 // The SSE event sent when the backend fails after the stream has started (OpenAI streams errors the same
 // way: a data event with an "error" object).
 std::string stream_error_event(const api::ApiError& error) {
@@ -402,6 +420,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   for (const auto& h : exchange.headers()) {
     if (api::forward_response_header(h.first)) headers.push_back(h);
   }
+  const std::size_t from_backend = headers.size();
   for (const auto& h : ctx.response_headers) headers.push_back(h);
   headers.emplace_back("x-request-id", ctx.request_id);
   headers.emplace_back("x-spillway-backend", backend.name);
@@ -427,6 +446,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
       }
     }
     gateway_->chain.response(ctx, headers, policies_ran);
+    drop_overridden_headers(headers, from_backend);
     http::Response response{ctx.status, std::move(headers), std::move(body)};
     const bool sent = co_await writer.send(std::move(response));
     if (!sent) ctx.client_disconnected = true;
@@ -437,6 +457,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   // (within the upstream timeouts) so the usage the backend reports at the end is still recorded.
   ctx.stream = true;
   gateway_->chain.response(ctx, headers, policies_ran);
+  drop_overridden_headers(headers, from_backend);
   const bool began = co_await writer.begin_stream(ctx.status, headers);
   if (!began) ctx.client_disconnected = true;
   http::SseParser parser;

@@ -106,6 +106,11 @@ describe('spillway demo', () => {
       assert.equal(chat.status, 200, chat.text);
       assert.equal(chat.headers['x-spillway-backend'], 'ptu-sim');
       assert.equal(chat.json.object, 'chat.completion');
+      // The demo's token limit speaks for the gateway: its header replaces the simulated deployment's own
+      // x-ratelimit-remaining-tokens instead of appearing next to it.
+      assert.match(chat.headers['x-ratelimit-remaining-tokens'], /^\d+$/);
+      assert.ok(Number(chat.headers['x-ratelimit-remaining-tokens']) > 40000);
+      assert.match(chat.headers['x-tokens-consumed'], /^\d+$/);
 
       const streamed = await http(`${base}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`, {
         headers: { 'api-key': key, 'x-mock-completion-tokens': '3' },
