@@ -317,6 +317,8 @@ async function main() {
     results.machine.load_end = P.loadAverage();
     await P.stop(sw);
     results.access_log_lines = countLines(path.join(swDir, 'access.log'));
+    results.spillway_errors = errorSample(path.join(swDir, 'access.log'));
+    if (results.spillway_errors.length) log(`spillway answered errors: ${JSON.stringify(results.spillway_errors)}`);
     try {
       results.usage_db_bytes = fs.statSync(path.join(swDir, 'usage.db')).size;
     } catch {
@@ -330,7 +332,7 @@ async function main() {
     if (o.tokenizer && fs.existsSync(tokRun)) {
       log('tokenizer: bench/tokenizer/run');
       try {
-        results.tokenizer = execFileSync(tokRun, [], { env: { ...process.env, SPILLWAY_BIN: o.bin }, timeout: 900_000,
+        results.tokenizer = execFileSync(tokRun, ['--bin', o.bin], { env: { ...process.env, SPILLWAY_BIN: o.bin }, timeout: 900_000,
           stdio: ['ignore', 'pipe', 'inherit'] }).toString();
       } catch (e) {
         results.tokenizer = `bench/tokenizer/run failed: ${e.message}`;
@@ -346,15 +348,37 @@ async function main() {
   }
 }
 
+// wc -l: the access log of a soak is several GB, more than node reads into one buffer.
 function countLines(file) {
   try {
-    const buf = fs.readFileSync(file);
-    let n = 0;
-    for (const b of buf) if (b === 10) n++;
-    return n;
+    return Number(execFileSync('wc', ['-l', file]).toString().trim().split(/\s+/)[0]);
   } catch {
     return 0;
   }
+}
+
+// The non-200 answers in an access log (bench/run sends one request without a key on purpose), counted by
+// status, error and attempts, so that a run with errors says what they were.
+function errorSample(file) {
+  let text = '';
+  try {
+    text = execFileSync('sh', ['-c', `grep -v '"status":200,' "$1" | head -n 100000`, 'sh', file],
+      { maxBuffer: 256 << 20 }).toString();
+  } catch {
+    return [];
+  }
+  const counts = new Map();
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const r = JSON.parse(line);
+      const key = `${r.status} ${r.error || ''} ${r.attempt_log || ''}`.trim();
+      counts.set(key, (counts.get(key) || 0) + 1);
+    } catch {
+      // not a record
+    }
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([what, n]) => ({ what, n }));
 }
 
 async function streaming(o, gatewayPort, mockPorts) {
@@ -440,6 +464,8 @@ function report(o, res) {
     `token metrics ${pol.token_metrics ? 'on' : 'OFF'} (user_hash ${pol.token_metrics_user_hash ? 'on' : 'OFF'}), ` +
     `usage log ${pol.usage_log ? `on (${(res.usage_db_bytes / 1048576).toFixed(1)} MiB sqlite)` : 'OFF'}; ` +
     `access log ${res.access_log_lines} lines.`);
+  const errs = (res.spillway_errors || []).filter((e) => !e.what.startsWith('401 missing_api_key'));
+  if (errs.length) L.push(`Spillway's non-200 answers (access log, first 100k): ${errs.map((e) => `${e.n}x ${e.what}`).join('; ')}.`);
   L.push('');
   L.push('| conns | target | req/s | p50 us | p99 us | added p50 us | added p99 us | CPU s / 1000 req | errors |');
   L.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
