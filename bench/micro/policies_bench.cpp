@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/request_body.h"
 #include "api/route.h"
 #include "config/config.h"
 #include "http/types.h"
@@ -53,18 +54,24 @@ struct LimitFixture {
   }
 };
 
-// One request's whole token-limit work: on_request (inspect the body, estimate, reserve in the window and
-// the quota) and on_complete (settle to the real usage).
+// One request's whole token-limit work: on_request (estimate the prompt, reserve in the window and the
+// quota) and on_complete (settle to the real usage).
 void token_limit(benchmark::State& state, std::shared_ptr<const limits::PromptEstimator> estimator) {
   LimitFixture f;
   auto store = std::make_shared<state::MemoryStore>();
   limits::TokenLimitPolicy policy(f.subscriptions, f.products, store, util::SystemClock::instance(),
                                   std::move(estimator));
   const config::Subscription& sub = f.subscriptions.at("team-search");
+  const api::Route route = std::get<api::Route>(api::match_route(f.apis, "POST", "/v1/chat/completions"));
+  // The proxy inspects the body before the policies (BM_InspectBody_1KB); the policy reads the result.
+  const api::RequestFields fields = std::get<api::RequestFields>(api::inspect_body(f.request.body, route));
   for (auto _ : state) {
     pipeline::RequestContext ctx;
     ctx.request = &f.request;
-    ctx.route = std::get<api::Route>(api::match_route(f.apis, "POST", "/v1/chat/completions"));
+    ctx.route = route;
+    ctx.fields = fields;
+    ctx.pool = fields.model;
+    ctx.body_valid = true;
     ctx.subscription = &sub;
     auto reply = policy.on_request(ctx);
     benchmark::DoNotOptimize(reply);
