@@ -94,9 +94,12 @@ void BM_TokenMetrics_Record(benchmark::State& state) {
   telemetry::MetricsRegistry registry;
   config::TokenMetricsSettings settings;
   using K = config::MetricDimension::Kind;
-  settings.dimensions = {{K::kApi, "", "api"},           {K::kOperation, "", "operation"},
-                         {K::kDeployment, "", "deployment"}, {K::kBackend, "", "backend"},
-                         {K::kSubscription, "", "subscription"}, {K::kUserHash, "", "user_hash"}};
+  settings.dimensions = {{K::kApi, "", "api"},
+                         {K::kOperation, "", "operation"},
+                         {K::kDeployment, "", "deployment"},
+                         {K::kBackend, "", "backend"},
+                         {K::kSubscription, "", "subscription"},
+                         {K::kUserHash, "", "user_hash"}};
   telemetry::TokenMetrics metrics(registry, settings);
   telemetry::RequestFacts facts;
   facts.api = "openai";

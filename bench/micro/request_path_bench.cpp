@@ -60,7 +60,8 @@ std::string chat_stream(int tokens) {
       R"(data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1735689600,)"
       R"("model":"gpt-4o-2024-08-06","system_fingerprint":"fp_bench","choices":[)";
   std::string s;
-  s += prefix + R"({"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]})" +
+  s += prefix +
+       R"({"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]})" +
        "\n\n";
   for (int i = 0; i < tokens; ++i) {
     s += prefix + R"({"index":0,"delta":{"content":" word)" + std::to_string(i) +
@@ -89,7 +90,8 @@ BENCHMARK(BM_MatchRoute_OpenAI);
 void BM_MatchRoute_AzureDeployment(benchmark::State& state) {
   const auto a = apis();
   for (auto _ : state) {
-    auto r = api::match_route(a, "POST", "/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21");
+    auto r = api::match_route(a, "POST",
+                              "/foundry/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21");
     benchmark::DoNotOptimize(r);
   }
 }
@@ -143,7 +145,8 @@ void upstream_call(benchmark::State& state, config::BackendKind kind) {
   backend.host = "127.0.0.1";
   backend.port = 8081;
   backend.kind = kind;
-  const config::PoolMember member{.backend = "upstream", .deployment = "", .model = "", .priority = 1, .weight = 1};
+  const config::PoolMember member{
+      .backend = "upstream", .deployment = "", .model = "", .priority = 1, .weight = 1};
   for (auto _ : state) {
     auto inspected = api::inspect_body(body, route);
     const auto& fields = std::get<api::RequestFields>(inspected);
@@ -152,7 +155,9 @@ void upstream_call(benchmark::State& state, config::BackendKind kind) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
-void BM_InspectAndBuildUpstreamCall_OpenAI(benchmark::State& state) { upstream_call(state, config::BackendKind::kOpenAI); }
+void BM_InspectAndBuildUpstreamCall_OpenAI(benchmark::State& state) {
+  upstream_call(state, config::BackendKind::kOpenAI);
+}
 void BM_InspectAndBuildUpstreamCall_Azure(benchmark::State& state) {
   upstream_call(state, config::BackendKind::kAzureOpenAI);
 }

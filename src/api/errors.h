@@ -13,10 +13,10 @@ namespace spillway::api {
 
 struct ApiError {
   int status = 500;
-  std::string type;     // e.g. "invalid_request_error", "api_error"
-  std::string code;     // e.g. "invalid_api_key"; may be empty -> null
-  std::string message;  // human readable
-  std::string param;    // may be empty -> null
+  std::string type;                                          // e.g. "invalid_request_error", "api_error"
+  std::string code;                                          // e.g. "invalid_api_key"; may be empty -> null
+  std::string message;                                       // human readable
+  std::string param;                                         // may be empty -> null
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers (lowercase names)
 };
 
@@ -24,21 +24,21 @@ struct ApiError {
 std::string error_body(const ApiError& e);
 
 namespace errors {
-ApiError invalid_json(std::string_view detail);                  // 400 invalid_request_error / invalid_json
+ApiError invalid_json(std::string_view detail);  // 400 invalid_request_error / invalid_json
 ApiError invalid_body(std::string_view message, std::string_view param);  // 400 / invalid_request_error
-ApiError missing_field(std::string_view field);                  // 400 / missing_required_parameter
-ApiError missing_key();                                          // 401 / missing_api_key
-ApiError invalid_key();                                          // 401 / invalid_api_key
-ApiError unknown_route(std::string_view path);                   // 404 / unknown_url
-ApiError unknown_model(std::string_view name);                   // 404 / model_not_found (DeploymentNotFound)
+ApiError missing_field(std::string_view field);                           // 400 / missing_required_parameter
+ApiError missing_key();                                                   // 401 / missing_api_key
+ApiError invalid_key();                                                   // 401 / invalid_api_key
+ApiError unknown_route(std::string_view path);                            // 404 / unknown_url
+ApiError unknown_model(std::string_view name);  // 404 / model_not_found (DeploymentNotFound)
 ApiError method_not_allowed(std::string_view method, std::string_view allowed);  // 405, sets `allow`
-ApiError body_too_large(std::size_t limit_bytes);                // 413 / request_too_large
-ApiError bad_request_line(std::string_view detail);              // 400 / bad_request (malformed HTTP)
-ApiError backend_unavailable(std::string_view attempts);         // 502 / backend_unavailable
-ApiError backend_timeout(std::string_view attempts);             // 504 / backend_timeout
-ApiError bad_backend_response(std::string_view attempts);        // 502 / bad_backend_response
-ApiError shutting_down();                                        // 503 / shutting_down, sets retry-after: 1
-ApiError internal_error();                                       // 500 / internal_error
+ApiError body_too_large(std::size_t limit_bytes);                                // 413 / request_too_large
+ApiError bad_request_line(std::string_view detail);        // 400 / bad_request (malformed HTTP)
+ApiError backend_unavailable(std::string_view attempts);   // 502 / backend_unavailable
+ApiError backend_timeout(std::string_view attempts);       // 504 / backend_timeout
+ApiError bad_backend_response(std::string_view attempts);  // 502 / bad_backend_response
+ApiError shutting_down();                                  // 503 / shutting_down, sets retry-after: 1
+ApiError internal_error();                                 // 500 / internal_error
 // 429 / rate_limit_exceeded: every member of the pool answered 429 or is open after one; sets
 // retry-after (seconds) and x-spillway-attempts.
 ApiError all_backends_rate_limited(std::string_view attempts, int64_t retry_after_seconds);

@@ -15,9 +15,9 @@
 namespace spillway::api {
 
 struct RequestFields {
-  std::string model;             // "" when absent
-  bool stream = false;           // "stream": true
-  bool client_wants_usage = false;  // "stream_options": {"include_usage": true}
+  std::string model;                  // "" when absent
+  bool stream = false;                // "stream": true
+  bool client_wants_usage = false;    // "stream_options": {"include_usage": true}
   std::optional<int64_t> max_tokens;  // max_tokens | max_completion_tokens | max_output_tokens
   // Names of the tools the request declares, first occurrence order, no duplicates: tools[].function.name
   // (chat), tools[].name (Responses API function tools), else tools[].type (Responses API built-in tools

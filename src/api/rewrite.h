@@ -17,15 +17,16 @@
 namespace spillway::api {
 
 struct UpstreamCall {
-  std::string target;  // origin-form: path + query
-  std::string body;    // the bytes to send
+  std::string target;                                        // origin-form: path + query
+  std::string body;                                          // the bytes to send
   std::vector<std::pair<std::string, std::string>> headers;  // content-type; lowercase names
-  bool drop_usage_chunk = false;  // the gateway added include_usage: hide the usage-only chunk from the client
+  bool drop_usage_chunk =
+      false;  // the gateway added include_usage: hide the usage-only chunk from the client
 };
 
-UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields, std::string_view client_body,
-                                 std::string_view pool_name, const config::PoolMember& member,
-                                 const config::Backend& backend);
+UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields,
+                                 std::string_view client_body, std::string_view pool_name,
+                                 const config::PoolMember& member, const config::Backend& backend);
 
 // Client request headers that must not be forwarded upstream (lowercase `name`): hop-by-hop headers,
 // host, content-length, the client's credentials (api-key, authorization, ocp-apim-subscription-key),

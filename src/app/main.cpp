@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "app/usage_command.h"
 #include "app/tokens_command.h"
+#include "app/usage_command.h"
 #include "mock/mock_llm.h"
 
 namespace {

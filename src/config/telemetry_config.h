@@ -65,7 +65,7 @@ inline std::vector<MetricDimension> default_metric_dimensions() {
 // `policies.token_metrics`.
 struct TokenMetricsSettings {
   std::vector<MetricDimension> dimensions = default_metric_dimensions();
-  std::size_t max_series = 1000;            // distinct dimension label sets per metric
+  std::size_t max_series = 1000;  // distinct dimension label sets per metric
 };
 // `policies`.
 struct PoliciesSettings {
@@ -86,8 +86,8 @@ struct TelemetrySettings {
   // Extra request headers (e.g. a collector's API key): `otlp_headers` values and `otlp_headers_env`
   // values resolved from the environment. Values are secrets: never log them.
   std::vector<std::pair<std::string, std::string>> otlp_headers;
-  std::size_t otlp_queue_capacity = 8192;  // records waiting for export; beyond: dropped (counted)
-  int otlp_max_attempts = 5;               // per batch, then the batch is dropped (counted)
+  std::size_t otlp_queue_capacity = 8192;        // records waiting for export; beyond: dropped (counted)
+  int otlp_max_attempts = 5;                     // per batch, then the batch is dropped (counted)
   std::chrono::milliseconds otlp_timeout{5000};  // connect / response deadline of one POST
 };
 

@@ -28,7 +28,8 @@ inline void assign_lower(std::string& out, std::string_view in) {
 
 // Appends (name, value) to `headers` as its `count`-th entry, reusing the strings of an entry left there by
 // an earlier message. After the head, trim_headers(headers, count) drops the stale tail.
-inline void put_header(HeaderList& headers, std::size_t& count, std::string_view name, std::string_view value) {
+inline void put_header(HeaderList& headers, std::size_t& count, std::string_view name,
+                       std::string_view value) {
   if (count < headers.size()) {
     assign_lower(headers[count].first, name);
     headers[count].second.assign(value.data(), value.size());
@@ -41,7 +42,8 @@ inline void put_header(HeaderList& headers, std::size_t& count, std::string_view
 }
 
 inline void trim_headers(HeaderList& headers, std::size_t count) {
-  if (headers.size() > count) headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(count), headers.end());
+  if (headers.size() > count)
+    headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(count), headers.end());
 }
 
 // Parses one request into `out` (method, target, lowercase headers, body). Construct one per request;
@@ -58,15 +60,14 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
  private:
   static constexpr std::size_t kKeepBodyCapacity = 64 * 1024;
 
-  void on_request_impl(boost::beast::http::verb, Sv method, Sv target,
-                       int version, boost::system::error_code&) override {
+  void on_request_impl(boost::beast::http::verb, Sv method, Sv target, int version,
+                       boost::system::error_code&) override {
     out_.method.assign(method.data(), method.size());
     out_.target.assign(target.data(), target.size());
     version_ = static_cast<unsigned>(version);
   }
   void on_response_impl(int, Sv, int, boost::system::error_code&) override {}
-  void on_field_impl(boost::beast::http::field, Sv name, Sv value,
-                     boost::system::error_code&) override {
+  void on_field_impl(boost::beast::http::field, Sv name, Sv value, boost::system::error_code&) override {
     put_header(out_.headers, count_, {name.data(), name.size()}, {value.data(), value.size()});
   }
   void on_header_impl(boost::system::error_code&) override { trim_headers(out_.headers, count_); }
@@ -98,11 +99,9 @@ class ResponseParser final : public boost::beast::http::basic_parser<false> {
   void set_sink(std::string* sink) { sink_ = sink; }
 
  private:
-  void on_request_impl(boost::beast::http::verb, Sv, Sv, int,
-                       boost::system::error_code&) override {}
+  void on_request_impl(boost::beast::http::verb, Sv, Sv, int, boost::system::error_code&) override {}
   void on_response_impl(int code, Sv, int, boost::system::error_code&) override { status_ = code; }
-  void on_field_impl(boost::beast::http::field, Sv name, Sv value,
-                     boost::system::error_code&) override {
+  void on_field_impl(boost::beast::http::field, Sv name, Sv value, boost::system::error_code&) override {
     put_header(headers_, count_, {name.data(), name.size()}, {value.data(), value.size()});
   }
   void on_header_impl(boost::system::error_code&) override { trim_headers(headers_, count_); }

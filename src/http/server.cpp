@@ -2,10 +2,10 @@
 
 #include <array>
 #include <atomic>
-#include <future>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,13 +39,14 @@ void log_exception(std::string_view where, std::exception_ptr e) {
 
 bool is_client_closed(const boost::system::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::operation_aborted || ec == beast::error::timeout || ec == net::error::bad_descriptor ||
-         ec == net::error::broken_pipe;
+         ec == net::error::operation_aborted || ec == beast::error::timeout ||
+         ec == net::error::bad_descriptor || ec == net::error::broken_pipe;
 }
 
 std::string_view reason_phrase(int status) {
   const auto code = bhttp::int_to_status(static_cast<unsigned>(status));
-  return code == bhttp::status::unknown ? std::string_view("Unknown") : std::string_view(bhttp::obsolete_reason(code));
+  return code == bhttp::status::unknown ? std::string_view("Unknown")
+                                        : std::string_view(bhttp::obsolete_reason(code));
 }
 
 // Statuses whose responses carry no body and no Content-Length (RFC 9110 8.6).
@@ -189,7 +190,8 @@ net::awaitable<void> Session::run() {
     if (beast::iequals(find_header(request_.headers, "expect"), "100-continue") && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(limits.write_timeout);
-      auto [wec, wn] = co_await net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()), kTok);
+      auto [wec, wn] =
+          co_await net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()), kTok);
       if (wec) break;
     }
     if (!parser.is_done()) {
@@ -290,8 +292,8 @@ net::awaitable<bool> Session::send(Response response) {
     head_.append("\r\n");
   }
   finish_head();
-  const std::array<net::const_buffer, 2> buffers{
-      net::buffer(head_), bodiless ? net::const_buffer() : net::buffer(response.body)};
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
+                                                 bodiless ? net::const_buffer() : net::buffer(response.body)};
   stream_.expires_after(server_.limits.write_timeout);
   auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
   co_return !write_failed(ec);
@@ -318,8 +320,9 @@ net::awaitable<bool> Session::write_chunk(std::string_view data) {
   *--p = '\n';
   *--p = '\r';
   for (std::size_t v = data.size(); v != 0; v >>= 4) *--p = kHex[v & 0xF];
-  const std::array<net::const_buffer, 3> buffers{net::buffer(p, static_cast<std::size_t>(size + sizeof size - p)),
-                                                 net::buffer(data.data(), data.size()), net::buffer("\r\n", 2)};
+  const std::array<net::const_buffer, 3> buffers{
+      net::buffer(p, static_cast<std::size_t>(size + sizeof size - p)), net::buffer(data.data(), data.size()),
+      net::buffer("\r\n", 2)};
   stream_.expires_after(server_.limits.write_timeout);
   auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
   co_return !write_failed(ec);
@@ -340,7 +343,8 @@ net::awaitable<void> run_session(Worker& worker, Server::Impl& server, Handler& 
   co_await session.run();
 }
 
-net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acceptor& acceptor, Handler& handler) {
+net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acceptor& acceptor,
+                                 Handler& handler) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTok);
     if (ec) {
@@ -396,8 +400,8 @@ void Server::add_listener(const ListenerSpec& spec) {
     if (!ec) acceptor->bind(endpoint, ec);
     if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw std::runtime_error("cannot listen on " + spec.host + ":" + std::to_string(endpoint.port()) + " (" +
-                               spec.name + "): " + ec.message());
+      throw std::runtime_error("cannot listen on " + spec.host + ":" + std::to_string(endpoint.port()) +
+                               " (" + spec.name + "): " + ec.message());
     }
     // Port 0: the first acceptor picks the port, the others share it through SO_REUSEPORT.
     endpoint.port(acceptor->local_endpoint().port());
@@ -459,7 +463,8 @@ void Server::shutdown(std::chrono::milliseconds drain) {
     while (in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (in_flight() > 0) util::log_warn("drain time over: closing " + std::to_string(in_flight()) + " requests");
+    if (in_flight() > 0)
+      util::log_warn("drain time over: closing " + std::to_string(in_flight()) + " requests");
     post_and_wait([](Worker& worker) {
       // Copy: closing a socket may end a session (and erase it) only later, but be safe against it.
       std::vector<Session*> sessions(worker.sessions.begin(), worker.sessions.end());

@@ -18,20 +18,34 @@ namespace spillway::http {
 
 std::string_view upstream_error_name(UpstreamError e) {
   switch (e) {
-    case UpstreamError::kNone: return "none";
-    case UpstreamError::kResolve: return "resolve_failed";
-    case UpstreamError::kConnectRefused: return "connect_refused";
-    case UpstreamError::kConnectTimeout: return "connect_timeout";
-    case UpstreamError::kConnect: return "connect_failed";
-    case UpstreamError::kTls: return "tls_failed";
-    case UpstreamError::kWrite: return "write_failed";
-    case UpstreamError::kFirstByteTimeout: return "first_byte_timeout";
-    case UpstreamError::kIdleTimeout: return "idle_timeout";
-    case UpstreamError::kTotalTimeout: return "total_timeout";
-    case UpstreamError::kProtocol: return "bad_response";
-    case UpstreamError::kClosed: return "connection_closed";
-    case UpstreamError::kTooLarge: return "response_too_large";
-    case UpstreamError::kCancelled: return "cancelled";
+    case UpstreamError::kNone:
+      return "none";
+    case UpstreamError::kResolve:
+      return "resolve_failed";
+    case UpstreamError::kConnectRefused:
+      return "connect_refused";
+    case UpstreamError::kConnectTimeout:
+      return "connect_timeout";
+    case UpstreamError::kConnect:
+      return "connect_failed";
+    case UpstreamError::kTls:
+      return "tls_failed";
+    case UpstreamError::kWrite:
+      return "write_failed";
+    case UpstreamError::kFirstByteTimeout:
+      return "first_byte_timeout";
+    case UpstreamError::kIdleTimeout:
+      return "idle_timeout";
+    case UpstreamError::kTotalTimeout:
+      return "total_timeout";
+    case UpstreamError::kProtocol:
+      return "bad_response";
+    case UpstreamError::kClosed:
+      return "connection_closed";
+    case UpstreamError::kTooLarge:
+      return "response_too_large";
+    case UpstreamError::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -89,7 +103,8 @@ struct PoolState {
   }
 };
 
-Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState> owner, ssl::context* tls_context)
+Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState> owner,
+                       ssl::context* tls_context)
     : pool(std::move(owner)) {
   if (tls_context) {
     secure.emplace(ex, *tls_context);
@@ -123,9 +138,11 @@ bool arm(Connection& c, std::chrono::milliseconds step, Clock::time_point deadli
   return left <= step;
 }
 
-UpstreamError classify_read_error(const boost::system::error_code& ec, bool total_armed, UpstreamError timeout) {
+UpstreamError classify_read_error(const boost::system::error_code& ec, bool total_armed,
+                                  UpstreamError timeout) {
   if (ec == beast::error::timeout) return total_armed ? UpstreamError::kTotalTimeout : timeout;
-  if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) return UpstreamError::kCancelled;
+  if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor)
+    return UpstreamError::kCancelled;
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == net::error::eof ||
       ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated) {
     return UpstreamError::kClosed;
@@ -149,9 +166,8 @@ class Exchange final : public UpstreamExchange {
 
   // Reads the response head; called once by the pool.
   net::awaitable<boost::system::error_code> read_head() {
-    auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
-      return bhttp::async_read_header(s, conn_->buffer, parser_, kTok);
-    });
+    auto [ec, n] = co_await with_stream(
+        *conn_, [&](auto& s) { return bhttp::async_read_header(s, conn_->buffer, parser_, kTok); });
     if (ec) co_return ec;
     status_ = parser_.status();
     complete_ = parser_.is_done();
@@ -169,9 +185,8 @@ class Exchange final : public UpstreamExchange {
     }
     parser_.set_sink(&out);
     const bool total_armed = arm(*conn_, idle_, deadline_);
-    auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
-      return bhttp::async_read_some(s, conn_->buffer, parser_, kTok);
-    });
+    auto [ec, n] = co_await with_stream(
+        *conn_, [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer, parser_, kTok); });
     // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too (several
     // SSE events often arrive in one read), without waiting for more. (An eager parser would wait: Beast's
     // read_some reads again whenever the parser ends in need_more.)
@@ -234,7 +249,8 @@ class Pool final : public UpstreamPool {
       head.clear();
       head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nhost: ");
       head.append(state_->host_header).append("\r\n");
-      for (const auto& [name, value] : request.headers) head.append(name).append(": ").append(value).append("\r\n");
+      for (const auto& [name, value] : request.headers)
+        head.append(name).append(": ").append(value).append("\r\n");
       if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
         head.append("content-length: ");
         detail::append_decimal(head, request.body.size());
@@ -250,7 +266,8 @@ class Pool final : public UpstreamPool {
       if (wec) {
         if (reused && attempt == 0 && wec != beast::error::timeout) continue;  // stale keep-alive connection
         if (wec == beast::error::timeout) {
-          co_return UpstreamResult{total_armed ? UpstreamError::kTotalTimeout : UpstreamError::kFirstByteTimeout};
+          co_return UpstreamResult{total_armed ? UpstreamError::kTotalTimeout
+                                               : UpstreamError::kFirstByteTimeout};
         }
         co_return UpstreamResult{UpstreamError::kWrite, nullptr};
       }
@@ -278,7 +295,8 @@ class Pool final : public UpstreamPool {
   net::awaitable<UpstreamError> connect(std::unique_ptr<Connection>& out, const UpstreamTimeouts& timeouts,
                                         Clock::time_point deadline) {
     auto ex = co_await net::this_coro::executor;
-    auto conn = std::make_unique<Connection>(ex, state_, state_->tls_context ? &*state_->tls_context : nullptr);
+    auto conn =
+        std::make_unique<Connection>(ex, state_, state_->tls_context ? &*state_->tls_context : nullptr);
     const auto& ep = state_->endpoint;
     const bool total_armed = arm(*conn, timeouts.connect, deadline);
     boost::system::error_code ec;
@@ -326,8 +344,10 @@ class Pool final : public UpstreamPool {
 
 }  // namespace
 
-net::awaitable<UpstreamResult> UpstreamPool::send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts) {
-  UpstreamRequestView view{.method = request.method, .target = request.target, .headers = {}, .body = request.body};
+net::awaitable<UpstreamResult> UpstreamPool::send(const UpstreamRequest& request,
+                                                  const UpstreamTimeouts& timeouts) {
+  UpstreamRequestView view{
+      .method = request.method, .target = request.target, .headers = {}, .body = request.body};
   view.headers.reserve(request.headers.size());
   for (const auto& [name, value] : request.headers) view.headers.emplace_back(name, value);
   UpstreamResult result = co_await send(view, timeouts);

@@ -43,9 +43,9 @@ enum class UpstreamError {
   kFirstByteTimeout,
   kIdleTimeout,
   kTotalTimeout,
-  kProtocol,      // malformed response
-  kClosed,        // peer closed mid-response
-  kTooLarge,      // body over the caller's limit
+  kProtocol,  // malformed response
+  kClosed,    // peer closed mid-response
+  kTooLarge,  // body over the caller's limit
   kCancelled,
 };
 
@@ -65,7 +65,8 @@ struct UpstreamRequest {
 struct UpstreamRequestView {
   std::string_view method;
   std::string_view target;
-  std::vector<std::pair<std::string_view, std::string_view>> headers;  // the pool adds Host (and Content-Length)
+  std::vector<std::pair<std::string_view, std::string_view>>
+      headers;  // the pool adds Host (and Content-Length)
   std::string_view body;
 };
 
@@ -94,7 +95,8 @@ class UpstreamPool {
   // the server has closed meanwhile is retried once on a fresh connection (nothing was processed).
   virtual boost::asio::awaitable<UpstreamResult> send(const UpstreamRequestView& request,
                                                       const UpstreamTimeouts& timeouts) = 0;
-  boost::asio::awaitable<UpstreamResult> send(const UpstreamRequest& request, const UpstreamTimeouts& timeouts);
+  boost::asio::awaitable<UpstreamResult> send(const UpstreamRequest& request,
+                                              const UpstreamTimeouts& timeouts);
   // Closes idle connections (shutdown).
   virtual void close_idle() = 0;
 };

@@ -9,8 +9,10 @@ namespace {
 
 std::map<std::string, config::Subscription> subscriptions() {
   std::map<std::string, config::Subscription> subs;
-  subs["team-a"] = config::Subscription{.name = "team-a", .key_env = "A", .key = "key-a-123", .product = "p", .tags = {}};
-  subs["team-b"] = config::Subscription{.name = "team-b", .key_env = "B", .key = "key-b-456", .product = "p", .tags = {}};
+  subs["team-a"] =
+      config::Subscription{.name = "team-a", .key_env = "A", .key = "key-a-123", .product = "p", .tags = {}};
+  subs["team-b"] =
+      config::Subscription{.name = "team-b", .key_env = "B", .key = "key-b-456", .product = "p", .tags = {}};
   return subs;
 }
 
