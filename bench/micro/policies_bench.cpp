@@ -1,5 +1,6 @@
 // Micro benchmarks of the default policies' per-request work: the token limit (reserve before forwarding,
-// settle on completion, on the in-memory store), the token metrics update, and the user-id hash.
+// settle on completion, on the in-memory store), the token metrics update, the user-id hash, and the
+// proxy's per-request access-log line and JSON escaping.
 
 #include <benchmark/benchmark.h>
 
@@ -21,6 +22,11 @@
 #include "telemetry/metrics.h"
 #include "telemetry/token_metrics.h"
 #include "util/clock.h"
+#include "util/json.h"
+
+// spillway_micro_bench does not link spw_proxy (bench/CMakeLists.txt); access_log.cpp needs only spw_api
+// and spw_util, so it is compiled into this file. Replace with linking spw_proxy when the CMake file allows.
+#include "proxy/access_log.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace spillway {
 namespace {
@@ -123,6 +129,49 @@ void BM_UserHash(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_UserHash);
+
+// The proxy's access-log line for a typical finished non-streamed request.
+void BM_AccessRecord(benchmark::State& state) {
+  LimitFixture f;
+  const api::Route route = std::get<api::Route>(api::match_route(f.apis, "POST", "/v1/chat/completions"));
+  const config::Subscription& sub = f.subscriptions.at("team-search");
+  pipeline::RequestContext ctx;
+  ctx.request_id = "0f6c1e2a9b7d4c3e8a5f6b1d2c3e4f5a";
+  ctx.request = &f.request;
+  ctx.route = route;
+  ctx.pool = "gpt-4o";
+  ctx.subscription = &sub;
+  ctx.status = 200;
+  ctx.backend = "payg-sweden";
+  ctx.deployment = "gpt-4o";
+  ctx.attempts = 1;
+  ctx.usage = api::Usage{.prompt_tokens = 212, .completion_tokens = 48, .total_tokens = 260};
+  ctx.usage_present = true;
+  ctx.started_at = std::chrono::system_clock::now();
+  ctx.started = std::chrono::steady_clock::now();
+  ctx.first_byte = ctx.started + std::chrono::microseconds(41234);
+  ctx.finished = ctx.started + std::chrono::microseconds(52718);
+  for (auto _ : state) {
+    std::string line = proxy::access_record(ctx);
+    benchmark::DoNotOptimize(line);
+  }
+}
+BENCHMARK(BM_AccessRecord);
+
+// 1 KB of ASCII text with a few quotes (a typical string field of a request or log line).
+void BM_AppendJsonEscaped_1KB(benchmark::State& state) {
+  std::string text;
+  while (text.size() < 1024) text += R"(The "runbook" for flaky integration stages lists three checks first. )";
+  text.resize(1024);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    util::append_json_escaped(out, text);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+BENCHMARK(BM_AppendJsonEscaped_1KB);
 
 }  // namespace
 }  // namespace spillway

@@ -1,5 +1,7 @@
 #include "proxy/proxy_handler.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <string>
 
@@ -220,7 +222,11 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 
   ctx.finished = Clock::now();
   gateway->chain.complete(ctx, ran);
-  util::write_access_log(access_record(ctx));
+  if (util::append_access_log(access_record(ctx))) {
+    // Behind the handlers that are ready now: their requests' lines go out in the same write.
+    const auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::post(executor, [] { util::flush_access_log(); });
+  }
 }
 
 // Attempts members of the pool until one answers with a response that is not retried (see routing/),

@@ -33,6 +33,7 @@ class BoundedQueue {
         return false;
       }
       items_.push_back(std::move(item));
+      if (items_.size() == 1) oldest_at_ = std::chrono::steady_clock::now();
       ++pushed_;
       wake = items_.size() == 1 || items_.size() == wake_at_;
     }
@@ -40,19 +41,21 @@ class BoundedQueue {
     return true;
   }
 
-  // The consumer. When the queue is empty, waits up to `idle_wait` for a first item; once it arrives,
-  // waits up to `gather` more for `max` items to be present (batching). Items already waiting are taken
-  // at once: they have waited already. Moves up to `max` items into `out` (appended) and returns how
-  // many. Returns at once after close().
+  // The consumer. When the queue is empty, waits up to `idle_wait` for a first item. Then, until `max` items
+  // are present, waits for more until the oldest queued item has waited `gather` (batching: under load a
+  // consumer that takes whatever arrived while it wrote would settle on small batches, each with its
+  // commit's fixed cost). Moves up to `max` items into `out` (appended) and returns how many. Returns at
+  // once after close() or nudge().
   std::size_t pop_batch(std::vector<T>& out, std::size_t max, std::chrono::milliseconds idle_wait,
                         std::chrono::milliseconds gather) {
     std::unique_lock lock(mu_);
     wake_at_ = max;
     if (items_.empty() && !closed_) {
       cv_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_ || nudged_; });
-      if (!items_.empty() && !closed_ && !nudged_ && items_.size() < max) {
-        cv_.wait_for(lock, gather, [&] { return items_.size() >= max || closed_ || nudged_; });
-      }
+    }
+    if (!items_.empty() && !closed_ && !nudged_ && items_.size() < max) {
+      // oldest_at_ is when the queue last turned non-empty: no later than any queued item's arrival.
+      cv_.wait_until(lock, oldest_at_ + gather, [&] { return items_.size() >= max || closed_ || nudged_; });
     }
     nudged_ = false;
     const std::size_t n = std::min(max, items_.size());
@@ -110,6 +113,7 @@ class BoundedQueue {
   std::condition_variable cv_;
   std::deque<T> items_;
   std::size_t wake_at_ = 1;
+  std::chrono::steady_clock::time_point oldest_at_{};
   bool closed_ = false;
   bool nudged_ = false;
   uint64_t pushed_ = 0;

@@ -1,5 +1,8 @@
 #include "util/json.h"
 
+#include <bit>
+#include <cstring>
+
 namespace spillway::util {
 namespace {
 
@@ -28,41 +31,68 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return len;
 }
 
+// A byte that cannot be copied as it is: '"', '\\', a control character (< 0x20 or 0x7F), or a non-ASCII
+// byte (copied only once its UTF-8 sequence is checked).
+constexpr bool needs_attention(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7F; }
+
+// The index of the first byte at or after `i` that needs attention, or s.size().
+std::size_t next_special(std::string_view s, std::size_t i) {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  if constexpr (std::endian::native == std::endian::little) {
+    // Eight bytes at a time: a byte's high bit in `hit` is set when it needs attention. The "has zero
+    // byte" tests can flag false positives only above a true hit (borrows run upwards), so the lowest
+    // flagged byte is exact.
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      const uint64_t hit = (w & kHigh)                           // >= 0x80
+                           | ((w - kOnes * 0x20) & ~w & kHigh)  // < 0x20
+                           | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
+                           has_zero(w ^ (kOnes * 0x7F));
+      if (hit != 0) return i + static_cast<std::size_t>(std::countr_zero(hit) / 8);
+    }
+  }
+  while (i < n && !needs_attention(static_cast<unsigned char>(p[i]))) ++i;
+  return i;
+}
+
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size());
+  std::size_t run = 0;  // start of the bytes not yet appended, all of them copied as they are
   std::size_t i = 0;
-  while (i < s.size()) {
+  while ((i = next_special(s, i)) < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20 || c == 0x7F) {
-            out += "\\u00";
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 0xF]);
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
+    if (c >= 0x80) {
+      if (const std::size_t len = utf8_sequence_length(s, i); len != 0) {
+        i += len;  // valid: stays in the run
+        continue;
       }
-      ++i;
-      continue;
     }
-    const std::size_t len = utf8_sequence_length(s, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
+    out.append(s.data() + run, i - run);
+    switch (c) {
+      case '"': out.append("\\\"", 2); break;
+      case '\\': out.append("\\\\", 2); break;
+      case '\n': out.append("\\n", 2); break;
+      case '\r': out.append("\\r", 2); break;
+      case '\t': out.append("\\t", 2); break;
+      default:
+        if (c >= 0x80) {
+          out.append("\xEF\xBF\xBD", 3);  // invalid UTF-8: one U+FFFD per byte
+        } else {
+          const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+          out.append(esc, 6);
+        }
     }
+    run = ++i;
   }
+  out.append(s.data() + run, s.size() - run);
 }
 
 }  // namespace spillway::util

@@ -34,6 +34,18 @@ void append_timestamp(std::string& out) {
 
 constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 
+constexpr std::size_t kAccessFlushBytes = 64 << 10;
+
+struct AccessBuffer {
+  std::string lines;
+  ~AccessBuffer() { write_all(STDOUT_FILENO, lines); }
+};
+
+AccessBuffer& access_buffer() {
+  thread_local AccessBuffer buffer;
+  return buffer;
+}
+
 }  // namespace
 
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
@@ -69,6 +81,24 @@ void write_access_log(std::string_view json_object) {
   line.append(json_object);
   line.push_back('\n');
   write_all(STDOUT_FILENO, line);
+}
+
+bool append_access_log(std::string_view json_object) {
+  std::string& lines = access_buffer().lines;
+  const bool first = lines.empty();
+  lines.append(json_object);
+  lines.push_back('\n');
+  if (lines.size() >= kAccessFlushBytes) {
+    flush_access_log();
+    return false;
+  }
+  return first;
+}
+
+void flush_access_log() {
+  std::string& lines = access_buffer().lines;
+  write_all(STDOUT_FILENO, lines);
+  lines.clear();
 }
 
 }  // namespace spillway::util

@@ -64,6 +64,29 @@ TEST(UsageQueue, FullBatchEndsTheGatherWait) {
   EXPECT_EQ(out, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+// Items already queued are not taken at once: a busy consumer would otherwise settle on small batches.
+// It waits until the oldest has waited `gather`, or until a full batch is there.
+TEST(UsageQueue, QueuedItemsAreGatheredUntilTheOldestHasWaitedOrTheBatchIsFull) {
+  BoundedQueue<int> q(100);
+  q.push(1);
+  q.push(2);
+  std::vector<int> out;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(0), milliseconds(30)), 2u);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(29));
+
+  out.clear();
+  q.push(3);
+  q.push(4);
+  std::thread producer([&] {
+    for (int i = 5; i <= 12; ++i) q.push(int(i));
+  });
+  // Bounded by 60 s; returns as soon as 10 are queued.
+  EXPECT_EQ(q.pop_batch(out, 10, milliseconds(0), milliseconds(60'000)), 10u);
+  producer.join();
+  EXPECT_EQ(out, (std::vector<int>{3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
 TEST(UsageQueue, NudgeEndsAWait) {
   BoundedQueue<int> q(10);
   q.nudge();

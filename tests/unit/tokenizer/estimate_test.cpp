@@ -89,6 +89,31 @@ TEST(Estimate, Responses) {
   EXPECT_EQ(items, 3 + (3 + 1 + 2) + (3 + 1));
 }
 
+// Long strings' counts are remembered per thread (the same system prompt and history come with every turn):
+// repeated, alternating, same-length and one-byte-different texts must each still count as themselves.
+TEST(Estimate, RememberedCountsAreExact) {
+  const std::string a(200, 'a');
+  std::string b = a;
+  b[100] = ' ';  // same length, one byte different: 2+ pieces instead of one run
+  std::string c;
+  for (int i = 0; i < 8; ++i) c += "Привет, мир! ";  // 57 tokens in cl100k_base, 41 in o200k_base
+  const auto chat = [](const std::string& text) {
+    return std::string(R"({"messages":[{"role":"user","content":")") + text + "\"}]}";
+  };
+  const int64_t overhead = 3 + 3 + static_cast<int64_t>(count_tokens(kO2, "user"));
+  const std::string* const texts[] = {&a, &b, &c, &a, &c, &b};
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string* text : texts) {
+      EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", chat(*text)),
+                overhead + static_cast<int64_t>(count_tokens(kO2, *text)));
+      EXPECT_EQ(estimate_prompt_tokens(kCl, "chat.completions", chat(*text)),
+                overhead + static_cast<int64_t>(count_tokens(kCl, *text)));
+    }
+  }
+  EXPECT_NE(count_tokens(kO2, a), count_tokens(kO2, b));  // the pair above tells a wrong hit apart
+  EXPECT_NE(count_tokens(kO2, c), count_tokens(kCl, c));  // and so do the two encodings
+}
+
 TEST(Estimate, UnreadableBodiesCountBytesOverFour) {
   EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", "not json at all!"), 4);
   EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", "[1,2,3]"), 2);
