@@ -1,18 +1,30 @@
 #include "auth/client_keys.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cctype>
+#include <stdexcept>
+
+#include "util/keyed_hash.h"
 
 namespace spillway::auth {
 namespace {
 
 std::string sha256(std::string_view data) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once: lookups take locks
   std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(digest.data()));
+  unsigned int length = 0;
+  if (md == nullptr || EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()),
+                                  &length, md, nullptr) != 1) {
+    return {};  // matches no key: the index holds only 32-byte digests
+  }
   return digest;
+}
+
+bool same_key(const config::Subscription& sub, std::string_view key) {
+  return sub.key.size() == key.size() && CRYPTO_memcmp(sub.key.data(), key.data(), key.size()) == 0;
 }
 
 std::string_view trim(std::string_view s) {
@@ -40,17 +52,27 @@ std::string_view extract_client_key(const http::HeaderList& headers) {
 
 ClientKeyIndex::ClientKeyIndex(const std::map<std::string, config::Subscription>& subscriptions) {
   for (const auto& [name, sub] : subscriptions) {
-    if (!sub.key.empty()) by_digest_.emplace(sha256(sub.key), &sub);
+    if (sub.key.empty()) continue;
+    std::string digest = sha256(sub.key);
+    if (digest.empty()) throw std::runtime_error("subscription keys: SHA-256 is not available from OpenSSL");
+    by_digest_.emplace(std::move(digest), &sub);
   }
 }
 
 const config::Subscription* ClientKeyIndex::find(std::string_view key) const {
   if (key.empty()) return nullptr;
+  // Clients send the same key with every request: each thread remembers which subscription a key it saw
+  // belongs to, by a keyed hash of the key (util/keyed_hash.h). A hit is confirmed with the same
+  // constant-time comparison, so the cache can only save work, never admit a wrong key; unknown keys are
+  // not remembered and always take the SHA-256 path.
+  thread_local util::HashedCache<const config::Subscription*, 64> cache;
+  const util::Hash128 h = util::keyed_hash128(key);
+  if (const config::Subscription* const* hit = cache.find(cache_owner_, h); hit && same_key(**hit, key)) {
+    return *hit;
+  }
   auto it = by_digest_.find(sha256(key));
-  if (it == by_digest_.end()) return nullptr;
-  const std::string& expected = it->second->key;
-  if (expected.size() != key.size() || CRYPTO_memcmp(expected.data(), key.data(), key.size()) != 0)
-    return nullptr;
+  if (it == by_digest_.end() || !same_key(*it->second, key)) return nullptr;
+  cache.put(cache_owner_, h, it->second);
   return it->second;
 }
 

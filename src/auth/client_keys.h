@@ -3,12 +3,14 @@
 // key and the match is confirmed with a constant-time comparison, so timing does not reveal key bytes.
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "config/config.h"
 #include "http/types.h"
+#include "util/keyed_hash.h"
 
 namespace spillway::auth {
 
@@ -26,6 +28,7 @@ class ClientKeyIndex {
 
  private:
   std::unordered_map<std::string, const config::Subscription*> by_digest_;  // raw SHA-256 -> subscription
+  uint64_t cache_owner_ = util::next_cache_owner();                         // of the per-thread key cache
 };
 
 }  // namespace spillway::auth

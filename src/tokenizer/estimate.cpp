@@ -16,12 +16,11 @@
 
 #include <simdjson.h>
 
-#include <cstring>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "tokenizer/tokenizer.h"
+#include "util/keyed_hash.h"
 
 namespace spillway::tokenizer {
 namespace {
@@ -42,9 +41,9 @@ constexpr ToolCosts kCl100kTools{10, 3, 3, -3, 3, 12};
 
 // Token counts of the longer strings a thread counted recently. Chat clients resend the same system prompt
 // and the whole conversation so far with every turn, so most of a request's text was counted before; a
-// direct-mapped table of 128-bit keyed hashes (a per-process random key, so that nobody can aim a
-// collision; a false hit would need one) skips the tokenizer for those. The result is an estimate either
-// way: the limit settles on the backend's usage. 4096 entries, 96 KiB per thread.
+// direct-mapped table of keyed 128-bit hashes (util/keyed_hash.h: nobody can aim a collision, and a false
+// hit would need one) skips the tokenizer for those. The result is an estimate either way: the limit settles
+// on the backend's usage. 4096 entries, 128 KiB per thread.
 class CountCache {
  public:
   static constexpr std::size_t kMinBytes = 48;  // shorter strings cost less to count than to look up
@@ -57,63 +56,18 @@ class CountCache {
   template <class Count>
   int64_t count(Encoding e, std::string_view s, Count&& count_tokens) {
     if (s.size() < kMinBytes) return count_tokens(s);
-    uint64_t h1, h2;
-    hash(s, &h1, &h2);
-    h1 ^= static_cast<uint64_t>(e);
-    Entry& slot = entries_[h1 % kEntries];
-    if (slot.h1 == h1 && slot.h2 == h2 && slot.size == s.size()) return slot.count;
+    const util::Hash128 h = util::keyed_hash128(s);
+    const uint64_t owner = owners_[static_cast<std::size_t>(e)];
+    if (const int64_t* n = entries_.find(owner, h)) return *n;
     const int64_t n = count_tokens(s);
-    slot = Entry{h1, h2, s.size(), n};
+    entries_.put(owner, h, n);
     return n;
   }
 
  private:
-  static constexpr std::size_t kEntries = 4096;
-  struct Entry {
-    uint64_t h1 = 0, h2 = 0;
-    std::size_t size = 0;  // 0 never matches: only strings of kMinBytes and more are stored
-    int64_t count = 0;
-  };
-
-  static uint64_t load64(const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  static uint64_t mix(uint64_t a, uint64_t b) {
-    const __uint128_t r = static_cast<__uint128_t>(a) * b;
-    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-  }
-  struct Keys {
-    uint64_t k[4];
-    Keys() {
-      std::random_device rd;
-      for (uint64_t& k : k) k = (uint64_t{rd()} << 32 | rd()) | 1;
-    }
-  };
-  static const Keys& keys() {
-    static const Keys k;
-    return k;
-  }
-
-  // Two independent 64-bit hashes of s (two lanes with their own keys over every 8-byte word).
-  // REQUIRES: s.size() >= 8.
-  static void hash(std::string_view s, uint64_t* h1, uint64_t* h2) {
-    const uint64_t* k = keys().k;
-    uint64_t a = k[0] ^ s.size(), b = k[1] ^ (s.size() << 32);
-    const char* p = s.data();
-    const char* last = p + s.size() - 8;
-    for (; p < last; p += 8) {
-      const uint64_t w = load64(p);
-      a = mix(a ^ w, k[2]);
-      b = mix(b ^ w, k[3]);
-    }
-    const uint64_t w = load64(last);  // the final 8 bytes (overlapping the previous word if need be)
-    *h1 = mix(a ^ w, k[2] ^ k[1]);
-    *h2 = mix(b ^ w, k[3] ^ k[0]);
-  }
-
-  Entry entries_[kEntries];
+  // One cache owner per encoding: the same text counts differently in each.
+  uint64_t owners_[2] = {util::next_cache_owner(), util::next_cache_owner()};
+  util::HashedCache<int64_t, 4096> entries_;
 };
 
 // The string at `r`, or "" when it is missing or not a string.

@@ -47,6 +47,25 @@ TEST(ClientKeyIndex, RejectsNearMisses) {
   EXPECT_EQ(index.find("KEY-A-123"), nullptr);
 }
 
+// The per-thread cache of keys seen must answer as the digest index does, however often a key is asked for,
+// interleaved with near misses, and must not carry one index's subscriptions over to another index.
+TEST(ClientKeyIndex, RememberedKeysStillMatchExactly) {
+  auto subs = subscriptions();
+  ClientKeyIndex index(subs);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(index.find("key-a-123"), &subs.at("team-a"));
+    EXPECT_EQ(index.find("key-a-124"), nullptr);
+    EXPECT_EQ(index.find("key-b-456"), &subs.at("team-b"));
+    EXPECT_EQ(index.find("key-a-12"), nullptr);
+  }
+  auto other_subs = subscriptions();
+  other_subs.erase("team-a");
+  ClientKeyIndex other(other_subs);
+  EXPECT_EQ(other.find("key-a-123"), nullptr);
+  EXPECT_EQ(other.find("key-b-456"), &other_subs.at("team-b"));
+  EXPECT_EQ(index.find("key-a-123"), &subs.at("team-a"));
+}
+
 TEST(AuthenticatePolicy, AnswersWith401AndNeverEchoesTheKey) {
   const auto subs = subscriptions();
   AuthenticatePolicy policy(subs);

@@ -28,6 +28,39 @@ TEST(UserHasher, FirstSixteenHexCharsOfTheHmac) {
   EXPECT_NE(UserHasher("k1").hash("alice"), UserHasher("k2").hash("alice"));
 }
 
+// The precomputed HMAC states and the per-thread cache give exactly OpenSSL's one-shot HMAC: keys shorter
+// than, equal to and longer than the 64-byte block (hashed first), ids of every length around the 8-byte
+// words of the cache's hash, first computed and then remembered, with several hashers on one thread.
+TEST(UserHasher, MatchesTheOneShotHmacForEveryKeyAndIdLength) {
+  for (std::size_t key_len : {1u, 5u, 63u, 64u, 65u, 131u}) {
+    std::string key;
+    for (std::size_t i = 0; i < key_len; ++i) key.push_back(static_cast<char>('a' + i * 7 % 26));
+    UserHasher hasher(key);
+    UserHasher other(key + "x");
+    for (int round = 0; round < 2; ++round) {
+      for (std::size_t id_len = 1; id_len <= 40; ++id_len) {
+        const std::string id = std::string(id_len, 'u') + std::to_string(id_len % 3);
+        const std::string expected = hmac_sha256_hex(key, id).substr(0, kUserHashHexChars);
+        EXPECT_EQ(hasher.hash(id), expected) << key_len << " " << id;
+        EXPECT_NE(other.hash(id), expected) << key_len << " " << id;
+      }
+    }
+  }
+}
+
+// A hasher that replaces another (a config reload with a new key) never sees the old one's hashes.
+TEST(UserHasher, AReplacedHasherDoesNotServeTheOldKeysHashes) {
+  std::string first;
+  {
+    UserHasher old_hasher("old-key");
+    first = old_hasher.hash("carol@example.com");
+  }
+  UserHasher new_hasher("new-key");
+  EXPECT_NE(new_hasher.hash("carol@example.com"), first);
+  EXPECT_EQ(new_hasher.hash("carol@example.com"),
+            hmac_sha256_hex("new-key", "carol@example.com").substr(0, kUserHashHexChars));
+}
+
 TEST(UserHasher, NoKeyNoHash) {
   UserHasher hasher("");
   EXPECT_FALSE(hasher.enabled());
