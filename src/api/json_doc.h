@@ -1,10 +1,12 @@
 #pragma once
-// One parsed JSON document (simdjson DOM), private to src/api. Small documents reuse a thread_local
+// One parsed JSON document (simdjson DOM), for src/api and for the policies that read a request body api
+// parsed (api::RequestFields::document). Small documents reuse a thread_local
 // parser (no allocation once warm); large ones get their own parser, freed with the ParsedJson, so a
 // single multi-MiB body does not pin its buffers to the worker thread for the life of the process.
 //
 // REQUIRES: at most one ParsedJson that uses the thread_local parser is alive per thread (they are
-// short-lived locals inside one function; none of them calls out while holding one).
+// short-lived locals inside one function; none of them calls out while holding one). A document that must
+// stay alive longer (across co_await, next to other ParsedJson) comes from retain() instead.
 
 #include <simdjson.h>
 
@@ -16,6 +18,11 @@ namespace spillway::api {
 class ParsedJson {
  public:
   explicit ParsedJson(std::string_view json);
+  // A document with a parser of its own, taken from a small per-thread pool of parsers for small
+  // documents and given back when the document is destroyed (on any thread), so that keeping one per
+  // request costs no allocation once warm.
+  static std::shared_ptr<const ParsedJson> retain(std::string_view json);
+  ~ParsedJson();
   ParsedJson(const ParsedJson&) = delete;
   ParsedJson& operator=(const ParsedJson&) = delete;
 
@@ -24,7 +31,11 @@ class ParsedJson {
   simdjson::dom::element root() const { return root_; }
 
  private:
+  struct Retained {};
+  ParsedJson(std::string_view json, Retained);
+
   std::unique_ptr<simdjson::dom::parser> own_;
+  bool pooled_ = false;  // own_ goes back to the pool
   simdjson::dom::element root_;
   simdjson::error_code error_ = simdjson::SUCCESS;
 };

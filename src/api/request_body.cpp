@@ -72,7 +72,8 @@ std::variant<RequestFields, ApiError> inspect_body(std::string_view body, const 
   RequestFields fields;
   if (route.op == Operation::kModels) return fields;
 
-  const ParsedJson doc(body);
+  std::shared_ptr<const ParsedJson> document = ParsedJson::retain(body);
+  const ParsedJson& doc = *document;
   if (doc.error() != simdjson::SUCCESS) return errors::invalid_json(simdjson::error_message(doc.error()));
   simdjson::dom::object root;
   if (doc.root().get_object().get(root) != simdjson::SUCCESS) {
@@ -152,6 +153,7 @@ std::variant<RequestFields, ApiError> inspect_body(std::string_view body, const 
     fields.max_tokens = n;
     break;
   }
+  fields.document = std::move(document);
   return fields;
 }
 

@@ -3,6 +3,7 @@
 // it byte-for-byte-preserving for the upstream call (only the edited spans change).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 
 namespace spillway::api {
 
+class ParsedJson;
+
 struct RequestFields {
   std::string model;                  // "" when absent
   bool stream = false;                // "stream": true
@@ -24,6 +27,9 @@ struct RequestFields {
   // such as "web_search_preview"), and legacy functions[].name. Malformed entries are skipped, never
   // rejected (the backend validates tools). For telemetry only.
   std::vector<std::string> tools;
+  // The parsed body, for policies that read more of it (the prompt-token estimate) without parsing again.
+  // Null for GET models. Immutable; safe to keep across co_await.
+  std::shared_ptr<const ParsedJson> document;
 };
 
 // Validates the body for `route.op`: must be a JSON object (else invalid_json), chat.completions needs a

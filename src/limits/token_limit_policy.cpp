@@ -40,7 +40,8 @@ bool TokenLimitPolicy::prepare(pipeline::RequestContext& ctx, Plan& plan) const 
   int64_t prompt = 0;
   if (settings->estimate_prompt_tokens && ctx.request) {
     const std::string_view model = ctx.fields.model.empty() ? std::string_view(ctx.pool) : ctx.fields.model;
-    prompt = estimator_->estimate(model, api::operation_name(op), ctx.request->body);
+    prompt =
+        estimator_->estimate(model, api::operation_name(op), ctx.request->body, ctx.fields.document.get());
   }
   plan.requested =
       token_reservation(*settings, prompt, ctx.fields.max_tokens, op != api::Operation::kEmbeddings);

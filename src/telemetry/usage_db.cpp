@@ -172,9 +172,9 @@ bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error
     } else {
       sqlite3_bind_null(s, 30);
     }
+    // Every parameter is bound above for every row (nulls included), so no clear_bindings between rows.
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) {
       error = sqlite3_errmsg(db_);
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -14,6 +14,8 @@
 // messages (other items, e.g. function calls and their outputs: 3 + their string values but ids and types).
 // Completions: the prompt(s), embeddings: the input(s), either text or token arrays; no overhead.
 
+#include "tokenizer/estimate.h"
+
 #include <simdjson.h>
 
 #include <memory>
@@ -331,21 +333,12 @@ int64_t fallback(std::string_view body) { return static_cast<int64_t>((body.size
 
 }  // namespace
 
-int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, std::string_view body) {
+int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, dom::element root,
+                               std::size_t body_size) {
+  const auto fallback_size = static_cast<int64_t>((body_size + 3) / 4);
   try {
-    // A parser per thread keeps its buffers between requests; a large body gets its own, freed after.
-    constexpr std::size_t kReuseLimit = 1 << 20;
-    thread_local dom::parser shared;
-    std::unique_ptr<dom::parser> own;
-    dom::parser* parser = &shared;
-    if (body.size() > kReuseLimit) {
-      own = std::make_unique<dom::parser>();
-      parser = own.get();
-    }
-    dom::element root;
-    if (parser->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return fallback(body);
     dom::object obj;
-    if (root.get(obj) != simdjson::SUCCESS) return fallback(body);
+    if (root.get(obj) != simdjson::SUCCESS) return fallback_size;
     const Estimator est(e);
     if (operation == "chat.completions") return est.chat(obj);
     if (operation == "responses") return est.responses(obj);
@@ -360,7 +353,26 @@ int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, std::stri
       dom::element input;
       return obj["input"].get(input) == simdjson::SUCCESS ? est.text_or_tokens(input) : 0;
     }
-    return fallback(body);
+    return fallback_size;
+  } catch (...) {
+    return fallback_size;
+  }
+}
+
+int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, std::string_view body) {
+  try {
+    // A parser per thread keeps its buffers between requests; a large body gets its own, freed after.
+    constexpr std::size_t kReuseLimit = 1 << 20;
+    thread_local dom::parser shared;
+    std::unique_ptr<dom::parser> own;
+    dom::parser* parser = &shared;
+    if (body.size() > kReuseLimit) {
+      own = std::make_unique<dom::parser>();
+      parser = own.get();
+    }
+    dom::element root;
+    if (parser->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return fallback(body);
+    return estimate_prompt_tokens(e, operation, root, body.size());
   } catch (...) {
     return fallback(body);
   }

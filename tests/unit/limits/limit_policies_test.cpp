@@ -28,7 +28,10 @@ SystemTime utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0
 class FixedEstimator final : public PromptEstimator {
  public:
   explicit FixedEstimator(int64_t n) : n_(n) {}
-  int64_t estimate(std::string_view, std::string_view, std::string_view) const override { return n_; }
+  int64_t estimate(std::string_view, std::string_view, std::string_view,
+                   const api::ParsedJson*) const override {
+    return n_;
+  }
 
  private:
   int64_t n_;

@@ -1,6 +1,10 @@
+#include "tokenizer/estimate.h"
+
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <string>
+#include <utility>
 
 #include "tokenizer/tokenizer.h"
 
@@ -112,6 +116,28 @@ TEST(Estimate, RememberedCountsAreExact) {
   }
   EXPECT_NE(count_tokens(kO2, a), count_tokens(kO2, b));  // the pair above tells a wrong hit apart
   EXPECT_NE(count_tokens(kO2, c), count_tokens(kCl, c));  // and so do the two encodings
+}
+
+// The parsed-body form (what the gateway uses, the body being parsed once) counts exactly as the string form.
+TEST(Estimate, ParsedBodyCountsTheSame) {
+  const std::pair<std::string_view, std::string> cases[] = {
+      {"chat.completions", std::string(kCookbookChat)},
+      {"chat.completions", std::string(kCookbookTools)},
+      {"completions", R"({"prompt":["hello world","hello"],"suffix":"end"})"},
+      {"embeddings", R"({"input":[1,2,3]})"},
+      {"responses", R"({"instructions":"Be brief.","input":"What is BPE?"})"},
+      {"chat.completions", "[1,2,3]"},
+  };
+  simdjson::dom::parser parser;
+  for (const auto& [operation, body] : cases) {
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(body).get(root), simdjson::SUCCESS) << body;
+    for (const Encoding e : {kCl, kO2}) {
+      EXPECT_EQ(estimate_prompt_tokens(e, operation, root, body.size()),
+                estimate_prompt_tokens(e, operation, body))
+          << operation << " " << body;
+    }
+  }
 }
 
 TEST(Estimate, UnreadableBodiesCountBytesOverFour) {
