@@ -87,7 +87,11 @@ UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields
   }
 
   if (route.op != Operation::kModels) {
-    call.body = apply_body_edits(client_body, edits);
+    call.client_body = client_body;
+    if (edits.set_model || edits.force_include_usage) {
+      call.edited_body = apply_body_edits(client_body, edits);
+      call.edited = true;
+    }
     call.headers.emplace_back("content-type", "application/json");
   }
 

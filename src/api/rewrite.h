@@ -17,8 +17,13 @@
 namespace spillway::api {
 
 struct UpstreamCall {
-  std::string target;                                        // origin-form: path + query
-  std::string body;                                          // the bytes to send
+  std::string target;  // origin-form: path + query
+  // The bytes to send: the client's body as it is (a view of it: REQUIRES it outlives the call) unless the
+  // gateway had to edit it. No copy is made when nothing changes.
+  std::string_view body() const { return edited ? std::string_view(edited_body) : client_body; }
+  std::string_view client_body;
+  std::string edited_body;
+  bool edited = false;
   std::vector<std::pair<std::string, std::string>> headers;  // content-type; lowercase names
   bool drop_usage_chunk =
       false;  // the gateway added include_usage: hide the usage-only chunk from the client

@@ -317,7 +317,7 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
   http::UpstreamRequestView upstream;
   upstream.method = request.method;
   upstream.target = call.target;
-  upstream.body = call.body;
+  upstream.body = call.body();
   upstream.headers.reserve(request.headers.size() + ctx.upstream_set_headers.size() + call.headers.size() +
                            2);
   auto policy_owned = [&ctx](const std::string& name) {

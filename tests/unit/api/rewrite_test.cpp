@@ -67,7 +67,7 @@ TEST(RewriteTest, AzureBackendFromAzureDeploymentRoute) {
       route(SurfaceKind::kAzureDeployments, Operation::kChatCompletions, "gpt-4o", "2024-06-01"), fields(""),
       body, "gpt-4o", member("ptu", "gpt-4o-ptu"), azure_backend());
   EXPECT_EQ(call.target, "/openai/deployments/gpt-4o-ptu/chat/completions?api-version=2024-06-01");
-  EXPECT_EQ(call.body, body);
+  EXPECT_EQ(call.body(), body);
   EXPECT_EQ(call.headers, (Headers{{"content-type", "application/json"}}));
   EXPECT_FALSE(call.drop_usage_chunk);
 }
@@ -80,7 +80,9 @@ TEST(RewriteTest, AzureBackendDefaults) {
   const UpstreamCall call = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kEmbeddings),
                                                 fields("gpt 4o/x"), body, "gpt 4o/x", member("ptu"), backend);
   EXPECT_EQ(call.target, "/tenant/a/openai/deployments/gpt%204o%2Fx/embeddings?api-version=2024-10-21");
-  EXPECT_EQ(call.body, body);  // the model is left alone for Azure
+  EXPECT_EQ(call.body(), body);  // the model is left alone for Azure
+  EXPECT_FALSE(call.edited);     // and the client's bytes are sent from where they are, not copied
+  EXPECT_EQ(call.body().data(), body.data());
 
   const UpstreamCall completions =
       build_upstream_call(route(SurfaceKind::kFoundryModels, Operation::kCompletions, "", "2024 & x"),
@@ -93,12 +95,12 @@ TEST(RewriteTest, AzureBackendResponsesAndModels) {
                                                      fields("gpt-4o"), R"({"model":"gpt-4o","input":"hi"})",
                                                      "gpt-4o", member("ptu", "gpt-4o-ptu"), azure_backend());
   EXPECT_EQ(responses.target, "/openai/v1/responses");
-  EXPECT_EQ(responses.body, R"({"model":"gpt-4o-ptu","input":"hi"})");
+  EXPECT_EQ(responses.body(), R"({"model":"gpt-4o-ptu","input":"hi"})");
 
   const UpstreamCall models = build_upstream_call(route(SurfaceKind::kAzureV1, Operation::kModels),
                                                   fields(""), "", "gpt-4o", member("ptu"), azure_backend());
   EXPECT_EQ(models.target, "/openai/models?api-version=2024-10-21");
-  EXPECT_EQ(models.body, "");
+  EXPECT_EQ(models.body(), "");
   EXPECT_TRUE(models.headers.empty());
 }
 
@@ -108,7 +110,7 @@ TEST(RewriteTest, OpenAIBackendSetsMemberModel) {
       build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kChatCompletions), fields("gpt-4o"), body,
                           "gpt-4o", member("openai", "", "gpt-4o-2024-08-06"), openai_backend());
   EXPECT_EQ(call.target, "/v1/chat/completions");
-  EXPECT_EQ(call.body, R"({"model":"gpt-4o-2024-08-06","messages":[]})");
+  EXPECT_EQ(call.body(), R"({"model":"gpt-4o-2024-08-06","messages":[]})");
   EXPECT_EQ(call.headers, (Headers{{"content-type", "application/json"}}));
 }
 
@@ -119,14 +121,14 @@ TEST(RewriteTest, OpenAIBackendKeepsClientModelOrUsesPoolName) {
   UpstreamCall call = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kChatCompletions),
                                           fields("llama"), with_model, "llama", member("vllm"), backend);
   EXPECT_EQ(call.target, "/llm/v1/chat/completions");
-  EXPECT_EQ(call.body, with_model);
+  EXPECT_EQ(call.body(), with_model);
 
   // An Azure-shaped client put the pool in the URL only.
   call =
       build_upstream_call(route(SurfaceKind::kAzureDeployments, Operation::kEmbeddings, "emb", "2024-10-21"),
                           fields(""), R"({"input":"x"})", "emb", member("vllm"), backend);
   EXPECT_EQ(call.target, "/llm/v1/embeddings");
-  EXPECT_EQ(call.body, R"({"model":"emb","input":"x"})");
+  EXPECT_EQ(call.body(), R"({"model":"emb","input":"x"})");
 
   const UpstreamCall models = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kModels),
                                                   fields(""), "", "x", member("vllm"), backend);
@@ -139,7 +141,7 @@ TEST(RewriteTest, StreamingAsksForUsage) {
   UpstreamCall call =
       build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kChatCompletions),
                           fields("m", /*stream=*/true), body, "m", member("ptu"), azure_backend());
-  EXPECT_EQ(call.body,
+  EXPECT_EQ(call.body(),
             R"({"stream_options":{"include_usage":true},"model":"m","messages":[],"stream":true})");
   EXPECT_TRUE(call.drop_usage_chunk);
 
@@ -149,7 +151,7 @@ TEST(RewriteTest, StreamingAsksForUsage) {
   call = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kChatCompletions),
                              fields("m", true, /*wants_usage=*/true), asked, "m", member("ptu"),
                              azure_backend());
-  EXPECT_EQ(call.body, asked);
+  EXPECT_EQ(call.body(), asked);
   EXPECT_FALSE(call.drop_usage_chunk);
 
   // Completions too, with a model edit on an OpenAI backend.
@@ -157,7 +159,7 @@ TEST(RewriteTest, StreamingAsksForUsage) {
       route(SurfaceKind::kOpenAIV1, Operation::kCompletions), fields("m", true),
       R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":false}})", "m",
       member("openai", "", "real"), openai_backend());
-  EXPECT_EQ(call.body,
+  EXPECT_EQ(call.body(),
             R"({"model":"real","prompt":"p","stream":true,"stream_options":{"include_usage":true}})");
   EXPECT_TRUE(call.drop_usage_chunk);
 
@@ -165,12 +167,12 @@ TEST(RewriteTest, StreamingAsksForUsage) {
   call = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kChatCompletions), fields("m", false),
                              R"({"model":"m","messages":[]})", "m", member("ptu"), azure_backend());
   EXPECT_FALSE(call.drop_usage_chunk);
-  EXPECT_EQ(call.body, R"({"model":"m","messages":[]})");
+  EXPECT_EQ(call.body(), R"({"model":"m","messages":[]})");
   call = build_upstream_call(route(SurfaceKind::kOpenAIV1, Operation::kResponses), fields("m", true),
                              R"({"model":"m","input":"x","stream":true})", "m", member("openai"),
                              openai_backend());
   EXPECT_FALSE(call.drop_usage_chunk);
-  EXPECT_EQ(call.body, R"({"model":"m","input":"x","stream":true})");
+  EXPECT_EQ(call.body(), R"({"model":"m","input":"x","stream":true})");
 }
 
 TEST(RewriteTest, AuthKinds) {
