@@ -74,15 +74,15 @@ export function proxyNginxConf(prefix, port, upstreamPort, workers) {
   );
 }
 
-export function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers) {
+// usageLog false: the same gateway without the SQLite usage log (bench/run --nolog), to show what it costs.
+export function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers, usageLog = true) {
   return `# bench/run: Spillway with the default policies on.
 server:
   listen: 127.0.0.1:0
   admin_listen: 127.0.0.1:0
   workers: ${workers}
 state: { store: memory }
-usage_log: { sqlite: ${dir}/usage.db }
-identity:
+${usageLog ? `usage_log: { sqlite: ${dir}/usage.db }\n` : ''}identity:
   user_id: [ "header:x-user-id" ]
   user_hash_key_env: BENCH_USER_HASH_KEY
 backends:

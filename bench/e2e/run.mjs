@@ -31,7 +31,8 @@ const USAGE = `usage: bench/run [options]
   --no-tokenizer        skip bench/tokenizer/run
   --out FILE            also write every figure as JSON
   --keep                keep the temp dir (configs, logs, usage db)
-  --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after`;
+  --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after
+  --nolog               also measure the same spillway without the usage log (target "nolog")`;
 
 function parseArgs(argv) {
   const o = {
@@ -50,6 +51,7 @@ function parseArgs(argv) {
     out: null,
     keep: false,
     baseline: null,
+    nolog: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,6 +79,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = path.resolve(v());
     else if (a === '--keep') o.keep = true;
     else if (a === '--baseline') o.baseline = path.resolve(v());
+    else if (a === '--nolog') o.nolog = true;
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -254,6 +257,18 @@ async function main() {
       targets.baseline = { port: bPorts.port, pids: () => [b.pid] };
       results.baseline_bin = o.baseline;
     }
+    if (o.nolog) {
+      // The same binary and config without the SQLite usage log: what the log (its writer thread) costs.
+      const dir = path.join(tmp, 'nolog');
+      fs.mkdirSync(dir);
+      const nconf = path.join(dir, 'gateway.yaml');
+      fs.writeFileSync(nconf, spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers, false));
+      const ready = path.join(dir, 'ready.json');
+      const n = P.start('nolog', o.bin, ['serve', '--config', nconf, '--ready-file', ready, '--log-level', 'warn'],
+        { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
+      const nPorts = await P.waitReadyFile(ready, n);
+      targets.nolog = { port: nPorts.port, pids: () => [n.pid] };
+    }
 
     // --- which policies are really on ------------------------------------------------------------------
     const chatPath = '/v1/chat/completions';
@@ -261,7 +276,7 @@ async function main() {
     const headers = { 'content-type': 'application/json', 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com' };
     const policies = {};
     for (const [name, t] of Object.entries(targets)) {
-      if (name !== 'direct' && name !== 'baseline' && !o.targets.includes(name)) continue;
+      if (name !== 'direct' && name !== 'baseline' && name !== 'nolog' && !o.targets.includes(name)) continue;
       const r = await P.request(t.port, { method: 'POST', path: chatPath, headers, body: chatBody });
       if (r.status !== 200 || !r.body.includes('"usage"')) throw new Error(`${name}: ${r.status} ${r.body.slice(0, 300)}`);
       if (name === 'spillway') {
@@ -283,6 +298,7 @@ async function main() {
       BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
     const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
     if (o.baseline) order.push('baseline');
+    if (o.nolog) order.push('nolog');
     for (const t of order) await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
 
     // --- interleaved runs ------------------------------------------------------------------------------
@@ -481,7 +497,7 @@ function report(o, res) {
   };
   const summary = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'spillway', 'baseline']) {
+    for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog']) {
       const rs = sel(t, c);
       if (!rs.length) continue;
       const s = {
@@ -528,6 +544,20 @@ function report(o, res) {
       if (!s || !b) continue;
       L.push(`| ${c} | ${f2(s.added_p50_us / b.added_p50_us)} | ${f2(s.added_p99_us / b.added_p99_us)} | ` +
         `${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
+    }
+  }
+  if (o.nolog) {
+    L.push('');
+    L.push('Spillway without the usage log ("nolog") / nginx:');
+    L.push('');
+    L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
+    L.push('|---:|---:|---:|---:|---:|');
+    for (const c of o.conns) {
+      const s = summary[`nolog@${c}`];
+      const n = summary[`nginx@${c}`];
+      if (!s || !n) continue;
+      L.push(`| ${c} | ${f2(s.added_p50_us / n.added_p50_us)} | ${f2(s.added_p99_us / n.added_p99_us)} | ` +
+        `${f2(s.rps / n.rps)} | ${f2(s.cpu_per_1000 / n.cpu_per_1000)} |`);
     }
   }
   L.push('');
