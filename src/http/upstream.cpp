@@ -1,6 +1,7 @@
 #include "http/upstream.h"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <boost/asio.hpp>
@@ -8,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
@@ -85,6 +87,7 @@ struct Connection {
   // and the response headers being read.
   std::string head;
   HeaderList response_headers;
+  Clock::time_point idle_since{};  // when it went back to the pool
 };
 
 struct PoolState {
@@ -99,8 +102,14 @@ struct PoolState {
 
   void release(std::unique_ptr<Connection> c) {
     if (closed || idle.size() >= max_idle) return;  // destroying closes it
+    c->idle_since = Clock::now();
     idle.push_back(std::move(c));
   }
+
+  // The most recently used idle connection that is still usable, or null. Servers close keep-alive
+  // connections that stay idle (nginx after 75 s, Node and uvicorn after 5 s); a connection that has
+  // been idle for a while is checked first, so that a request is not sent into one the server has closed.
+  std::unique_ptr<Connection> take_idle();
 };
 
 Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState> owner,
@@ -117,6 +126,35 @@ Connection::Connection(const net::any_io_executor& ex, std::shared_ptr<PoolState
 }
 
 Connection::~Connection() { pool->live.erase(this); }
+
+namespace {
+
+// Connections idle for less than this are reused without a check: under load they come back within
+// milliseconds, and the rare one the server closed just now is retried on a fresh connection (send()).
+constexpr auto kCheckIdleAfter = std::chrono::milliseconds(500);
+
+// True when nothing has arrived on the idle connection `c`: no FIN (recv would return 0), no reset, and no
+// stray bytes (for TLS, a close_notify) — a non-blocking peek, one system call.
+bool still_open(Connection& c) {
+  if (c.buffer.size() > 0) return false;  // bytes after the last response: not a clean keep-alive state
+  const int fd = c.tcp().socket().native_handle();
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+std::unique_ptr<Connection> PoolState::take_idle() {
+  const auto now = Clock::now();
+  while (!idle.empty()) {
+    std::unique_ptr<Connection> c = std::move(idle.back());
+    idle.pop_back();
+    if (now - c->idle_since < kCheckIdleAfter || still_open(*c)) return c;
+    // Closed by the server while idle: dropping it closes our end.
+  }
+  return nullptr;
+}
 
 // Runs `fn(stream)` with the connection's outermost stream (TLS or plain TCP).
 template <class Fn>
@@ -234,9 +272,10 @@ class Pool final : public UpstreamPool {
       if (state_->closed) co_return UpstreamResult{UpstreamError::kCancelled, nullptr};
       std::unique_ptr<Connection> conn;
       bool reused = false;
-      if (!state_->idle.empty()) {
-        conn = std::move(state_->idle.back());
-        state_->idle.pop_back();
+      // A retry (the reused connection turned out to be closed) always gets a fresh connection: the other
+      // idle ones have waited at least as long and are likely closed too.
+      if (attempt == 0) conn = state_->take_idle();
+      if (conn) {
         reused = true;
       } else {
         UpstreamError e = co_await connect(conn, timeouts, deadline);
