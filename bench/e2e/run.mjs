@@ -532,34 +532,23 @@ function report(o, res) {
     res.ratios[c] = r;
     L.push(`| ${c} | ${f2(r.added_p50)} | ${f2(r.added_p99)} | ${f2(r.rps)} | ${f2(r.cpu)} |`);
   }
-  if (o.baseline) {
+  // A table of `target` / `ref` ratios per connection count.
+  const ratioTable = (title, target, ref) => {
     L.push('');
-    L.push(`Spillway / baseline (${res.baseline_bin}):`);
+    L.push(title);
     L.push('');
     L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
     L.push('|---:|---:|---:|---:|---:|');
     for (const c of o.conns) {
-      const s = summary[`spillway@${c}`];
-      const b = summary[`baseline@${c}`];
+      const s = summary[`${target}@${c}`];
+      const b = summary[`${ref}@${c}`];
       if (!s || !b) continue;
       L.push(`| ${c} | ${f2(s.added_p50_us / b.added_p50_us)} | ${f2(s.added_p99_us / b.added_p99_us)} | ` +
         `${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
     }
-  }
-  if (o.nolog) {
-    L.push('');
-    L.push('Spillway without the usage log ("nolog") / nginx:');
-    L.push('');
-    L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
-    L.push('|---:|---:|---:|---:|---:|');
-    for (const c of o.conns) {
-      const s = summary[`nolog@${c}`];
-      const n = summary[`nginx@${c}`];
-      if (!s || !n) continue;
-      L.push(`| ${c} | ${f2(s.added_p50_us / n.added_p50_us)} | ${f2(s.added_p99_us / n.added_p99_us)} | ` +
-        `${f2(s.rps / n.rps)} | ${f2(s.cpu_per_1000 / n.cpu_per_1000)} |`);
-    }
-  }
+  };
+  if (o.baseline) ratioTable(`Spillway / baseline (${res.baseline_bin}):`, 'spillway', 'baseline');
+  if (o.nolog) ratioTable('Spillway without the usage log ("nolog") / nginx:', 'nolog', 'nginx');
   L.push('');
   L.push(`Memory: Spillway idle RSS ${f1(res.spillway_idle_rss_mib)} MiB at start, ${f1(res.spillway_rss_after_load_mib)} MiB ` +
     `idle after the runs, peak ${f1(res.spillway_peak_rss_mib)} MiB` +
