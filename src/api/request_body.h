@@ -28,7 +28,8 @@ struct RequestFields {
   // rejected (the backend validates tools). For telemetry only.
   std::vector<std::string> tools;
   // The parsed body, for policies that read more of it (the prompt-token estimate) without parsing again.
-  // Null for GET models. Immutable; safe to keep across co_await.
+  // Null for GET models. Immutable; safe to keep across co_await. The proxy drops it once the request
+  // policies have run.
   std::shared_ptr<const ParsedJson> document;
 };
 

@@ -187,6 +187,9 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
       }
     }
     reply = co_await gateway->chain.run_request(ctx, ran);
+    // The parsed body served the request policies; give its parser back to the worker's pool now rather
+    // than holding it while the backend answers (requests in flight would each keep one).
+    ctx.fields.document.reset();
   }
 
   if (!reply && ctx.route.op == api::Operation::kModels) {
