@@ -161,7 +161,8 @@ BENCHMARK(BM_AccessRecord);
 // 1 KB of ASCII text with a few quotes (a typical string field of a request or log line).
 void BM_AppendJsonEscaped_1KB(benchmark::State& state) {
   std::string text;
-  while (text.size() < 1024) text += R"(The "runbook" for flaky integration stages lists three checks first. )";
+  while (text.size() < 1024)
+    text += R"(The "runbook" for flaky integration stages lists three checks first. )";
   text.resize(1024);
   std::string out;
   for (auto _ : state) {

@@ -329,16 +329,16 @@ class Estimator {
   ToolCosts costs_;
 };
 
-int64_t fallback(std::string_view body) { return static_cast<int64_t>((body.size() + 3) / 4); }
+// A body that cannot be read counts as its length / 4, rounded up.
+int64_t fallback(std::size_t body_size) { return static_cast<int64_t>((body_size + 3) / 4); }
 
 }  // namespace
 
 int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, dom::element root,
                                std::size_t body_size) {
-  const auto fallback_size = static_cast<int64_t>((body_size + 3) / 4);
   try {
     dom::object obj;
-    if (root.get(obj) != simdjson::SUCCESS) return fallback_size;
+    if (root.get(obj) != simdjson::SUCCESS) return fallback(body_size);
     const Estimator est(e);
     if (operation == "chat.completions") return est.chat(obj);
     if (operation == "responses") return est.responses(obj);
@@ -353,9 +353,9 @@ int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, dom::elem
       dom::element input;
       return obj["input"].get(input) == simdjson::SUCCESS ? est.text_or_tokens(input) : 0;
     }
-    return fallback_size;
+    return fallback(body_size);
   } catch (...) {
-    return fallback_size;
+    return fallback(body_size);
   }
 }
 
@@ -371,10 +371,10 @@ int64_t estimate_prompt_tokens(Encoding e, std::string_view operation, std::stri
       parser = own.get();
     }
     dom::element root;
-    if (parser->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return fallback(body);
+    if (parser->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return fallback(body.size());
     return estimate_prompt_tokens(e, operation, root, body.size());
   } catch (...) {
-    return fallback(body);
+    return fallback(body.size());
   }
 }
 

@@ -49,7 +49,7 @@ std::size_t next_special(std::string_view s, std::size_t i) {
     for (; i + 8 <= n; i += 8) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      const uint64_t hit = (w & kHigh)                           // >= 0x80
+      const uint64_t hit = (w & kHigh)                          // >= 0x80
                            | ((w - kOnes * 0x20) & ~w & kHigh)  // < 0x20
                            | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
                            has_zero(w ^ (kOnes * 0x7F));
@@ -77,11 +77,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
     }
     out.append(s.data() + run, i - run);
     switch (c) {
-      case '"': out.append("\\\"", 2); break;
-      case '\\': out.append("\\\\", 2); break;
-      case '\n': out.append("\\n", 2); break;
-      case '\r': out.append("\\r", 2); break;
-      case '\t': out.append("\\t", 2); break;
+      case '"':
+        out.append("\\\"", 2);
+        break;
+      case '\\':
+        out.append("\\\\", 2);
+        break;
+      case '\n':
+        out.append("\\n", 2);
+        break;
+      case '\r':
+        out.append("\\r", 2);
+        break;
+      case '\t':
+        out.append("\\t", 2);
+        break;
       default:
         if (c >= 0x80) {
           out.append("\xEF\xBF\xBD", 3);  // invalid UTF-8: one U+FFFD per byte

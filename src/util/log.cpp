@@ -23,12 +23,14 @@ void write_all(int fd, std::string_view data) {
 void append_timestamp(std::string& out) {
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  const int n =
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   out.append(buf, static_cast<std::size_t>(n));
 }
 
@@ -50,7 +52,9 @@ AccessBuffer& access_buffer() {
 
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 
-bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 bool parse_log_level(std::string_view text, LogLevel& out) {
   for (int i = 0; i < 4; ++i) {
@@ -73,14 +77,6 @@ void log(LogLevel level, std::string_view message) {
   line.append(message);
   line.push_back('\n');
   write_all(STDERR_FILENO, line);
-}
-
-void write_access_log(std::string_view json_object) {
-  std::string line;
-  line.reserve(json_object.size() + 1);
-  line.append(json_object);
-  line.push_back('\n');
-  write_all(STDOUT_FILENO, line);
 }
 
 bool append_access_log(std::string_view json_object) {

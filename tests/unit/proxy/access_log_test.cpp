@@ -35,7 +35,8 @@ struct Filled {
     ctx.pool = "gpt-4o";
     ctx.subscription = &sub;
     ctx.user_hash = "0123456789abcdef";
-    ctx.started_at = std::chrono::system_clock::time_point(seconds(1700000000)) + std::chrono::milliseconds(999);
+    ctx.started_at =
+        std::chrono::system_clock::time_point(seconds(1700000000)) + std::chrono::milliseconds(999);
     ctx.started = pipeline::SteadyTime(seconds(5000));
     ctx.status = 200;
     ctx.backend = "payg-sweden";
@@ -57,13 +58,14 @@ struct Filled {
 
 TEST(AccessRecord, FilledContext) {
   Filled f;
-  EXPECT_EQ(access_record(f.ctx),
-            R"({"ts":"2023-11-14T22:13:20Z","request_id":"req-0001","method":"POST","api":"openai",)"
-            R"("operation":"chat.completions","pool":"gpt-4o","backend":"payg-sweden","deployment":"gpt-4o-2024",)"
-            R"("subscription":"team-a","status":200,"attempts":2,"attempt_log":"ptu-east:503, payg-sweden:ok",)"
-            R"("stream":true,"prompt_tokens":212,"completion_tokens":48,"total_tokens":260,"cached_tokens":128,)"
-            R"("reasoning_tokens":16,"usage_source":"backend","client_disconnected":false,"duration_ms":1.235,)"
-            R"("ttfb_ms":0.500})");
+  EXPECT_EQ(
+      access_record(f.ctx),
+      R"({"ts":"2023-11-14T22:13:20Z","request_id":"req-0001","method":"POST","api":"openai",)"
+      R"("operation":"chat.completions","pool":"gpt-4o","backend":"payg-sweden","deployment":"gpt-4o-2024",)"
+      R"("subscription":"team-a","status":200,"attempts":2,"attempt_log":"ptu-east:503, payg-sweden:ok",)"
+      R"("stream":true,"prompt_tokens":212,"completion_tokens":48,"total_tokens":260,"cached_tokens":128,)"
+      R"("reasoning_tokens":16,"usage_source":"backend","client_disconnected":false,"duration_ms":1.235,)"
+      R"("ttfb_ms":0.500})");
 }
 
 TEST(AccessRecord, EmptyContextAndOddValues) {
@@ -168,8 +170,8 @@ TEST(AccessRecord, DurationsAsPrintfWithinARecord) {
   f.ctx.finished = f.ctx.started + nanoseconds(2500);  // 0.0025 ms: the double is just above the tie
   f.ctx.first_byte = f.ctx.started + nanoseconds(1500);
   const std::string line = access_record(f.ctx);
-  EXPECT_NE(line.find(",\"duration_ms\":" + printf_millis(nanoseconds(2500)) + ",\"ttfb_ms\":" +
-                      printf_millis(nanoseconds(1500)) + "}"),
+  EXPECT_NE(line.find(",\"duration_ms\":" + printf_millis(nanoseconds(2500)) +
+                      ",\"ttfb_ms\":" + printf_millis(nanoseconds(1500)) + "}"),
             std::string::npos)
       << line;
 }

@@ -43,11 +43,21 @@ void reference_append_json_escaped(std::string& out, std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20 || c == 0x7F) {
             out += "\\u00";
@@ -104,10 +114,11 @@ TEST(AppendJsonEscaped, ShortFormsAndLowercaseHex) {
 }
 
 TEST(AppendJsonEscaped, Utf8KeptInvalidBytesReplaced) {
-  EXPECT_EQ(escaped("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(escaped("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
   EXPECT_EQ(escaped("\xFF"), "\xEF\xBF\xBD");
-  EXPECT_EQ(escaped("\xC3"), "\xEF\xBF\xBD");                            // truncated
-  EXPECT_EQ(escaped("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");            // overlong
+  EXPECT_EQ(escaped("\xC3"), "\xEF\xBF\xBD");                                  // truncated
+  EXPECT_EQ(escaped("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(escaped("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
 }
 
@@ -125,13 +136,44 @@ TEST(AppendJsonEscaped, AllSingleBytesAndPairsMatchTheReference) {
 
 TEST(AppendJsonEscaped, EdgeCaseSequencesMatchTheReference) {
   const std::vector<std::string> cases = {
-      "\xC2\x80", "\xDF\xBF", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x9F\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF",
-      "\xED\xA0\x80", "\xED\xBF\xBF", "\xEE\x80\x80", "\xEF\xBF\xBF", "\xF0\x80\x80\x80", "\xF0\x8F\xBF\xBF",
-      "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xF8\x88\x80\x80\x80",
-      "\xE2\x82", "\xF0\x9F\x98", "\xF0\x9F", "\xE2\x82\xAC\xE2", "\x80", "\xBF", "\xC3\x28", "\xE2\x28\xA1",
-      "\xF0\x28\x8C\xBC", "a\xC3", "abcdefg\xC3", "abcdefg\xE2\x82", "abcdefgh\xF0\x9F\x98\x80",
-      "\x7F\x7E\x20\x1F", "\"\"\"\"\"\"\"\"\"", "\\\\\\\\\\\\\\\\\\", std::string(17, '\0'),
-      std::string(4096, 'a'), std::string(4096, 'a') + "\"", "\"" + std::string(4095, 'z'),
+      "\xC2\x80",
+      "\xDF\xBF",
+      "\xC1\xBF",
+      "\xE0\x80\x80",
+      "\xE0\x9F\xBF",
+      "\xE0\xA0\x80",
+      "\xED\x9F\xBF",
+      "\xED\xA0\x80",
+      "\xED\xBF\xBF",
+      "\xEE\x80\x80",
+      "\xEF\xBF\xBF",
+      "\xF0\x80\x80\x80",
+      "\xF0\x8F\xBF\xBF",
+      "\xF0\x90\x80\x80",
+      "\xF4\x8F\xBF\xBF",
+      "\xF4\x90\x80\x80",
+      "\xF5\x80\x80\x80",
+      "\xF8\x88\x80\x80\x80",
+      "\xE2\x82",
+      "\xF0\x9F\x98",
+      "\xF0\x9F",
+      "\xE2\x82\xAC\xE2",
+      "\x80",
+      "\xBF",
+      "\xC3\x28",
+      "\xE2\x28\xA1",
+      "\xF0\x28\x8C\xBC",
+      "a\xC3",
+      "abcdefg\xC3",
+      "abcdefg\xE2\x82",
+      "abcdefgh\xF0\x9F\x98\x80",
+      "\x7F\x7E\x20\x1F",
+      "\"\"\"\"\"\"\"\"\"",
+      "\\\\\\\\\\\\\\\\\\",
+      std::string(17, '\0'),
+      std::string(4096, 'a'),
+      std::string(4096, 'a') + "\"",
+      "\"" + std::string(4095, 'z'),
       std::string(1000, 'x') + "\xE2\x82\xAC" + std::string(1000, 'y') + "\x01" + std::string(7, 'w'),
   };
   for (const std::string& s : cases) expect_same(s);
@@ -139,9 +181,28 @@ TEST(AppendJsonEscaped, EdgeCaseSequencesMatchTheReference) {
 
 TEST(AppendJsonEscaped, RandomInputsMatchTheReference) {
   std::mt19937_64 rng(20240611);
-  const std::string alphabet[] = {"a", "Z", " ", "~", "\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f",
-                                  "\x80", "\xFF", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xC3",
-                                  "\xE2\x82", "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80"};
+  const std::string alphabet[] = {"a",
+                                  "Z",
+                                  " ",
+                                  "~",
+                                  "\"",
+                                  "\\",
+                                  "\n",
+                                  "\r",
+                                  "\t",
+                                  "\x01",
+                                  "\x1f",
+                                  "\x7f",
+                                  "\x80",
+                                  "\xFF",
+                                  "\xC3\xA9",
+                                  "\xE2\x82\xAC",
+                                  "\xF0\x9F\x98\x80",
+                                  "\xC3",
+                                  "\xE2\x82",
+                                  "\xED\xA0\x80",
+                                  "\xC0\xAF",
+                                  "\xF4\x90\x80\x80"};
   for (int iter = 0; iter < 20000; ++iter) {
     std::string s;
     const std::size_t len = rng() % 80;
@@ -161,7 +222,7 @@ TEST(AppendJsonEscaped, RandomInputsMatchTheReference) {
   }
 }
 
-TEST(AppendJsonString, Quotes) { 
+TEST(AppendJsonString, Quotes) {
   std::string out;
   append_json_string(out, "a\"b");
   EXPECT_EQ(out, "\"a\\\"b\"");
