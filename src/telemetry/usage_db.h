@@ -1,7 +1,10 @@
 #pragma once
 // The usage log's SQLite file: schema, batched inserts, retention pruning. One UsageDb is used by one
-// thread at a time (the writer thread). docs/usage-log.md documents the schema.
+// thread at a time (the usage writer's two threads take turns under its lock). docs/usage-log.md
+// documents the schema.
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,12 +30,19 @@ class UsageDb {
 
   // Inserts every record in one transaction. On failure rolls back, and returns false with `error` set.
   bool insert(const std::vector<UsageRecord>& records, std::string& error);
+  // Like insert(), but `stop` is read after each row: once it is raised, the rows inserted so far are
+  // committed and the call returns. `committed` is how many of the first records are now stored (all of
+  // them unless stopped early; 0 on failure). At least one row is written per call.
+  bool insert_until(const std::vector<UsageRecord>& records, const std::atomic<bool>& stop,
+                    std::size_t& committed, std::string& error);
   // Deletes the rows with time_ms < `before_ms`, in short transactions. Returns the number deleted.
   int64_t prune(int64_t before_ms);
   const std::string& path() const { return path_; }
 
  private:
   void exec(const char* sql);
+  bool insert_rows(const std::vector<UsageRecord>& records, const std::atomic<bool>* stop,
+                   std::size_t& committed, std::string& error);
 
   std::string path_;
   sqlite3* db_ = nullptr;

@@ -1,6 +1,13 @@
 #include "telemetry/usage_writer.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include "telemetry/usage_db.h"
 #include "util/log.h"
@@ -14,6 +21,55 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+// The fraction of the machine's CPU time that was idle, from /proc/stat's first line, over the interval
+// since the previous reading (readings closer than 100 ms apart return the last figure). 1 when unknown
+// (no /proc/stat): then only take-overs tell the dispatcher that the machine is busy.
+class IdleMeter {
+ public:
+  IdleMeter() : fd_(::open("/proc/stat", O_RDONLY | O_CLOEXEC)) {}
+  ~IdleMeter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  IdleMeter(const IdleMeter&) = delete;
+  IdleMeter& operator=(const IdleMeter&) = delete;
+
+  double idle_fraction(std::chrono::steady_clock::time_point now) {
+    if (fd_ < 0 || now - read_at_ < std::chrono::milliseconds(100)) return fraction_;
+    char buf[512];
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return fraction_;
+    buf[n] = '\0';
+    // "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks.
+    uint64_t total = 0;
+    uint64_t idle = 0;
+    const char* p = buf;
+    if (std::strncmp(p, "cpu ", 4) != 0) return fraction_;
+    p += 4;
+    for (int field = 0; field < 8; ++field) {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(p, &end, 10);
+      if (end == p) break;
+      p = end;
+      total += v;
+      if (field == 3 || field == 4) idle += v;  // idle, iowait
+    }
+    if (total > total_ && read_at_.time_since_epoch().count() != 0) {
+      fraction_ = static_cast<double>(idle - idle_) / static_cast<double>(total - total_);
+    }
+    total_ = total;
+    idle_ = idle;
+    read_at_ = now;
+    return fraction_;
+  }
+
+ private:
+  int fd_;
+  std::chrono::steady_clock::time_point read_at_{};
+  uint64_t total_ = 0;
+  uint64_t idle_ = 0;
+  double fraction_ = 1;
+};
+
 std::thread start_quiet_thread(std::function<void()> fn) {
   sigset_t all;
   sigset_t old;
@@ -25,13 +81,15 @@ std::thread start_quiet_thread(std::function<void()> fn) {
 }
 
 UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::Clock& clock,
-                         std::chrono::milliseconds prune_interval)
+                         UsageWriterOptions options)
     : settings_(settings),
       clock_(clock),
-      prune_interval_(prune_interval),
-      db_(std::make_unique<UsageDb>(settings.sqlite_path)),
+      options_(options),
       queue_(settings.queue_capacity),
+      db_(std::make_unique<UsageDb>(settings.sqlite_path)),
+      idle_meter_(std::make_unique<IdleMeter>()),
       next_prune_(clock.steady_now()) {
+  if (options_.background) background_ = start_quiet_thread([this] { run_background(); });
   thread_ = start_quiet_thread([this] { run(); });
 }
 
@@ -41,17 +99,25 @@ bool UsageWriter::submit(UsageRecord&& record) { return queue_.push(std::move(re
 
 void UsageWriter::flush() {
   const uint64_t target = queue_.pushed();
+  ++flushes_waiting_;
   queue_.nudge();
-  std::unique_lock lock(done_mu_);
-  done_cv_.wait(lock, [&] { return done_ >= target; });
+  {
+    std::unique_lock lock(done_mu_);
+    done_cv_.wait(lock, [&] { return done_ >= target; });
+  }
+  --flushes_waiting_;
 }
 
 void UsageWriter::stop() {
   std::lock_guard lock(stop_mu_);
   if (!thread_.joinable()) return;
   queue_.close();
-  thread_.join();
-  db_.reset();
+  thread_.join();  // the dispatcher drains the queue and the background thread's batch, then stops it
+  if (background_.joinable()) background_.join();
+  {
+    std::lock_guard db_lock(db_mu_);
+    db_.reset();
+  }
   const UsageWriterStats s = stats();
   util::log_info("usage log: closed " + settings_.sqlite_path + " (" + std::to_string(s.written) +
                  " records written, " + std::to_string(s.dropped) + " dropped, " + std::to_string(s.failed) +
@@ -66,10 +132,22 @@ UsageWriterStats UsageWriter::stats() const {
   s.batches = batches_.load();
   s.failed = failed_.load();
   s.pruned = pruned_.load();
+  s.background_written = background_written_.load();
+  s.background_idle = background_idle_.load();
+  s.takeovers = takeovers_.load();
   return s;
 }
 
+void UsageWriter::hold_background_for_test(bool hold) {
+  {
+    std::lock_guard lock(db_mu_);
+    background_held_ = hold;
+  }
+  background_cv_.notify_all();
+}
+
 void UsageWriter::run() {
+  pthread_setname_np(pthread_self(), "spw-usage");
   const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
   std::vector<UsageRecord> batch;
   batch.reserve(batch_size);
@@ -78,11 +156,117 @@ void UsageWriter::run() {
     // Waking up at least every second keeps the prune schedule and drop reports going when idle.
     queue_.pop_batch(batch, batch_size, std::chrono::seconds(1), settings_.flush_interval);
     maybe_prune();
-    if (!batch.empty()) write_batch(batch);
+    dispatch(batch);
     report_drops(false);
     if (batch.empty() && queue_.closed_and_empty()) break;
   }
+  {
+    auto lock = lock_db();
+    background_stop_ = true;
+    if (!background_batch_.empty()) write_batch(background_batch_);
+  }
+  background_cv_.notify_all();
   report_drops(true);
+}
+
+void UsageWriter::dispatch(std::vector<UsageRecord>& batch) {
+  if (!options_.background) {
+    if (!batch.empty()) {
+      std::lock_guard lock(db_mu_);
+      write_batch(batch);
+    }
+    return;
+  }
+  const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
+  // Behind: another full batch is already queued, someone waits in flush(), or the queue is closing.
+  const bool behind = queue_.size() >= batch_size || flushes_waiting_.load() > 0 || queue_.closed();
+  if (batch.empty() && !behind) {
+    // The queue is idle: a batch the background thread still has not written is taken over now.
+    std::unique_lock lock(db_mu_, std::try_to_lock);
+    if (lock.owns_lock() && background_batch_.empty()) return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  auto lock = lock_db();
+  // Hand off only while the machine has CPU to spare (by default a quarter of it idle lately): on a busy
+  // machine the background thread would be starved, and taking its batch back costs a wait.
+  if (background_batch_.empty() && !behind && !batch.empty() && now >= handoffs_paused_until_ &&
+      (options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction)) {
+    background_batch_.swap(batch);
+    lock.unlock();
+    background_cv_.notify_one();
+    return;
+  }
+  // The background thread has not finished its batch (starved of CPU) or the writer is behind: the rest
+  // of that batch and this one are written here, in order.
+  if (!background_batch_.empty()) {
+    if (flushes_waiting_.load() == 0 && !queue_.closed()) pause_handoffs(now);
+    background_batch_.insert(background_batch_.end(), std::make_move_iterator(batch.begin()),
+                             std::make_move_iterator(batch.end()));
+    batch.clear();
+    batch.swap(background_batch_);
+  }
+  if (!batch.empty()) write_batch(batch);
+}
+
+void UsageWriter::pause_handoffs(std::chrono::steady_clock::time_point now) {
+  // Every core is busy: taking a batch over means waiting until the background thread gets the CPU to
+  // finish its current row, which on a saturated machine can take a good part of a second while the queue
+  // grows. So after a take-over the dispatcher writes by itself for a while: 10 s, doubled (up to 5 min)
+  // while take-overs keep coming soon after the pause ends.
+  constexpr auto kFirst = std::chrono::seconds(10);
+  constexpr auto kLongest = std::chrono::seconds(300);
+  ++takeovers_;
+  if (last_takeover_.time_since_epoch().count() != 0 && now - last_takeover_ < 2 * handoff_pause_) {
+    handoff_pause_ = std::min<std::chrono::steady_clock::duration>(2 * handoff_pause_, kLongest);
+  } else {
+    handoff_pause_ = kFirst;
+  }
+  last_takeover_ = now;
+  handoffs_paused_until_ = now + handoff_pause_;
+}
+
+std::unique_lock<std::mutex> UsageWriter::lock_db() {
+  yield_.store(true, std::memory_order_relaxed);
+  std::unique_lock lock(db_mu_);
+  yield_.store(false, std::memory_order_relaxed);
+  return lock;
+}
+
+void UsageWriter::run_background() {
+  pthread_setname_np(pthread_self(), "spw-usage-idle");
+#ifdef SCHED_IDLE
+  sched_param param{};
+  if (!options_.idle_priority) {
+  } else if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0) {
+    background_idle_ = true;
+  } else {
+    util::log_debug("usage log: SCHED_IDLE not available; the background writer runs at normal priority");
+  }
+#endif
+  std::unique_lock lock(db_mu_);
+  for (;;) {
+    // yield_ false: the dispatcher, once it asked for the file, gets it before this thread goes on.
+    background_cv_.wait(lock, [&] {
+      return background_stop_ ||
+             (!background_batch_.empty() && !background_held_ && !yield_.load(std::memory_order_relaxed));
+    });
+    if (background_stop_) break;
+    std::size_t committed = 0;
+    std::string error;
+    if (db_->insert_until(background_batch_, yield_, committed, error)) {
+      written_ += committed;
+      background_written_ += committed;
+      ++batches_;
+      background_batch_.erase(background_batch_.begin(),
+                              background_batch_.begin() + static_cast<std::ptrdiff_t>(committed));
+      finish(committed);
+    } else {
+      // A failing database is the dispatcher's to retry (it sleeps between tries): hand the batch back by
+      // leaving it here and stepping aside until the dispatcher takes it over.
+      util::log_debug("usage log: background insert failed, left to the dispatcher: " + error);
+      background_cv_.wait(lock, [&] { return background_stop_ || background_batch_.empty(); });
+    }
+  }
 }
 
 void UsageWriter::write_batch(std::vector<UsageRecord>& batch) {
@@ -102,9 +286,14 @@ void UsageWriter::write_batch(std::vector<UsageRecord>& batch) {
     util::log_error("usage log: " + std::to_string(batch.size()) + " records lost, cannot write " +
                     settings_.sqlite_path + ": " + error);
   }
+  finish(batch.size());
+  batch.clear();
+}
+
+void UsageWriter::finish(std::size_t n) {
   {
     std::lock_guard lock(done_mu_);
-    done_ += batch.size();
+    done_ += n;
   }
   done_cv_.notify_all();
 }
@@ -112,9 +301,14 @@ void UsageWriter::write_batch(std::vector<UsageRecord>& batch) {
 void UsageWriter::maybe_prune() {
   const auto now = clock_.steady_now();
   if (now < next_prune_) return;
-  next_prune_ = now + prune_interval_;
+  next_prune_ = now + options_.prune_interval;
   const int64_t before = unix_ms(clock_.system_now()) - settings_.retention.count();
-  const int64_t n = db_->prune(before);
+  int64_t n = 0;
+  {
+    auto lock = lock_db();
+    n = db_->prune(before);
+  }
+  background_cv_.notify_one();  // it may have stepped aside mid-batch
   if (n > 0) {
     pruned_ += static_cast<uint64_t>(n);
     util::log_info("usage log: pruned " + std::to_string(n) + " records older than the retention");

@@ -1,11 +1,26 @@
 #pragma once
-// The usage-log writer: a dedicated thread that takes records from a bounded queue and commits them to
-// the SQLite file in batches, and prunes rows older than the retention. Request workers only push.
+// The usage-log writer: two threads that take records from a bounded queue and commit them to the SQLite
+// file in batches, and prune rows older than the retention. Request workers only push.
 //
-// Durability: a record is committed at most `flush_interval` plus one batch's write time after it was
-// submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
-// `flush_interval`). stop() drains the whole queue before it closes the file, so an orderly shutdown
-// loses nothing. A crash (kill -9) loses the records still in the queue and in the batch being written;
+// The dispatcher thread (normal priority) takes batches from the queue. While the machine has CPU to
+// spare (a quarter of it idle over the last 100 ms or more, from /proc/stat) it hands each batch to the
+// background thread, which runs at SCHED_IDLE (Linux): it inserts only on CPU time that nothing else
+// wants, and any request worker that wakes up preempts it at once, so the inserts' bursts of CPU (about
+// a millisecond per batch) do not sit in front of a request on a small machine. When the background
+// thread has not finished the previous batch by the time the next one is ready (every core busy), when
+// the queue already holds another full batch, on flush() and at stop(), the dispatcher writes itself: it
+// raises a flag that makes the background thread commit the rows it has inserted so far and let go of
+// the file (after at most one more row), takes over the rest of that batch and commits it with its own.
+// A take-over waits until the starved background thread gets the CPU for that row, so afterwards the
+// dispatcher keeps writing by itself for 10 s (doubling to at most 5 minutes while the machine stays
+// saturated) before it hands off again. Records are never dropped by this, only delayed. Where
+// SCHED_IDLE is not available both threads run at normal priority.
+//
+// Durability: a record is committed at most about `flush_interval` plus two batches' write time after it
+// was submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
+// `flush_interval`; when the queue is idle, a batch the background thread has not finished is taken over
+// within a second). stop() drains the whole queue before it closes the file, so an orderly shutdown loses
+// nothing. A crash (kill -9) loses the records still in the queue and in the batch being written;
 // committed ones survive (WAL, synchronous=NORMAL: only a power or OS failure can undo the last commits).
 
 #include <atomic>
@@ -26,23 +41,37 @@
 namespace spillway::telemetry {
 
 class UsageDb;
+class IdleMeter;
 
 struct UsageWriterStats {
-  uint64_t submitted = 0;  // accepted into the queue
-  uint64_t dropped = 0;    // rejected: queue full (or writer stopped)
-  uint64_t written = 0;    // committed rows
-  uint64_t batches = 0;    // committed transactions
-  uint64_t failed = 0;     // records lost to write errors (after retries)
-  uint64_t pruned = 0;     // rows deleted by retention
+  uint64_t submitted = 0;           // accepted into the queue
+  uint64_t dropped = 0;             // rejected: queue full (or writer stopped)
+  uint64_t written = 0;             // committed rows
+  uint64_t batches = 0;             // committed transactions
+  uint64_t failed = 0;              // records lost to write errors (after retries)
+  uint64_t pruned = 0;              // rows deleted by retention
+  uint64_t background_written = 0;  // of `written`, committed by the background (idle-priority) thread
+  bool background_idle = false;     // the background thread runs at SCHED_IDLE
+  uint64_t takeovers = 0;           // background batches the dispatcher took over (machine saturated)
+};
+
+struct UsageWriterOptions {
+  std::chrono::milliseconds prune_interval = std::chrono::minutes(1);
+  // false: the dispatcher writes every batch itself (no background thread).
+  bool background = true;
+  // false: the background thread keeps the normal priority (tests of the hand-off on a loaded machine).
+  bool idle_priority = true;
+  // Batches are handed off only while at least this fraction of the machine's CPU time was idle lately.
+  double min_idle_fraction = 0.25;
 };
 
 class UsageWriter {
  public:
-  // Opens the database (creating file and schema) and starts the writer thread. Throws
-  // std::runtime_error when the file cannot be opened. The thread blocks every signal, so SIGTERM always
+  // Opens the database (creating file and schema) and starts the writer threads. Throws
+  // std::runtime_error when the file cannot be opened. The threads block every signal, so SIGTERM always
   // reaches the main thread. `clock` (record ages for retention, the prune schedule) must outlive *this.
   UsageWriter(const config::UsageLogSettings& settings, const util::Clock& clock,
-              std::chrono::milliseconds prune_interval = std::chrono::minutes(1));
+              UsageWriterOptions options = {});
   // stop().
   ~UsageWriter();
   UsageWriter(const UsageWriter&) = delete;
@@ -56,18 +85,39 @@ class UsageWriter {
   // writer's.
   void stop();
   UsageWriterStats stats() const;
+  // Tests: while held, the background thread takes no batch (as if starved of CPU), so the dispatcher's
+  // take-over is what writes.
+  void hold_background_for_test(bool hold);
 
  private:
   void run();
+  void run_background();
+  void dispatch(std::vector<UsageRecord>& batch);
+  // Locks the file for the dispatcher: asks the background thread to let go after its current row.
+  std::unique_lock<std::mutex> lock_db();
+  // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
+  // counted as failed.
   void write_batch(std::vector<UsageRecord>& batch);
+  void finish(std::size_t n);
+  void pause_handoffs(std::chrono::steady_clock::time_point now);
   void maybe_prune();
   void report_drops(bool force);
 
   const config::UsageLogSettings settings_;
   const util::Clock& clock_;
-  const std::chrono::milliseconds prune_interval_;
-  std::unique_ptr<UsageDb> db_;
+  const UsageWriterOptions options_;
   BoundedQueue<UsageRecord> queue_;
+
+  // The file and the background thread's batch; the dispatcher and the background thread take turns.
+  std::mutex db_mu_;
+  std::condition_variable background_cv_;
+  std::unique_ptr<UsageDb> db_;                // guarded by db_mu_
+  std::vector<UsageRecord> background_batch_;  // guarded by db_mu_; empty: the background thread is free
+  bool background_stop_ = false;               // guarded by db_mu_
+  bool background_held_ = false;               // guarded by db_mu_
+  std::atomic<bool> yield_{false};             // the dispatcher waits for db_mu_
+  std::atomic<bool> background_idle_{false};
+  std::atomic<uint64_t> flushes_waiting_{0};
 
   std::mutex done_mu_;
   std::condition_variable done_cv_;
@@ -77,11 +127,19 @@ class UsageWriter {
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint64_t> pruned_{0};
+  std::atomic<uint64_t> background_written_{0};
+  std::atomic<uint64_t> takeovers_{0};
+  // Dispatcher thread only: hand-offs pause after a take-over (pause_handoffs()).
+  std::chrono::steady_clock::time_point handoffs_paused_until_{};
+  std::chrono::steady_clock::time_point last_takeover_{};
+  std::chrono::steady_clock::duration handoff_pause_{};
+  std::unique_ptr<IdleMeter> idle_meter_;
   std::chrono::steady_clock::time_point next_prune_;  // writer thread only
   uint64_t reported_drops_ = 0;                       // writer thread only
   std::chrono::steady_clock::time_point last_drop_report_{};
 
   std::mutex stop_mu_;
+  std::thread background_;
   std::thread thread_;
 };
 

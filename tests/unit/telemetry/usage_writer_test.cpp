@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "telemetry/usage_db.h"
 #include "usage_test_util.h"
 
@@ -70,6 +74,26 @@ TEST(UsageDb, AnUnwritablePathIsAnErrorNamingTheFile) {
   }
 }
 
+TEST(UsageDb, InsertUntilCommitsTheRowsDoneWhenAskedToStop) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::vector<UsageRecord> rs;
+  for (int i = 0; i < 5; ++i) rs.push_back(sample_record(kT0 + i, "r" + std::to_string(i)));
+  std::atomic<bool> stop{true};
+  std::size_t committed = 99;
+  std::string error;
+  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  EXPECT_EQ(committed, 1u);  // at least one row per call, then it stops
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 1);
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage"), "r0");
+  stop = false;
+  rs.erase(rs.begin());
+  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  EXPECT_EQ(committed, 4u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 5);
+}
+
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
@@ -125,7 +149,7 @@ TEST(UsageWriter, PrunesByRetentionOnTheInjectedClock) {
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
   auto settings = settings_for(path);
   settings.retention = std::chrono::hours(1);
-  UsageWriter writer(settings, clock, std::chrono::minutes(1));
+  UsageWriter writer(settings, clock, UsageWriterOptions{.prune_interval = std::chrono::minutes(1)});
   writer.submit(sample_record(kT0, "old"));
   writer.flush();
   clock.advance(std::chrono::minutes(30));
@@ -178,6 +202,112 @@ TEST(UsageWriter, AFullQueueDropsAndCounts) {
   EXPECT_EQ(s.submitted, static_cast<uint64_t>(accepted));
   EXPECT_EQ(s.dropped, static_cast<uint64_t>(50 - accepted));
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), accepted);
+}
+
+// Waits (bounded) until the writer has committed `n` records without asking it to flush: flush() makes the
+// dispatcher write by itself, which is not what these tests look at.
+bool written_within(const UsageWriter& writer, uint64_t n, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (writer.stats().written < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST(UsageWriter, TheBackgroundThreadRunsAtIdlePriority) {
+  TempDir dir;
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(dir.file("u.db")), clock);
+  ASSERT_TRUE(writer.submit(sample_record(kT0, "r")));
+  writer.flush();  // the background thread has set its priority before it can take a batch
+#ifdef __linux__
+  EXPECT_TRUE(writer.stats().background_idle);
+#endif
+}
+
+TEST(UsageWriter, TheBackgroundThreadWritesWhileItKeepsUp) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  // Normal priority here: at SCHED_IDLE on a loaded test machine it may be starved, which is the
+  // take-over tests' subject.
+  UsageWriter writer(settings_for(path), clock,
+                     UsageWriterOptions{.idle_priority = false, .min_idle_fraction = 0});
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
+    if (i % 4 == 3) {
+      ASSERT_TRUE(written_within(writer, static_cast<uint64_t>(i + 1), std::chrono::seconds(10)));
+    }
+  }
+  const UsageWriterStats s = writer.stats();
+  EXPECT_EQ(s.written, 40u);
+  // One batch at a time, each finished before the next: the background thread wrote them (the
+  // dispatcher takes over only a batch still unwritten when the next is ready or the queue goes idle).
+  EXPECT_GT(s.background_written, 0u);
+  EXPECT_FALSE(s.background_idle);
+  writer.stop();
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 40);
+}
+
+TEST(UsageWriter, AStarvedBackgroundThreadsBatchIsTakenOverByTheNextOne) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.min_idle_fraction = 0});  // batch_size 4
+  writer.hold_background_for_test(true);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
+  ASSERT_TRUE(written_within(writer, 8, std::chrono::seconds(10)));
+  EXPECT_EQ(writer.stats().background_written, 0u);
+  EXPECT_EQ(writer.stats().takeovers, 1u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 8);
+  // After a take-over the dispatcher writes by itself for 10 s: nothing is handed to the background
+  // thread even though it is free again.
+  writer.hold_background_for_test(false);
+  for (int i = 8; i < 16; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
+  ASSERT_TRUE(written_within(writer, 16, std::chrono::seconds(5)));
+  EXPECT_EQ(writer.stats().background_written, 0u);
+  EXPECT_EQ(writer.stats().takeovers, 1u);
+}
+
+TEST(UsageWriter, AStarvedBackgroundThreadsLastBatchIsTakenOverWhenTheQueueIsIdle) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.min_idle_fraction = 0});
+  writer.hold_background_for_test(true);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
+  // No further batch comes: the dispatcher's idle wake-up (every second) takes the batch over.
+  ASSERT_TRUE(written_within(writer, 3, std::chrono::seconds(10)));
+  EXPECT_EQ(writer.stats().background_written, 0u);
+  writer.hold_background_for_test(false);
+}
+
+TEST(UsageWriter, FlushAndStopDoNotWaitForAStarvedBackgroundThread) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(path), clock);
+  writer.hold_background_for_test(true);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "a" + std::to_string(i))));
+  writer.flush();
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 6);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "b" + std::to_string(i))));
+  writer.stop();
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 12);
+  EXPECT_EQ(writer.stats().background_written, 0u);
+}
+
+TEST(UsageWriter, WithoutTheBackgroundThreadTheDispatcherWritesEverything) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.background = false});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
+  ASSERT_TRUE(written_within(writer, 10, std::chrono::seconds(10)));
+  const UsageWriterStats s = writer.stats();
+  EXPECT_EQ(s.background_written, 0u);
+  EXPECT_FALSE(s.background_idle);
 }
 
 }  // namespace
