@@ -22,8 +22,10 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 // The fraction of the machine's CPU time that was idle, from /proc/stat's first line, over the interval
-// since the previous reading (readings closer than 100 ms apart return the last figure). 1 when unknown
-// (no /proc/stat): then only take-overs tell the dispatcher that the machine is busy.
+// since the previous reading: readings closer than 100 ms apart return the last figure, and after more
+// than a second without one the figure is 0 until a fresh 100 ms interval has been measured (a long
+// interval would mostly describe the quiet time before a burst of load). 1 when there is no /proc/stat:
+// then only take-overs tell the dispatcher that the machine is busy.
 class IdleMeter {
  public:
   IdleMeter() : fd_(::open("/proc/stat", O_RDONLY | O_CLOEXEC)) {}
@@ -53,7 +55,9 @@ class IdleMeter {
       total += v;
       if (field == 3 || field == 4) idle += v;  // idle, iowait
     }
-    if (total > total_ && read_at_.time_since_epoch().count() != 0) {
+    if (read_at_.time_since_epoch().count() == 0 || now - read_at_ > std::chrono::seconds(1)) {
+      fraction_ = 0;
+    } else if (total > total_) {
       fraction_ = static_cast<double>(idle - idle_) / static_cast<double>(total - total_);
     }
     total_ = total;
@@ -120,8 +124,11 @@ void UsageWriter::stop() {
   }
   const UsageWriterStats s = stats();
   util::log_info("usage log: closed " + settings_.sqlite_path + " (" + std::to_string(s.written) +
-                 " records written, " + std::to_string(s.dropped) + " dropped, " + std::to_string(s.failed) +
-                 " failed)");
+                 " records written, " + std::to_string(s.background_written) + " of them by the " +
+                 (s.background_idle ? "idle-priority " : "") + "background thread, " +
+                 std::to_string(s.takeovers) + " batches taken over, at most " +
+                 std::to_string(s.max_backlog) + " waiting, " + std::to_string(s.dropped) + " dropped, " +
+                 std::to_string(s.failed) + " failed)");
 }
 
 UsageWriterStats UsageWriter::stats() const {
@@ -135,6 +142,7 @@ UsageWriterStats UsageWriter::stats() const {
   s.background_written = background_written_.load();
   s.background_idle = background_idle_.load();
   s.takeovers = takeovers_.load();
+  s.max_backlog = max_backlog_.load();
   return s;
 }
 
@@ -155,6 +163,8 @@ void UsageWriter::run() {
     batch.clear();
     // Waking up at least every second keeps the prune schedule and drop reports going when idle.
     queue_.pop_batch(batch, batch_size, std::chrono::seconds(1), settings_.flush_interval);
+    const uint64_t waiting = batch.size() + queue_.size();
+    if (waiting > max_backlog_.load(std::memory_order_relaxed)) max_backlog_ = waiting;
     maybe_prune();
     dispatch(batch);
     report_drops(false);
@@ -209,17 +219,18 @@ void UsageWriter::dispatch(std::vector<UsageRecord>& batch) {
 }
 
 void UsageWriter::pause_handoffs(std::chrono::steady_clock::time_point now) {
-  // Every core is busy: taking a batch over means waiting until the background thread gets the CPU to
-  // finish its current row, which on a saturated machine can take a good part of a second while the queue
-  // grows. So after a take-over the dispatcher writes by itself for a while: 10 s, doubled (up to 5 min)
-  // while take-overs keep coming soon after the pause ends.
-  constexpr auto kFirst = std::chrono::seconds(10);
-  constexpr auto kLongest = std::chrono::seconds(300);
+  // The machine turned busy before the idle meter saw it, or it is busy in a way the meter cannot see (a
+  // container's CPU quota): taking a batch over means waiting until the background thread gets the CPU to
+  // finish its current row, which on a saturated machine can take a good part of a second while the
+  // queue grows. So after a take-over the dispatcher writes by itself for a while: `first_handoff_pause`,
+  // doubled (up to 64 times that) while take-overs keep coming soon after the pause ends.
+  const auto first =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.first_handoff_pause);
   ++takeovers_;
   if (last_takeover_.time_since_epoch().count() != 0 && now - last_takeover_ < 2 * handoff_pause_) {
-    handoff_pause_ = std::min<std::chrono::steady_clock::duration>(2 * handoff_pause_, kLongest);
+    handoff_pause_ = std::min(2 * handoff_pause_, 64 * first);
   } else {
-    handoff_pause_ = kFirst;
+    handoff_pause_ = first;
   }
   last_takeover_ = now;
   handoffs_paused_until_ = now + handoff_pause_;

@@ -12,8 +12,8 @@
 // raises a flag that makes the background thread commit the rows it has inserted so far and let go of
 // the file (after at most one more row), takes over the rest of that batch and commits it with its own.
 // A take-over waits until the starved background thread gets the CPU for that row, so afterwards the
-// dispatcher keeps writing by itself for 10 s (doubling to at most 5 minutes while the machine stays
-// saturated) before it hands off again. Records are never dropped by this, only delayed. Where
+// dispatcher keeps writing by itself for 1 s (doubling to at most about a minute while take-overs recur)
+// before it hands off again. Records are never dropped by this, only delayed. Where
 // SCHED_IDLE is not available both threads run at normal priority.
 //
 // Durability: a record is committed at most about `flush_interval` plus two batches' write time after it
@@ -53,6 +53,7 @@ struct UsageWriterStats {
   uint64_t background_written = 0;  // of `written`, committed by the background (idle-priority) thread
   bool background_idle = false;     // the background thread runs at SCHED_IDLE
   uint64_t takeovers = 0;           // background batches the dispatcher took over (machine saturated)
+  uint64_t max_backlog = 0;         // most records seen waiting (queued plus the batch just taken)
 };
 
 struct UsageWriterOptions {
@@ -63,6 +64,8 @@ struct UsageWriterOptions {
   bool idle_priority = true;
   // Batches are handed off only while at least this fraction of the machine's CPU time was idle lately.
   double min_idle_fraction = 0.25;
+  // After a take-over batches are not handed off for this long (doubling while take-overs recur).
+  std::chrono::milliseconds first_handoff_pause = std::chrono::seconds(1);
 };
 
 class UsageWriter {
@@ -129,6 +132,7 @@ class UsageWriter {
   std::atomic<uint64_t> pruned_{0};
   std::atomic<uint64_t> background_written_{0};
   std::atomic<uint64_t> takeovers_{0};
+  std::atomic<uint64_t> max_backlog_{0};  // written by the dispatcher only
   // Dispatcher thread only: hand-offs pause after a take-over (pause_handoffs()).
   std::chrono::steady_clock::time_point handoffs_paused_until_{};
   std::chrono::steady_clock::time_point last_takeover_{};

@@ -254,14 +254,16 @@ TEST(UsageWriter, AStarvedBackgroundThreadsBatchIsTakenOverByTheNextOne) {
   TempDir dir;
   const std::string path = dir.file("u.db");
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.min_idle_fraction = 0});  // batch_size 4
-  writer.hold_background_for_test(true);
+  UsageWriter writer(
+      settings_for(path), clock,
+      UsageWriterOptions{.min_idle_fraction = 0, .first_handoff_pause = std::chrono::minutes(1)});
+  writer.hold_background_for_test(true);  // batch_size 4
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
   ASSERT_TRUE(written_within(writer, 8, std::chrono::seconds(10)));
   EXPECT_EQ(writer.stats().background_written, 0u);
   EXPECT_EQ(writer.stats().takeovers, 1u);
   EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 8);
-  // After a take-over the dispatcher writes by itself for 10 s: nothing is handed to the background
+  // After a take-over the dispatcher writes by itself for a while: nothing is handed to the background
   // thread even though it is free again.
   writer.hold_background_for_test(false);
   for (int i = 8; i < 16; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
