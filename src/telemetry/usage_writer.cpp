@@ -93,7 +93,20 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
       db_(std::make_unique<UsageDb>(settings.sqlite_path)),
       idle_meter_(std::make_unique<IdleMeter>()),
       next_prune_(clock.steady_now()) {
-  if (options_.background) background_ = start_quiet_thread([this] { run_background(); });
+  if (options_.background) {
+    background_ = start_quiet_thread([this] { run_background(); });
+#ifdef SCHED_IDLE
+    // Set from here rather than by the thread itself, so it holds before the constructor returns.
+    sched_param param{};
+    if (options_.idle_priority) {
+      if (pthread_setschedparam(background_.native_handle(), SCHED_IDLE, &param) == 0) {
+        background_idle_ = true;
+      } else {
+        util::log_debug("usage log: SCHED_IDLE not available; the background writer runs at normal priority");
+      }
+    }
+#endif
+  }
   thread_ = start_quiet_thread([this] { run(); });
 }
 
@@ -245,15 +258,6 @@ std::unique_lock<std::mutex> UsageWriter::lock_db() {
 
 void UsageWriter::run_background() {
   pthread_setname_np(pthread_self(), "spw-usage-idle");
-#ifdef SCHED_IDLE
-  sched_param param{};
-  if (!options_.idle_priority) {
-  } else if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0) {
-    background_idle_ = true;
-  } else {
-    util::log_debug("usage log: SCHED_IDLE not available; the background writer runs at normal priority");
-  }
-#endif
   std::unique_lock lock(db_mu_);
   for (;;) {
     // yield_ false: the dispatcher, once it asked for the file, gets it before this thread goes on.
