@@ -304,8 +304,11 @@ async function main() {
     // --- interleaved runs ------------------------------------------------------------------------------
     for (let rep = 0; rep < o.reps; rep++) {
       for (const conns of o.conns) {
-        // Rotate the order each repetition so that no target always runs first (or after the same one).
+        // Rotate the order each repetition so that no target always runs first, and reverse it every other
+        // repetition so that no target always runs right after the same one (a run leaves dirty pages and
+        // warm caches behind that the next one pays for).
         const rotated = order.map((_, i) => order[(i + rep) % order.length]);
+        if (rep % 2 === 1) rotated.reverse();
         for (const t of rotated) {
           const pids = targets[t].pids();
           const cpu0 = P.cpuSeconds(pids);
