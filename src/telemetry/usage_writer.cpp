@@ -1,15 +1,11 @@
 #include "telemetry/usage_writer.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
 
 #include "telemetry/usage_db.h"
+#include "util/idle_meter.h"
 #include "util/log.h"
 
 namespace spillway::telemetry {
@@ -20,59 +16,6 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
 }
 
 }  // namespace
-
-// The fraction of the machine's CPU time that was idle, from /proc/stat's first line, over the interval
-// since the previous reading: readings closer than 100 ms apart return the last figure, and after more
-// than a second without one the figure is 0 until a fresh 100 ms interval has been measured (a long
-// interval would mostly describe the quiet time before a burst of load). 1 when there is no /proc/stat:
-// then only take-overs tell the dispatcher that the machine is busy.
-class IdleMeter {
- public:
-  IdleMeter() : fd_(::open("/proc/stat", O_RDONLY | O_CLOEXEC)) {}
-  ~IdleMeter() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  IdleMeter(const IdleMeter&) = delete;
-  IdleMeter& operator=(const IdleMeter&) = delete;
-
-  double idle_fraction(std::chrono::steady_clock::time_point now) {
-    if (fd_ < 0 || now - read_at_ < std::chrono::milliseconds(100)) return fraction_;
-    char buf[512];
-    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
-    if (n <= 0) return fraction_;
-    buf[n] = '\0';
-    // "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks.
-    uint64_t total = 0;
-    uint64_t idle = 0;
-    const char* p = buf;
-    if (std::strncmp(p, "cpu ", 4) != 0) return fraction_;
-    p += 4;
-    for (int field = 0; field < 8; ++field) {
-      char* end = nullptr;
-      const unsigned long long v = std::strtoull(p, &end, 10);
-      if (end == p) break;
-      p = end;
-      total += v;
-      if (field == 3 || field == 4) idle += v;  // idle, iowait
-    }
-    if (read_at_.time_since_epoch().count() == 0 || now - read_at_ > std::chrono::seconds(1)) {
-      fraction_ = 0;
-    } else if (total > total_) {
-      fraction_ = static_cast<double>(idle - idle_) / static_cast<double>(total - total_);
-    }
-    total_ = total;
-    idle_ = idle;
-    read_at_ = now;
-    return fraction_;
-  }
-
- private:
-  int fd_;
-  std::chrono::steady_clock::time_point read_at_{};
-  uint64_t total_ = 0;
-  uint64_t idle_ = 0;
-  double fraction_ = 1;
-};
 
 std::thread start_quiet_thread(std::function<void()> fn) {
   sigset_t all;
@@ -91,7 +34,7 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
       options_(options),
       queue_(settings.queue_capacity),
       db_(std::make_unique<UsageDb>(settings.sqlite_path)),
-      idle_meter_(std::make_unique<IdleMeter>()),
+      idle_meter_(std::make_unique<util::IdleMeter>()),
       next_prune_(clock.steady_now()) {
   if (options_.background) {
     background_ = start_quiet_thread([this] { run_background(); });

@@ -38,10 +38,13 @@
 #include "telemetry/usage_record.h"
 #include "util/clock.h"
 
+namespace spillway::util {
+class IdleMeter;
+}
+
 namespace spillway::telemetry {
 
 class UsageDb;
-class IdleMeter;
 
 struct UsageWriterStats {
   uint64_t submitted = 0;           // accepted into the queue
@@ -137,7 +140,7 @@ class UsageWriter {
   std::chrono::steady_clock::time_point handoffs_paused_until_{};
   std::chrono::steady_clock::time_point last_takeover_{};
   std::chrono::steady_clock::duration handoff_pause_{};
-  std::unique_ptr<IdleMeter> idle_meter_;
+  std::unique_ptr<util::IdleMeter> idle_meter_;
   std::chrono::steady_clock::time_point next_prune_;  // writer thread only
   uint64_t reported_drops_ = 0;                       // writer thread only
   std::chrono::steady_clock::time_point last_drop_report_{};
