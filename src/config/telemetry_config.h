@@ -35,6 +35,9 @@ struct UsageLogSettings {
   std::chrono::milliseconds flush_interval{200};                 // longest wait before a commit
   int batch_size = 256;                                          // rows per transaction at most
   std::size_t queue_capacity = 65536;                            // records waiting; beyond: dropped
+  // Inserts on a second thread at SCHED_IDLE while the machine has idle CPU (docs/usage-log.md); false:
+  // one writer thread at normal priority does everything.
+  bool idle_writer = true;
 };
 // One dimension of the token metrics (`policies.token_metrics.dimensions`).
 struct MetricDimension {

@@ -94,6 +94,8 @@ void load_usage_log(YamlReader& r, const YAML::Node& node, const std::string& pa
       }
     } else if (key == "batch_size") {
       if (auto v = r.int_value(value, p, 1, 100'000)) out.batch_size = *v;
+    } else if (key == "idle_writer") {
+      if (auto v = r.bool_value(value, p)) out.idle_writer = *v;
     } else if (key == "queue_capacity") {
       if (auto v = r.int_value(value, p, 1, 10'000'000)) out.queue_capacity = static_cast<std::size_t>(*v);
     } else {

@@ -40,7 +40,7 @@ UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& 
 
   std::shared_ptr<UsageWriter> writer;
   if (log.enabled) {
-    writer = std::make_shared<UsageWriter>(log, clock);
+    writer = std::make_shared<UsageWriter>(log, clock, UsageWriterOptions{.background = log.idle_writer});
     util::log_info("usage log: writing to " + log.sqlite_path +
                    (log.log_prompts ? " (with prompts and completions)" : ""));
   }

@@ -54,10 +54,12 @@ async function dbBytes(db) {
   return text;
 }
 
-function config({ mockAz, mockOai, mockSlow, db, logPrompts = false, drain = '5s', flushInterval = '50ms' }) {
+function config({ mockAz, mockOai, mockSlow, db, logPrompts = false, drain = '5s', flushInterval = '50ms',
+  idleWriter = true }) {
   return `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0,
           timeouts: { connect: 1s, first_byte: 3s, idle: 3s, total: 10s, drain: ${drain} } }
-usage_log: { sqlite: ${db}, log_prompts: ${logPrompts}, flush_interval: ${flushInterval}, retention: 30d }
+usage_log: { sqlite: ${db}, log_prompts: ${logPrompts}, flush_interval: ${flushInterval}, retention: 30d,
+             idle_writer: ${idleWriter} }
 identity: { user_id: [ "header:x-user-id" ], user_hash_key_env: USER_HASH_KEY }
 backends:
   az:   { url: ${mockAz.url}, kind: azure-openai, auth: { api_key_env: AZ_KEY } }
@@ -368,43 +370,45 @@ describe('usage log in SQLite', () => {
     });
   });
 
-  test('SIGTERM with requests in flight loses no record', async () => {
-    const { gw, db } = await gateway('inflight');
-    const marker = `inflight-${secret('m')}`;
-    const N = 8;
-    const pending = [];
-    for (let i = 0; i < N; i++) {
-      const stream = i % 2 === 1;
-      pending.push(
-        http(`${gw.url}/openai/v1/chat/completions`, {
-          headers: {
-            'api-key': keys.TEAM_A_KEY,
-            'x-mock-latency': '700ms',
-            'x-mock-prompt-tokens': String(100 + i),
-            'x-mock-completion-tokens': '5',
-          },
-          body: { model: 'gpt-mini', stream, messages: [{ role: 'user', content: `${marker} ${i}` }] },
-        }),
+  for (const idleWriter of [true, false]) {
+    test(`SIGTERM with requests in flight loses no record (idle_writer: ${idleWriter})`, async () => {
+      const { gw, db } = await gateway(`inflight-${idleWriter}`, { idleWriter });
+      const marker = `inflight-${secret('m')}`;
+      const N = 8;
+      const pending = [];
+      for (let i = 0; i < N; i++) {
+        const stream = i % 2 === 1;
+        pending.push(
+          http(`${gw.url}/openai/v1/chat/completions`, {
+            headers: {
+              'api-key': keys.TEAM_A_KEY,
+              'x-mock-latency': '700ms',
+              'x-mock-prompt-tokens': String(100 + i),
+              'x-mock-completion-tokens': '5',
+            },
+            body: { model: 'gpt-mini', stream, messages: [{ role: 'user', content: `${marker} ${i}` }] },
+          }),
+        );
+      }
+      await waitFor(
+        async () => (await mockOai.requests()).filter((r) => r.body.includes(marker)).length === N,
+        { timeoutMs: 5000, what: 'every request at the backend' },
       );
-    }
-    await waitFor(
-      async () => (await mockOai.requests()).filter((r) => r.body.includes(marker)).length === N,
-      { timeoutMs: 5000, what: 'every request at the backend' },
-    );
-    const stopping = gw.stop('SIGTERM');
-    const responses = await Promise.all(pending);
-    for (const res of responses) assert.equal(res.status, 200, res.text);
-    const exit = await stopping;
-    assert.deepEqual(exit, { code: 0, signal: null, killed: false });
-    const rows = await sql(db, 'SELECT request_id, prompt_tokens, completion_tokens FROM usage');
-    assert.equal(rows.length, N);
-    const ids = new Set(responses.map((r) => r.headers['x-request-id']));
-    for (const row of rows) assert.ok(ids.has(row.request_id));
-    assert.deepEqual(
-      rows.map((r) => r.prompt_tokens).sort((a, b) => a - b),
-      Array.from({ length: N }, (_, i) => 100 + i),
-    );
-  });
+      const stopping = gw.stop('SIGTERM');
+      const responses = await Promise.all(pending);
+      for (const res of responses) assert.equal(res.status, 200, res.text);
+      const exit = await stopping;
+      assert.deepEqual(exit, { code: 0, signal: null, killed: false });
+      const rows = await sql(db, 'SELECT request_id, prompt_tokens, completion_tokens FROM usage');
+      assert.equal(rows.length, N);
+      const ids = new Set(responses.map((r) => r.headers['x-request-id']));
+      for (const row of rows) assert.ok(ids.has(row.request_id));
+      assert.deepEqual(
+        rows.map((r) => r.prompt_tokens).sort((a, b) => a - b),
+        Array.from({ length: N }, (_, i) => 100 + i),
+      );
+    });
+  }
 
   test('log_prompts: prompts and streamed completions are stored, capped, without keys', async () => {
     const { gw, db } = await gateway('prompts', { logPrompts: true });

@@ -43,7 +43,7 @@ TEST(UsageLogConfig, AbsentOrEmptySectionMeansNoUsageLog) {
 TEST(UsageLogConfig, EveryField) {
   LoadResult r = load(R"(
 usage_log: { sqlite: /var/lib/spillway/usage.db, log_prompts: true, max_prompt_bytes: 8KiB, retention: 7d,
-             flush_interval: 50ms, batch_size: 100, queue_capacity: 1000 }
+             flush_interval: 50ms, batch_size: 100, queue_capacity: 1000, idle_writer: false }
 )");
   ASSERT_THAT(r.errors, IsEmpty());
   const UsageLogSettings& u = r.config->usage_log;
@@ -55,6 +55,7 @@ usage_log: { sqlite: /var/lib/spillway/usage.db, log_prompts: true, max_prompt_b
   EXPECT_EQ(u.flush_interval, std::chrono::milliseconds(50));
   EXPECT_EQ(u.batch_size, 100);
   EXPECT_EQ(u.queue_capacity, 1000u);
+  EXPECT_FALSE(u.idle_writer);
 }
 
 TEST(UsageLogConfig, Defaults) {
@@ -69,6 +70,7 @@ TEST(UsageLogConfig, Defaults) {
   EXPECT_EQ(u.flush_interval, std::chrono::milliseconds(200));
   EXPECT_EQ(u.batch_size, 256);
   EXPECT_EQ(u.queue_capacity, 65536u);
+  EXPECT_TRUE(u.idle_writer);
 }
 
 TEST(UsageLogConfig, RetentionAcceptsDaysWeeksAndShorterUnits) {
@@ -85,11 +87,13 @@ TEST(UsageLogConfig, PostgresIsNotAvailableYet) {
 
 TEST(UsageLogConfig, BadValues) {
   const auto errors = load(R"(
-usage_log: { sqlite: "", log_prompts: maybe, batch_size: 0, queue_capacity: -1, flush_interval: 5m, color: red }
+usage_log: { sqlite: "", log_prompts: maybe, batch_size: 0, queue_capacity: -1, flush_interval: 5m, color: red,
+             idle_writer: sometimes }
 )")
                           .errors;
   EXPECT_THAT(errors, error_at("usage_log.sqlite", "must not be empty"));
   EXPECT_THAT(errors, error_at("usage_log.log_prompts", "true or false"));
+  EXPECT_THAT(errors, error_at("usage_log.idle_writer", "true or false"));
   EXPECT_THAT(errors, error_at("usage_log.batch_size", "between 1 and"));
   EXPECT_THAT(errors, error_at("usage_log.queue_capacity", "between 1 and"));
   EXPECT_THAT(errors, error_at("usage_log.flush_interval", "at most 60s"));
