@@ -13,8 +13,9 @@
 // the file (after at most one more row), takes over the rest of that batch and commits it with its own.
 // A take-over waits until the starved background thread gets the CPU for that row, so afterwards the
 // dispatcher keeps writing by itself for 1 s (doubling to at most about a minute while take-overs recur)
-// before it hands off again. Records are never dropped by this, only delayed. Where
-// SCHED_IDLE is not available both threads run at normal priority.
+// before it hands off again. Records are never dropped by this, only delayed. Where SCHED_IDLE is not
+// available both threads run at normal priority; `usage_log.idle_writer: false` (options.background)
+// leaves the dispatcher alone.
 //
 // Durability: a record is committed at most about `flush_interval` plus two batches' write time after it
 // was submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
@@ -141,8 +142,8 @@ class UsageWriter {
   std::chrono::steady_clock::time_point last_takeover_{};
   std::chrono::steady_clock::duration handoff_pause_{};
   std::unique_ptr<util::IdleMeter> idle_meter_;
-  std::chrono::steady_clock::time_point next_prune_;  // writer thread only
-  uint64_t reported_drops_ = 0;                       // writer thread only
+  std::chrono::steady_clock::time_point next_prune_;  // dispatcher thread only
+  uint64_t reported_drops_ = 0;                       // dispatcher thread only
   std::chrono::steady_clock::time_point last_drop_report_{};
 
   std::mutex stop_mu_;
