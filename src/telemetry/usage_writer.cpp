@@ -50,7 +50,19 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
     }
 #endif
   }
-  thread_ = start_quiet_thread([this] { run(); });
+  try {
+    thread_ = start_quiet_thread([this] { run(); });
+  } catch (...) {  // no thread left behind when the second cannot start
+    if (background_.joinable()) {
+      {
+        std::lock_guard lock(db_mu_);
+        background_stop_ = true;
+      }
+      background_cv_.notify_all();
+      background_.join();
+    }
+    throw;
+  }
 }
 
 UsageWriter::~UsageWriter() { stop(); }
