@@ -131,10 +131,11 @@ void UsageWriter::run() {
     batch.clear();
     // Waking up at least every second keeps the prune schedule and drop reports going when idle.
     queue_.pop_batch(batch, batch_size, std::chrono::seconds(1), settings_.flush_interval);
-    const uint64_t waiting = batch.size() + queue_.size();
+    const std::size_t queued = queue_.size();
+    const uint64_t waiting = batch.size() + queued;
     if (waiting > max_backlog_.load(std::memory_order_relaxed)) max_backlog_ = waiting;
     maybe_prune();
-    dispatch(batch);
+    dispatch(batch, queued);
     report_drops(false);
     if (batch.empty() && queue_.closed_and_empty()) break;
   }
@@ -147,7 +148,7 @@ void UsageWriter::run() {
   report_drops(true);
 }
 
-void UsageWriter::dispatch(std::vector<UsageRecord>& batch) {
+void UsageWriter::dispatch(std::vector<UsageRecord>& batch, std::size_t queued) {
   if (!options_.background) {
     if (!batch.empty()) {
       std::lock_guard lock(db_mu_);
@@ -157,7 +158,7 @@ void UsageWriter::dispatch(std::vector<UsageRecord>& batch) {
   }
   const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
   // Behind: another full batch is already queued, someone waits in flush(), or the queue is closing.
-  const bool behind = queue_.size() >= batch_size || flushes_waiting_.load() > 0 || queue_.closed();
+  const bool behind = queued >= batch_size || flushes_waiting_.load() > 0 || queue_.closed();
   if (batch.empty() && !behind) {
     // The queue is idle: a batch the background thread still has not written is taken over now.
     std::unique_lock lock(db_mu_, std::try_to_lock);

@@ -99,7 +99,8 @@ class UsageWriter {
  private:
   void run();
   void run_background();
-  void dispatch(std::vector<UsageRecord>& batch);
+  // `queued`: records still in the queue after `batch` was taken.
+  void dispatch(std::vector<UsageRecord>& batch, std::size_t queued);
   // Locks the file for the dispatcher: asks the background thread to let go after its current row.
   std::unique_lock<std::mutex> lock_db();
   // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
