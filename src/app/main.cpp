@@ -8,6 +8,7 @@
 #include "app/tokens_command.h"
 #include "app/usage_command.h"
 #include "mock/mock_llm.h"
+#include "util/allocator.h"
 
 namespace {
 
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
     if (command == "usage") return spillway::app::run_usage(args);
     if (command == "tokens") return spillway::app::run_tokens(args);
     if (command == "version" || command == "--version") {
-      std::cout << "spillway " << SPILLWAY_VERSION << "\n";
+      std::cout << "spillway " << SPILLWAY_VERSION << "\nallocator: " << spillway::util::allocator_name()
+                << "\n";
       return 0;
     }
     if (command == "help" || command == "--help" || command == "-h") {

@@ -20,6 +20,7 @@
 #include "telemetry/metrics_backend_state.h"
 #include "telemetry/token_metrics_policy.h"
 #include "telemetry/usage_log_setup.h"
+#include "util/allocator.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -148,7 +149,7 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
   const uint16_t port = server.bound_port("gateway");
   const uint16_t admin_port = server.bound_port("admin");
   util::log_info("spillway listening on " + server_cfg.listen_host + ":" + std::to_string(port) + " with " +
-                 std::to_string(workers) + " workers" +
+                 std::to_string(workers) + " workers, " + util::allocator_name() +
                  (server_cfg.admin_enabled
                       ? "; admin on " + server_cfg.admin_host + ":" + std::to_string(admin_port)
                       : std::string()));

@@ -73,6 +73,17 @@ apis:
   });
 });
 
+describe('spillway version', () => {
+  // The gateway binary links mimalloc (scripts/setup installs it; CMake option SPILLWAY_MIMALLOC, on by
+  // default): the allocator line says which allocator actually serves malloc in the running process.
+  test('prints the version and the allocator in use: mimalloc', async () => {
+    const r = await runBin(['version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^spillway \d+\.\d+\.\d+\n/);
+    assert.match(r.stdout, /\nallocator: mimalloc \d+\.\d+\.\d+\n$/);
+  });
+});
+
 describe('spillway demo', () => {
   test('serves both API shapes on its simulated backends and stops on SIGTERM', async () => {
     const dir = await makeTempDir();
