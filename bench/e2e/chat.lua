@@ -3,10 +3,12 @@
 -- BENCH_USER_ID (x-user-id). done() prints one machine-readable line, "BENCHJSON {...}", with wrk's latency
 -- percentiles in microseconds.
 --
--- Like a chat client's traffic, the requests are not all the same: the last user message carries one of
--- 1024 ticket numbers and the x-user-id one of 64 users, so that per-request work the gateway could
--- remember (a prompt's token count, a user id's hash) is done for the new part of every request.
--- BENCH_FIXED=1 sends one identical request instead. The variants are built once per wrk thread.
+-- Like a chat client's traffic, the requests are not all the same: the last user message starts with a
+-- ticket number that no earlier request carried (a per-thread counter, fixed width so that the request's
+-- length never changes), and the x-user-id is one of 64 users. So the work the gateway can remember (the
+-- token counts of the system prompt and earlier turns, a user id's hash) is remembered, and the new message
+-- is tokenized on every request, as it would be in a conversation. BENCH_FIXED=1 sends one identical
+-- request instead. The 64 request heads are built once per wrk thread; request() only fills in the number.
 
 local file = assert(io.open(os.getenv("BENCH_BODY_FILE") or "bench/e2e/chat-body.json", "rb"))
 local body = file:read("*a"):gsub("%s+$", "")
@@ -20,27 +22,39 @@ wrk.headers["User-Agent"] = "spillway-bench/1 (wrk)"
 wrk.headers["api-key"] = os.getenv("BENCH_API_KEY") or "sk-bench"
 wrk.headers["x-user-id"] = os.getenv("BENCH_USER_ID") or "alice@example.com"
 
-local requests = nil
+local threads = 0
+local heads, tail = nil, nil
 local n = 0
+
+-- setup() runs in the main Lua state once per wrk thread: each thread gets its own number range.
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_index", threads)
+end
+
+local PLACEHOLDER = "@@TICKET@@@@@@"  -- 14 bytes: "BILL-" and a 9-digit number
 
 if os.getenv("BENCH_FIXED") ~= "1" then
   -- init() runs in each wrk thread once wrk.host is known (wrk.format adds the Host header from it).
   function init(args)
     local last = body:match('^.*()"content":"')  -- the last message's content
     local user = os.getenv("BENCH_USER_ID") or "alice@example.com"
-    requests = {}
-    for i = 1, 1024 do
-      local b = body:sub(1, last + 10) .. string.format("Ticket BILL-%d, build %d. ", 4000 + i, 90000 + i * 7) ..
-          body:sub(last + 11)
-      wrk.headers["x-user-id"] = string.format("%d.%s", i % 64, user)
-      requests[i] = wrk.format(nil, nil, nil, b)
+    local b = body:sub(1, last + 10) .. "Ticket " .. PLACEHOLDER .. ". " .. body:sub(last + 11)
+    heads = {}
+    for i = 1, 64 do
+      wrk.headers["x-user-id"] = string.format("%d.%s", i - 1, user)
+      local req = wrk.format(nil, nil, nil, b)
+      local at = req:find(PLACEHOLDER, 1, true)
+      heads[i] = req:sub(1, at - 1)
+      tail = req:sub(at + #PLACEHOLDER)
     end
     wrk.headers["x-user-id"] = user
+    n = (thread_index or 1) * 100000000  -- thread k: k00000000, k00000001, ...
   end
 
   function request()
-    n = n % #requests + 1
-    return requests[n]
+    n = n + 1
+    return heads[n % 64 + 1] .. string.format("BILL-%09d", n) .. tail
   end
 end
 

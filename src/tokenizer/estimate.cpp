@@ -43,8 +43,8 @@ constexpr ToolCosts kCl100kTools{10, 3, 3, -3, 3, 12};
 
 // Token counts of the longer strings a thread counted recently. Chat clients resend the same system prompt
 // and the whole conversation so far with every turn, so most of a request's text was counted before; a
-// direct-mapped table of keyed 128-bit hashes (util/keyed_hash.h: nobody can aim a collision, and a false
-// hit would need one) skips the tokenizer for those. The result is an estimate either way: the limit settles
+// two-way set-associative table of keyed 128-bit hashes (util/keyed_hash.h: nobody can aim a collision,
+// and a false hit would need one) skips the tokenizer for those. The result is an estimate either way: the limit settles
 // on the backend's usage. 4096 entries, 128 KiB per thread.
 class CountCache {
  public:

@@ -48,12 +48,47 @@ TEST(HashedCache, FindsWhatWasPutForTheSameOwnerOnly) {
   EXPECT_EQ(*cache.find(a, h), 42);
   EXPECT_EQ(cache.find(b, h), nullptr);
   EXPECT_EQ(cache.find(a, keyed_hash128("bob")), nullptr);
-  // A new entry in the same slot replaces the old one.
-  Hash128 same_slot = h;
-  same_slot.h2 ^= 1;
-  cache.put(a, same_slot, 7);
-  EXPECT_EQ(cache.find(a, h), nullptr);
-  EXPECT_EQ(*cache.find(a, same_slot), 7);
+}
+
+// Hashes that differ only in h2 land in the same set of two.
+Hash128 same_set(const Hash128& h, uint64_t n) {
+  Hash128 other = h;
+  other.h2 ^= n;
+  return other;
+}
+
+TEST(HashedCache, KeepsTwoEntriesPerSetAndDropsTheLeastRecentlyUsed) {
+  HashedCache<int, 8> cache;
+  const uint64_t owner = next_cache_owner();
+  const Hash128 a = keyed_hash128("alice");
+  const Hash128 b = same_set(a, 1);
+  const Hash128 c = same_set(a, 2);
+  cache.put(owner, a, 1);
+  cache.put(owner, b, 2);
+  ASSERT_NE(cache.find(owner, a), nullptr);  // both fit: a is now the most recently used
+  EXPECT_EQ(*cache.find(owner, a), 1);
+  ASSERT_NE(cache.find(owner, b), nullptr);  // and now b
+  EXPECT_EQ(*cache.find(owner, b), 2);
+  EXPECT_EQ(*cache.find(owner, a), 1);  // a again: b is the least recently used
+  cache.put(owner, c, 3);               // a full set: b goes
+  EXPECT_EQ(cache.find(owner, b), nullptr);
+  ASSERT_NE(cache.find(owner, a), nullptr);
+  EXPECT_EQ(*cache.find(owner, a), 1);
+  ASSERT_NE(cache.find(owner, c), nullptr);
+  EXPECT_EQ(*cache.find(owner, c), 3);
+}
+
+TEST(HashedCache, PutOfAKeyItHoldsUpdatesItWithoutDroppingTheOther) {
+  HashedCache<int, 8> cache;
+  const uint64_t owner = next_cache_owner();
+  const Hash128 a = keyed_hash128("alice");
+  const Hash128 b = same_set(a, 1);
+  cache.put(owner, a, 1);
+  cache.put(owner, b, 2);
+  cache.put(owner, b, 20);  // b is first: updated in place
+  EXPECT_EQ(*cache.find(owner, b), 20);
+  ASSERT_NE(cache.find(owner, a), nullptr);
+  EXPECT_EQ(*cache.find(owner, a), 1);
 }
 
 }  // namespace
