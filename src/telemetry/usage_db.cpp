@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace spillway::telemetry {
@@ -44,13 +45,23 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
 )sql";
 
-constexpr const char* kInsert =
+constexpr const char* kInsertHead =
     "INSERT INTO usage (ts, request_id, api, operation, pool, deployment, model, backend, attempts, "
     "subscription, product, tags, user_hash, tools, status, error, stream, prompt_tokens, "
     "completion_tokens, total_tokens, cached_tokens, reasoning_tokens, tokens_estimated, usage_source, "
-    "ttft_ms, duration_ms, cache, client_disconnected, prompt, completion) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-    "?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
+    "ttft_ms, duration_ms, cache, client_disconnected, prompt, completion) VALUES ";
+constexpr int kColumns = 30;
+
+// "INSERT ... VALUES (?, ... ?), ..." for `rows` rows: parameter row * kColumns + column + 1.
+std::string insert_sql(std::size_t rows) {
+  std::string sql = kInsertHead;
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (int c = 0; c < kColumns; ++c) sql += c == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  return sql;
+}
 
 // Chunks keep each delete transaction (and the WAL growth it causes) short.
 constexpr const char* kPrune =
@@ -58,6 +69,54 @@ constexpr const char* kPrune =
 
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+
+// Binds `r` to parameters base + 1 .. base + kColumns. `tags` and `tools` (the record's JSON columns) must
+// outlive the statement's step: they are bound without a copy.
+void bind_row(sqlite3_stmt* s, int base, const UsageRecord& r, const std::string& tags,
+              const std::string& tools) {
+  sqlite3_bind_int64(s, base + 1, r.time_ms);
+  bind_text(s, base + 2, r.request_id);
+  bind_text(s, base + 3, r.api);
+  bind_text(s, base + 4, r.operation);
+  bind_text(s, base + 5, r.pool);
+  bind_text(s, base + 6, r.deployment);
+  bind_text(s, base + 7, r.model);
+  bind_text(s, base + 8, r.backend);
+  sqlite3_bind_int(s, base + 9, r.attempts);
+  bind_text(s, base + 10, r.subscription);
+  bind_text(s, base + 11, r.product);
+  bind_text(s, base + 12, tags);
+  bind_text(s, base + 13, r.user_hash);
+  bind_text(s, base + 14, tools);
+  sqlite3_bind_int(s, base + 15, r.status);
+  bind_text(s, base + 16, r.error);
+  sqlite3_bind_int(s, base + 17, r.stream ? 1 : 0);
+  sqlite3_bind_int64(s, base + 18, r.prompt_tokens);
+  sqlite3_bind_int64(s, base + 19, r.completion_tokens);
+  sqlite3_bind_int64(s, base + 20, r.total_tokens);
+  sqlite3_bind_int64(s, base + 21, r.cached_tokens);
+  sqlite3_bind_int64(s, base + 22, r.reasoning_tokens);
+  sqlite3_bind_int(s, base + 23, r.tokens_estimated ? 1 : 0);
+  bind_text(s, base + 24, r.usage_source);
+  if (r.ttft_ms >= 0) {
+    sqlite3_bind_double(s, base + 25, r.ttft_ms);
+  } else {
+    sqlite3_bind_null(s, base + 25);
+  }
+  sqlite3_bind_double(s, base + 26, r.duration_ms);
+  bind_text(s, base + 27, r.cache);
+  sqlite3_bind_int(s, base + 28, r.client_disconnected ? 1 : 0);
+  if (r.prompt) {
+    bind_text(s, base + 29, *r.prompt);
+  } else {
+    sqlite3_bind_null(s, base + 29);
+  }
+  if (r.completion) {
+    bind_text(s, base + 30, *r.completion);
+  } else {
+    sqlite3_bind_null(s, base + 30);
+  }
 }
 
 }  // namespace
@@ -94,12 +153,17 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     exec(kSchema);
     exec(("PRAGMA user_version=" + std::to_string(kUsageSchemaVersion)).c_str());
     exec("COMMIT");
-    if (sqlite3_prepare_v3(db_, kInsert, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK ||
+    const std::string one = insert_sql(1);
+    const std::string many = insert_sql(kRowsPerInsert);
+    if (sqlite3_prepare_v3(db_, one.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_, many.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_many_, nullptr) !=
+            SQLITE_OK ||
         sqlite3_prepare_v3(db_, kPrune, -1, SQLITE_PREPARE_PERSISTENT, &prune_, nullptr) != SQLITE_OK) {
       throw std::runtime_error("usage log: " + path + ": " + sqlite3_errmsg(db_));
     }
   } catch (...) {
     sqlite3_finalize(insert_);
+    sqlite3_finalize(insert_many_);
     sqlite3_finalize(prune_);
     sqlite3_close(db_);
     db_ = nullptr;
@@ -109,6 +173,7 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
 
 UsageDb::~UsageDb() {
   sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_many_);
   sqlite3_finalize(prune_);
   // The last connection to close checkpoints the WAL into the main file and removes it.
   sqlite3_close(db_);
@@ -141,56 +206,21 @@ bool UsageDb::insert_rows(const std::vector<UsageRecord>& records, const std::at
     error = sqlite3_errmsg(db_);
     return false;
   }
-  std::string tools;
-  std::string tags;
+  // kRowsPerInsert rows per statement while that many are left, then one at a time: SQLite's work per
+  // statement (opening the cursors, halting, resetting) is shared by the rows.
+  std::array<std::string, kRowsPerInsert> tags;
+  std::array<std::string, kRowsPerInsert> tools;
   std::size_t n = 0;
-  for (const UsageRecord& r : records) {
-    sqlite3_stmt* s = insert_;
-    tools = tools_json(r.tools);
-    tags = tags_json(r.tags);
-    sqlite3_bind_int64(s, 1, r.time_ms);
-    bind_text(s, 2, r.request_id);
-    bind_text(s, 3, r.api);
-    bind_text(s, 4, r.operation);
-    bind_text(s, 5, r.pool);
-    bind_text(s, 6, r.deployment);
-    bind_text(s, 7, r.model);
-    bind_text(s, 8, r.backend);
-    sqlite3_bind_int(s, 9, r.attempts);
-    bind_text(s, 10, r.subscription);
-    bind_text(s, 11, r.product);
-    bind_text(s, 12, tags);
-    bind_text(s, 13, r.user_hash);
-    bind_text(s, 14, tools);
-    sqlite3_bind_int(s, 15, r.status);
-    bind_text(s, 16, r.error);
-    sqlite3_bind_int(s, 17, r.stream ? 1 : 0);
-    sqlite3_bind_int64(s, 18, r.prompt_tokens);
-    sqlite3_bind_int64(s, 19, r.completion_tokens);
-    sqlite3_bind_int64(s, 20, r.total_tokens);
-    sqlite3_bind_int64(s, 21, r.cached_tokens);
-    sqlite3_bind_int64(s, 22, r.reasoning_tokens);
-    sqlite3_bind_int(s, 23, r.tokens_estimated ? 1 : 0);
-    bind_text(s, 24, r.usage_source);
-    if (r.ttft_ms >= 0) {
-      sqlite3_bind_double(s, 25, r.ttft_ms);
-    } else {
-      sqlite3_bind_null(s, 25);
+  while (n < records.size()) {
+    const std::size_t rows = records.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
+    sqlite3_stmt* s = rows == 1 ? insert_ : insert_many_;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const UsageRecord& r = records[n + i];
+      tags[i] = tags_json(r.tags);
+      tools[i] = tools_json(r.tools);
+      // Every parameter is bound for every row (nulls included), so no clear_bindings between statements.
+      bind_row(s, static_cast<int>(i) * kColumns, r, tags[i], tools[i]);
     }
-    sqlite3_bind_double(s, 26, r.duration_ms);
-    bind_text(s, 27, r.cache);
-    sqlite3_bind_int(s, 28, r.client_disconnected ? 1 : 0);
-    if (r.prompt) {
-      bind_text(s, 29, *r.prompt);
-    } else {
-      sqlite3_bind_null(s, 29);
-    }
-    if (r.completion) {
-      bind_text(s, 30, *r.completion);
-    } else {
-      sqlite3_bind_null(s, 30);
-    }
-    // Every parameter is bound above for every row (nulls included), so no clear_bindings between rows.
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -198,7 +228,7 @@ bool UsageDb::insert_rows(const std::vector<UsageRecord>& records, const std::at
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return false;
     }
-    ++n;
+    n += rows;
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {

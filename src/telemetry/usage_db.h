@@ -21,6 +21,9 @@ inline constexpr int kUsageSchemaVersion = 1;
 
 class UsageDb {
  public:
+  // Rows per INSERT statement while a batch has that many left (the rest go one by one).
+  static constexpr std::size_t kRowsPerInsert = 16;
+
   // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing.
   // Throws std::runtime_error naming the file (never a secret) when it cannot.
   explicit UsageDb(const std::string& path);
@@ -30,9 +33,10 @@ class UsageDb {
 
   // Inserts every record in one transaction. On failure rolls back, and returns false with `error` set.
   bool insert(const std::vector<UsageRecord>& records, std::string& error);
-  // Like insert(), but `stop` is read after each row: once it is raised, the rows inserted so far are
-  // committed and the call returns. `committed` is how many of the first records are now stored (all of
-  // them unless stopped early; 0 on failure). At least one row is written per call.
+  // Like insert(), but `stop` is read after each statement (kRowsPerInsert rows at most): once it is
+  // raised, the rows inserted so far are committed and the call returns. `committed` is how many of the first
+  // records are now stored (all of them unless stopped early; 0 on failure). At least one row is written per
+  // call.
   bool insert_until(const std::vector<UsageRecord>& records, const std::atomic<bool>& stop,
                     std::size_t& committed, std::string& error);
   // Deletes the rows with time_ms < `before_ms`, in short transactions. Returns the number deleted.
@@ -46,7 +50,8 @@ class UsageDb {
 
   std::string path_;
   sqlite3* db_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;       // one row
+  sqlite3_stmt* insert_many_ = nullptr;  // kRowsPerInsert rows
   sqlite3_stmt* prune_ = nullptr;
 };
 

@@ -190,7 +190,7 @@ void UsageWriter::dispatch(std::vector<UsageRecord>& batch, std::size_t queued) 
 void UsageWriter::pause_handoffs(std::chrono::steady_clock::time_point now) {
   // The machine turned busy before the idle meter saw it, or it is busy in a way the meter cannot see (a
   // container's CPU quota): taking a batch over means waiting until the background thread gets the CPU to
-  // finish its current row, which on a saturated machine can take a good part of a second while the
+  // finish its current statement, which on a saturated machine can take a good part of a second while the
   // queue grows. So after a take-over the dispatcher writes by itself for a while: `first_handoff_pause`,
   // doubled (up to 64 times that) while take-overs keep coming soon after the pause ends.
   const auto first =

@@ -101,7 +101,8 @@ class UsageWriter {
   void run_background();
   // `queued`: records still in the queue after `batch` was taken.
   void dispatch(std::vector<UsageRecord>& batch, std::size_t queued);
-  // Locks the file for the dispatcher: asks the background thread to let go after its current row.
+  // Locks the file for the dispatcher: asks the background thread to let go after its current
+  // statement.
   std::unique_lock<std::mutex> lock_db();
   // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
   // counted as failed.

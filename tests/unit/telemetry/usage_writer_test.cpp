@@ -94,6 +94,66 @@ TEST(UsageDb, InsertUntilCommitsTheRowsDoneWhenAskedToStop) {
   EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 5);
 }
 
+// Batches go in statements of kRowsPerInsert rows, the rest one by one: every row keeps its own fields
+// (the JSON columns too) and the batch's order.
+TEST(UsageDb, MultiRowStatementsStoreEveryRowInOrder) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  const std::size_t count = 2 * UsageDb::kRowsPerInsert + 5;
+  std::vector<UsageRecord> rs;
+  std::string expected_ids;
+  for (std::size_t i = 0; i < count; ++i) {
+    UsageRecord r = sample_record(kT0 + static_cast<int64_t>(i), "r" + std::to_string(i));
+    r.prompt_tokens = static_cast<int64_t>(i) * 3;
+    r.tools = {"tool" + std::to_string(i)};
+    r.tags = {{"n", std::to_string(i)}};
+    r.ttft_ms = i % 2 == 0 ? -1 : static_cast<double>(i);
+    if (i % 3 == 0) r.prompt = "p" + std::to_string(i);
+    rs.push_back(std::move(r));
+    expected_ids += (i == 0 ? "" : ",") + ("r" + std::to_string(i));
+  }
+  std::string error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(count));
+  EXPECT_EQ(query_text(
+                path, "SELECT group_concat(request_id, ',') FROM (SELECT request_id FROM usage ORDER BY id)"),
+            expected_ids);
+  // Each row's own values, checked across the whole table: no row took another's parameters.
+  EXPECT_EQ(
+      query_int(path, "SELECT COUNT(*) FROM usage WHERE request_id = 'r' || (ts - " + std::to_string(kT0) +
+                          ") AND prompt_tokens = 3 * (ts - " + std::to_string(kT0) +
+                          ") AND tools = '[\"tool' || (ts - " + std::to_string(kT0) +
+                          ") || '\"]' AND json_extract(tags, '$.n') = CAST(ts - " + std::to_string(kT0) +
+                          " AS TEXT)"),
+      static_cast<int64_t>(count));
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE ttft_ms IS NULL"),
+            static_cast<int64_t>((count + 1) / 2));
+  EXPECT_EQ(
+      query_int(path, "SELECT COUNT(*) FROM usage WHERE prompt = 'p' || (ts - " + std::to_string(kT0) + ")"),
+      static_cast<int64_t>((count + 2) / 3));
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE prompt IS NULL"),
+            static_cast<int64_t>(count - (count + 2) / 3));
+}
+
+TEST(UsageDb, InsertUntilStopsAfterAWholeStatement) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::vector<UsageRecord> rs;
+  for (std::size_t i = 0; i < UsageDb::kRowsPerInsert + 3; ++i) {
+    rs.push_back(sample_record(kT0 + static_cast<int64_t>(i), "r" + std::to_string(i)));
+  }
+  std::atomic<bool> stop{true};
+  std::size_t committed = 0;
+  std::string error;
+  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  EXPECT_EQ(committed, UsageDb::kRowsPerInsert);  // the first statement's rows, then it stops
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(UsageDb::kRowsPerInsert));
+  EXPECT_EQ(query_int(path, "SELECT MAX(ts) FROM usage"),
+            kT0 + static_cast<int64_t>(UsageDb::kRowsPerInsert) - 1);
+}
+
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
