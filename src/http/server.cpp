@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "http/parsers.h"
+#include "http/write_now.h"
 #include "util/log.h"
 
 namespace spillway::http {
@@ -87,6 +88,9 @@ class Session final : public ResponseWriter {
     // Beast reads at most max(512, free capacity) bytes per call: without room a 1 KB request took three
     // recvmsg calls and three trips through the event loop.
     buffer_.reserve(kReadBufferSize);
+    // write_all() writes directly first (write_now.h); the async operations do not care either way.
+    boost::system::error_code ec;
+    stream_.socket().non_blocking(true, ec);
     worker_.sessions.insert(this);
   }
   ~Session() override { worker_.sessions.erase(this); }
@@ -120,6 +124,19 @@ class Session final : public ResponseWriter {
   bool keep_alive_now() const { return keep_alive_ && !close_after_ && !server_.draining.load(); }
   net::awaitable<void> reject(ProtocolError error, std::string_view detail);
   net::awaitable<void> linger_close();
+  // Writes all of `buffers`: what the socket takes at once directly, the rest (if any) asynchronously under
+  // the write timeout.
+  template <class Buffers>
+  net::awaitable<boost::system::error_code> write_all(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const std::size_t n = detail::write_now(stream_.socket(), buffers, ec);
+    if (ec || n == net::buffer_size(buffers)) co_return ec;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(n);
+    stream_.expires_after(server_.limits.write_timeout);
+    auto [wec, wn] = co_await net::async_write(stream_, rest, kTok);
+    co_return wec;
+  }
   bool write_failed(const boost::system::error_code& ec) {
     if (!ec) return false;
     gone_ = true;
@@ -189,9 +206,8 @@ net::awaitable<void> Session::run() {
     }
     if (beast::iequals(find_header(request_.headers, "expect"), "100-continue") && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(limits.write_timeout);
-      auto [wec, wn] =
-          co_await net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()), kTok);
+      const net::const_buffer buffer = net::buffer(kContinue.data(), kContinue.size());
+      const boost::system::error_code wec = co_await write_all(buffer);
       if (wec) break;
     }
     if (!parser.is_done()) {
@@ -294,8 +310,7 @@ net::awaitable<bool> Session::send(Response response) {
   finish_head();
   const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
                                                  bodiless ? net::const_buffer() : net::buffer(response.body)};
-  stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
+  const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 
@@ -306,8 +321,8 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
   detail::append_headers(head_, headers);
   head_.append("transfer-encoding: chunked\r\n");
   finish_head();
-  stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, net::buffer(head_), kTok);
+  const net::const_buffer buffer = net::buffer(head_);
+  const boost::system::error_code ec = co_await write_all(buffer);
   co_return !write_failed(ec);
 }
 
@@ -323,16 +338,15 @@ net::awaitable<bool> Session::write_chunk(std::string_view data) {
   const std::array<net::const_buffer, 3> buffers{
       net::buffer(p, static_cast<std::size_t>(size + sizeof size - p)), net::buffer(data.data(), data.size()),
       net::buffer("\r\n", 2)};
-  stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, buffers, kTok);
+  const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::end_stream() {
   if (gone_) co_return false;
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";
-  stream_.expires_after(server_.limits.write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()), kTok);
+  const net::const_buffer buffer = net::buffer(kLastChunk.data(), kLastChunk.size());
+  const boost::system::error_code ec = co_await write_all(buffer);
   co_return !write_failed(ec);
 }
 

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "http/parsers.h"
+#include "http/write_now.h"
 
 namespace spillway::http {
 
@@ -300,8 +301,18 @@ class Pool final : public UpstreamPool {
                                                      net::buffer(request.body.data(), request.body.size())};
 
       const bool total_armed = arm(*conn, timeouts.first_byte, deadline);
-      auto [wec, wn] =
-          co_await with_stream(*conn, [&](auto& s) { return net::async_write(s, buffers, kTok); });
+      // Plain connections write directly what the socket takes at once (write_now.h), which is usually the
+      // whole request; TLS and whatever is left go through an async write under the timeout just armed.
+      boost::system::error_code wec;
+      std::size_t written = 0;
+      if (conn->plain) written = detail::write_now(conn->plain->socket(), buffers, wec);
+      if (!wec && written < net::buffer_size(buffers)) {
+        beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+        rest.consume(written);
+        auto [aec, an] =
+            co_await with_stream(*conn, [&](auto& s) { return net::async_write(s, rest, kTok); });
+        wec = aec;
+      }
       if (wec) {
         if (reused && attempt == 0 && wec != beast::error::timeout) continue;  // stale keep-alive connection
         if (wec == beast::error::timeout) {
@@ -358,6 +369,7 @@ class Pool final : public UpstreamPool {
     }
     boost::system::error_code oec;
     conn->tcp().socket().set_option(tcp::no_delay(true), oec);
+    if (!conn->secure) conn->tcp().socket().non_blocking(true, oec);  // for write_now() in send()
     if (conn->secure) {
       boost::system::error_code aec;
       net::ip::make_address(ep.host, aec);
