@@ -87,10 +87,23 @@ std::size_t whitespace(const unsigned char* p, const unsigned char* end) {
   return static_cast<std::size_t>(last_start - p);
 }
 
+// ASCII bytes of the letter classes: \p{L} is [A-Za-z] there, [Lu Lt Lm Lo M] is [A-Z] and
+// [Ll Lm Lo M] is [a-z] (ASCII has no Lt, Lm, Lo or marks; pretokenize_test checks this against the
+// table). The scanners below take ASCII bytes without decoding them or looking up their class: most text
+// is mostly ASCII, and these loops were most of o200k's pre-tokenisation (callgrind).
+inline bool ascii_upper(unsigned char b) { return static_cast<unsigned char>(b - 'A') < 26; }
+inline bool ascii_lower(unsigned char b) { return static_cast<unsigned char>(b - 'a') < 26; }
+inline bool ascii_letter(unsigned char b) { return ascii_lower(static_cast<unsigned char>(b | 0x20)); }
+
 // \p{L}+ at p.
 std::size_t letters(const unsigned char* p, const unsigned char* end) {
   const unsigned char* q = p;
   while (q < end) {
+    if (*q < 0x80) {
+      if (!ascii_letter(*q)) break;
+      ++q;
+      continue;
+    }
     const Char c = char_at(q);
     if (!detail::is_letter(c.cls)) break;
     q += c.len;
@@ -118,6 +131,11 @@ WordMatch o200k_word(const unsigned char* s, const unsigned char* end) {
   const unsigned char* q = s;
   const unsigned char* last_lower_end = nullptr;
   while (q < end) {
+    if (*q < 0x80) {
+      if (!ascii_upper(*q)) break;
+      ++q;  // in U, not in W
+      continue;
+    }
     const Char c = char_at(q);
     if (!is_upper_class(c.cls)) break;
     q += c.len;
@@ -125,16 +143,18 @@ WordMatch o200k_word(const unsigned char* s, const unsigned char* end) {
   }
   // U* greedy, then W+: first at the end of the U run (only Ll can be there), else U* gives back code points
   // until one of them is in W; the greedy W+ then stops at the next one, which is not in W.
-  if (q < end) {
-    Char c = char_at(q);
-    if (c.cls == detail::kLl) {
-      do {
-        q += c.len;
-        if (q == end) break;
-        c = char_at(q);
-      } while (is_lower_class(c.cls));
-      return {q, 1};
+  if (q < end && (*q < 0x80 ? ascii_lower(*q) : char_at(q).cls == detail::kLl)) {
+    while (q < end) {
+      if (*q < 0x80) {
+        if (!ascii_lower(*q)) break;
+        ++q;
+        continue;
+      }
+      const Char c = char_at(q);
+      if (!is_lower_class(c.cls)) break;
+      q += c.len;
     }
+    return {q, 1};
   }
   if (last_lower_end) return {last_lower_end, 1};
   // Alternative 2: U+ then W*, which is empty here (the code point after the U run is not Ll).

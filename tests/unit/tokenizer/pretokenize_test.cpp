@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/unicode_class.h"
 #include "tokenizer/utf8.h"
 
 namespace spillway::tokenizer {
@@ -45,6 +46,31 @@ TEST(Pretokenize, O200kCaseClasses) {
   // A combining mark after a prefix character joins it; a mark alone is a word (U* W+ with W = the mark).
   EXPECT_EQ(o2(" \u0301a"), (Pieces{" \u0301a"}));
   EXPECT_EQ(o2("\u0301ABC "), (Pieces{"\u0301", "ABC", " "}));
+}
+
+// The scanners take ASCII letters without a table lookup (pretokenize.cpp): in ASCII, \p{L} is [A-Za-z],
+// o200k's upper class [Lu Lt Lm Lo M] is [A-Z] and its lower class [Ll Lm Lo M] is [a-z].
+TEST(Pretokenize, AsciiLetterClassesAreWhatTheFastPathsAssume) {
+  using namespace detail;
+  for (uint32_t b = 0; b < 0x80; ++b) {
+    const CharClass c = char_class(b);
+    const bool upper = c == kLu || c == kLt || c == kLm || c == kLo || c == kMark;
+    const bool lower = c == kLl || c == kLm || c == kLo || c == kMark;
+    EXPECT_EQ(is_letter(c), (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) << b;
+    EXPECT_EQ(upper, b >= 'A' && b <= 'Z') << b;
+    EXPECT_EQ(lower, b >= 'a' && b <= 'z') << b;
+  }
+}
+
+// Words that mix ASCII and other letters cross between the fast paths and the general ones.
+TEST(Pretokenize, WordsMixingAsciiAndOtherLetters) {
+  EXPECT_EQ(o2("caf\u00e9 Caf\u00e9s \u00c9COLE \u00e9cole"),
+            (Pieces{"caf\u00e9", " Caf\u00e9s", " \u00c9COLE", " \u00e9cole"}));
+  EXPECT_EQ(o2("ABC\u00e9def"), (Pieces{"ABC\u00e9def"}));      // U* W+: the last upper is not in W
+  EXPECT_EQ(o2("abc\u00c9DEF"), (Pieces{"abc", "\u00c9DEF"}));  // W+ stops at an upper letter
+  EXPECT_EQ(o2("x\u02b0y"), (Pieces{"x\u02b0y"}));              // U+02B0 is Lm: in W, so the word goes on
+  EXPECT_EQ(o2("\u02b0ABCdef"), (Pieces{"\u02b0ABCdef"}));      // Lm is in U too
+  EXPECT_EQ(cl("na\u00efve\u4e2d\u6587text 123"), (Pieces{"na\u00efve\u4e2d\u6587text", " ", "123"}));
 }
 
 TEST(Pretokenize, PiecesCoverTheInput) {
