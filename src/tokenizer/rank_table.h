@@ -19,21 +19,14 @@ class RankTable {
   // each once, and every single byte must be a token. Throws std::runtime_error otherwise.
   explicit RankTable(std::string_view tiktoken_file);
 
-  // A key to look up: its hash is computed, and its slot prefetched, ahead of find(), so that several
-  // lookups can wait for memory at once.
+  // A key to look up, with its hash (0 for two bytes, which are found by direct indexing): the hash also
+  // serves the callers' own caches in front of this table.
   struct Key {
     const unsigned char* p;
     std::size_t n;
     uint64_t h;
   };
-  Key key(const unsigned char* p, std::size_t n) const {
-    Key k{p, n, 0};
-    if (n != 2) {
-      k.h = hash(p, n);
-      __builtin_prefetch(&filter_[filter_word(k.h)]);
-    }
-    return k;
-  }
+  Key key(const unsigned char* p, std::size_t n) const { return Key{p, n, n != 2 ? hash(p, n) : 0}; }
 
   // Rank of the key's byte string, or kNoRank.
   uint32_t find(const Key& k) const {

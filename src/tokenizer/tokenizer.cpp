@@ -55,8 +55,65 @@ class PieceCache {
   Entry entries_[kEntries];
 };
 
+// Ranks of recently seen pieces that are tokens, with their bytes. A lookup in the rank table touches
+// three places far apart in several MiB (the slot, the token's offset, its bytes): under load these are
+// cache misses, and they were most of the tokenizer's cycles. Text repeats its words, and this table (64
+// KiB, one entry per 32-byte slot) stays in the core's cache. Direct-mapped, one per thread and encoding.
+class TokenCache {
+ public:
+  static constexpr std::size_t kMaxPiece = 19;
+  static constexpr std::size_t kEntries = 2048;
+
+  // The rank of [p, p + n) (hash h) if cached, else RankTable::kNoRank. REQUIRES: n <= kMaxPiece.
+  uint32_t find(uint64_t h, const unsigned char* p, std::size_t n) const {
+    const Entry& e = entries_[index(h)];
+    return e.len == n && e.hash == h && same_bytes(e.bytes, p, n) ? e.rank : RankTable::kNoRank;
+  }
+  void put(uint64_t h, const unsigned char* p, std::size_t n, uint32_t rank) {
+    Entry& e = entries_[index(h)];
+    e.hash = h;
+    e.rank = rank;
+    e.len = static_cast<uint8_t>(n);
+    std::memcpy(e.bytes, p, n);
+  }
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    uint32_t rank = RankTable::kNoRank;
+    uint8_t len = 0xFF;  // matches no piece
+    unsigned char bytes[kMaxPiece];
+  };
+  static_assert(sizeof(Entry) == 32);
+  static std::size_t index(uint64_t h) { return (h >> 48) % kEntries; }
+  static uint64_t load64(const void* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  static uint32_t load32(const void* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  // n <= kMaxPiece; overlapping word loads instead of a call to memcmp.
+  static bool same_bytes(const unsigned char* a, const unsigned char* b, std::size_t n) {
+    if (n >= 8) {
+      return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8) &&
+             (n <= 16 || load64(a + 8) == load64(b + 8));
+    }
+    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  Entry entries_[kEntries];
+};
+
 struct ThreadState {
   std::unique_ptr<PieceCache> cache[2];
+  std::unique_ptr<TokenCache> tokens[2];
   std::vector<uint32_t> scratch;
 };
 
@@ -71,18 +128,30 @@ void encode_valid(Encoding e, std::string_view text, Sink& sink) {
   const RankTable& ranks = rank_table(e);
   const NextPiece next = splitter(e);
   ThreadState& ts = thread_state();
-  auto& cache_ptr = ts.cache[e == Encoding::kCl100kBase ? 0 : 1];
-  if (!cache_ptr) cache_ptr = std::make_unique<PieceCache>();
-  PieceCache& cache = *cache_ptr;
+  const int which = e == Encoding::kCl100kBase ? 0 : 1;
+  if (!ts.cache[which]) ts.cache[which] = std::make_unique<PieceCache>();
+  if (!ts.tokens[which]) ts.tokens[which] = std::make_unique<TokenCache>();
+  PieceCache& cache = *ts.cache[which];
+  TokenCache& tokens = *ts.tokens[which];
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
   const std::size_t max_token = ranks.max_token_size();
   while (p < end) {
     const std::size_t n = next(p, end);
+    if (n == 1) {  // every byte is a token
+      sink.one(ranks.byte_rank(*p));
+      p += 1;
+      continue;
+    }
     if (n <= max_token) {
       // tiktoken's own shortcut: a piece that is a token is that token.
       const RankTable::Key key = ranks.key(p, n);
-      const uint32_t whole = ranks.find(key);
+      const bool cacheable = n > 2 && n <= TokenCache::kMaxPiece;  // two bytes: one table read anyway
+      uint32_t whole = cacheable ? tokens.find(key.h, p, n) : RankTable::kNoRank;
+      if (whole == RankTable::kNoRank) {
+        whole = ranks.find(key);
+        if (whole != RankTable::kNoRank && cacheable) tokens.put(key.h, p, n, whole);
+      }
       if (whole != RankTable::kNoRank) {
         sink.one(whole);
         p += n;

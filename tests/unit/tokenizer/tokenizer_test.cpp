@@ -90,6 +90,31 @@ TEST(Encode, DecodeRoundTrips) {
 }
 
 // A long run of letters is a single piece: merging must not be quadratic.
+// Thousands of distinct word tokens (" word": the splitter yields each as one piece, which is that token),
+// more than the per-thread cache of recent tokens holds, so entries are evicted and slots shared by
+// different words: every pass, cold or from the cache, must give exactly the tokens' own ranks.
+TEST(Encode, RepeatedWordsGiveTheSameIdsFromTheCache) {
+  for (const Encoding e : {kCl, kO2}) {
+    const RankTable& ranks = rank_table(e);
+    std::string text;
+    Ids expected;
+    for (uint32_t r = 0; r < ranks.size() && expected.size() < 6000; ++r) {
+      const std::string_view t = ranks.token(r);
+      if (t.size() < 4 || t.size() > 24 || t[0] != ' ') continue;
+      bool lower = true;
+      for (const char c : t.substr(1)) lower = lower && c >= 'a' && c <= 'z';
+      if (!lower) continue;
+      text += t;
+      expected.push_back(r);
+    }
+    ASSERT_GT(expected.size(), 5000u) << encoding_name(e);
+    for (int pass = 0; pass < 3; ++pass) {
+      EXPECT_EQ(encode(e, text), expected) << encoding_name(e) << " pass " << pass;
+      EXPECT_EQ(count_tokens(e, text), expected.size()) << encoding_name(e) << " pass " << pass;
+    }
+  }
+}
+
 TEST(Encode, LongRunsStayFast) {
   std::string letters;
   uint32_t x = 12345;
