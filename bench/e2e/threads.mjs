@@ -1,0 +1,138 @@
+// CPU time per thread of `spillway serve` under wrk load (the bench/run config, static nginx upstream):
+// utime and stime from /proc/<pid>/task/<tid>/stat, before and after, per thread name, in microseconds per
+// request. Shows where a request's CPU goes between the workers and the usage-log writer, user and kernel.
+//
+//   node bench/e2e/threads.mjs [--bin PATH] [--seconds 10] [--conns 64] [--workers 2] [--strace] [--nginx]
+//
+// --strace: syscalls per request instead (strace -c -f attached during the run; slows the gateway down).
+// --nginx: the nginx reverse proxy of bench/run instead of Spillway (its master and workers).
+// --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as P from './procs.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === '--bin') o.bin = path.resolve(argv[++i]);
+  else if (a === '--seconds') o.seconds = Math.min(120, Number(argv[++i]));
+  else if (a === '--conns') o.conns = Math.min(256, Number(argv[++i]));
+  else if (a === '--workers') o.workers = Number(argv[++i]);
+  else if (a === '--strace') o.strace = true;
+  else if (a === '--nginx') o.nginx = true;
+  else if (a === '--perf') o.perf = path.resolve(argv[++i]);
+  else throw new Error(`unknown option ${a}`);
+}
+
+function wrk(port, conns, seconds) {
+  const out = execFileSync('wrk', [conns > 1 ? '-t2' : '-t1', '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s', '-s',
+    path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
+    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
+    timeout: (seconds + 60) * 1000,
+  }).toString();
+  const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
+  if (!line) throw new Error(`wrk: ${out}`);
+  return JSON.parse(line.slice(10));
+}
+
+// {name: {utime, stime}} in clock ticks, summed over the threads of that name.
+function threadTimes(pids) {
+  const out = {};
+  for (const pid of [pids].flat()) for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const t = out[name] || (out[name] = { utime: 0, stime: 0, threads: 0 });
+    t.utime += Number(f[11]);
+    t.stime += Number(f[12]);
+    t.threads += 1;
+  }
+  return out;
+}
+
+async function main() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-threads-'));
+  try {
+    const upPort = await P.freePort();
+    const prefix = path.join(tmp, 'nginx-upstream');
+    fs.mkdirSync(prefix);
+    fs.writeFileSync(path.join(prefix, 'nginx.conf'), upstreamNginxConf(prefix, upPort));
+    const up = P.start('nginx-upstream', 'nginx', ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;']);
+    await P.waitPort(upPort, up);
+    let sw, ports, pids;
+    if (o.nginx) {
+      const port = await P.freePort();
+      const px = path.join(tmp, 'nginx-proxy');
+      fs.mkdirSync(px);
+      fs.writeFileSync(path.join(px, 'nginx.conf'), proxyNginxConf(px, port, upPort, o.workers));
+      sw = P.start('nginx-proxy', 'nginx', ['-p', px, '-e', `${px}/error.log`, '-c', `${px}/nginx.conf`, '-g', 'daemon off;']);
+      await P.waitPort(port, sw);
+      ports = { port };
+      pids = [sw.pid, ...P.childPids(sw.pid)];
+    } else {
+      const conf = path.join(tmp, 'gateway.yaml');
+      fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, o.workers));
+      const ready = path.join(tmp, 'ready.json');
+      sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'warn'],
+        { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log') });
+      ports = await P.waitReadyFile(ready, sw, 30000);
+      pids = [sw.pid];
+    }
+    wrk(ports.port, o.conns, 2);
+    if (o.strace) {
+      const file = path.join(tmp, 'strace.txt');
+      const st = spawn('strace', ['-c', '-f', '-o', file, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
+      await P.sleep(500);
+      const w = wrk(ports.port, o.conns, o.seconds);
+      st.kill('SIGINT');
+      await new Promise((r) => st.on('exit', r));
+      console.log(`${w.requests} requests at ${o.conns} connections; syscalls per request:`);
+      for (const l of fs.readFileSync(file, 'utf8').split('\n')) {
+        const m = l.match(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(\d*)\s*(\w+)$/);
+        if (m) console.log(`  ${m[3].padEnd(18)} ${(Number(m[1]) / w.requests).toFixed(3)}${m[2] ? `  (errors ${(Number(m[2]) / w.requests).toFixed(3)})` : ''}`);
+      }
+      await P.stop(sw, 20000);
+      return;
+    }
+    const before = threadTimes(pids);
+    const rec = o.perf ? spawn('perf', ['record', '-g', '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
+    const w = wrk(ports.port, o.conns, o.seconds);
+    const after = threadTimes(pids);
+    if (rec) {
+      rec.kill('SIGINT');
+      await new Promise((r) => rec.on('exit', r));
+    }
+    const tick = 1e6 / 100;  // USER_HZ
+    console.log(`${o.nginx ? 'nginx' : o.bin}: ${w.requests} requests at ${o.conns} connections, ${Math.round(w.requests / o.seconds)} req/s; us per request:`);
+    let tu = 0, ts = 0;
+    for (const [name, a] of Object.entries(after)) {
+      const b = before[name] || { utime: 0, stime: 0 };
+      const u = ((a.utime - b.utime) * tick) / w.requests, s = ((a.stime - b.stime) * tick) / w.requests;
+      tu += u; ts += s;
+      if (u + s > 0) console.log(`  ${name.padEnd(16)} x${a.threads}  user ${u.toFixed(2)}  sys ${s.toFixed(2)}`);
+    }
+    console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
+    await P.stop(sw, 20000);
+    await P.stop(up);
+  } finally {
+    await P.stopAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (e) => {
+  console.error(`threads: ${e.stack || e.message}`);
+  await P.stopAll();
+  process.exit(1);
+});
