@@ -6,6 +6,7 @@
 //
 // --strace: syscalls per request instead (strace -c -f attached during the run; slows the gateway down).
 // --nginx: the nginx reverse proxy of bench/run instead of Spillway (its master and workers).
+// --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -20,7 +21,7 @@ import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxCo
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
-const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false };
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -30,6 +31,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--workers') o.workers = Number(argv[++i]);
   else if (a === '--strace') o.strace = true;
   else if (a === '--nginx') o.nginx = true;
+  else if (a === '--smaps') o.smaps = true;
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
   else throw new Error(`unknown option ${a}`);
 }
@@ -123,6 +125,22 @@ async function main() {
       if (u + s > 0) console.log(`  ${name.padEnd(16)} x${a.threads}  user ${u.toFixed(2)}  sys ${s.toFixed(2)}`);
     }
     console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
+    if (o.smaps) {
+      await P.sleep(3000);
+      const rss = {};
+      let name = '';
+      for (const l of fs.readFileSync(`/proc/${sw.pid}/smaps`, 'utf8').split('\n')) {
+        const head = l.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+        if (head) { name = head[1] ? path.basename(head[1]) : '[anon]'; continue; }
+        const m = l.match(/^Rss:\s+(\d+) kB/);
+        if (m) rss[name] = (rss[name] || 0) + Number(m[1]);
+      }
+      const total = Object.values(rss).reduce((a, b) => a + b, 0);
+      console.log(`RSS after 3 s idle: ${(total / 1024).toFixed(1)} MiB`);
+      for (const [n, kb] of Object.entries(rss).sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+        console.log(`  ${(kb / 1024).toFixed(2).padStart(7)} MiB  ${n}`);
+      }
+    }
     await P.stop(sw, 20000);
     await P.stop(up);
   } finally {
