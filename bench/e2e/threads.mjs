@@ -7,6 +7,7 @@
 // --strace: syscalls per request instead (strace -c -f attached during the run; slows the gateway down).
 // --nginx: the nginx reverse proxy of bench/run instead of Spillway (its master and workers).
 // --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
+// Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -86,8 +87,8 @@ async function main() {
       const conf = path.join(tmp, 'gateway.yaml');
       fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, o.workers));
       const ready = path.join(tmp, 'ready.json');
-      sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'warn'],
-        { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log') });
+      sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'info'],
+        { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'spillway.log') });
       ports = await P.waitReadyFile(ready, sw, 30000);
       pids = [sw.pid];
     }
@@ -143,6 +144,10 @@ async function main() {
     }
     await P.stop(sw, 20000);
     await P.stop(up);
+    if (!o.nginx) {
+      const closed = fs.readFileSync(path.join(tmp, 'spillway.log'), 'utf8').split('\n').find((l) => l.includes('usage log: closed'));
+      if (closed) console.log(closed.replace(/^.*usage log: closed \S+ /, 'usage log: '));
+    }
   } finally {
     await P.stopAll();
     fs.rmSync(tmp, { recursive: true, force: true });
