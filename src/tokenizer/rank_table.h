@@ -55,6 +55,20 @@ class RankTable {
   std::size_t size() const { return offsets_.size() - 1; }
   std::size_t max_token_size() const { return max_token_size_; }
 
+  // Whether [a, a + n) and [b, b + n) hold the same bytes; short ones without a call to memcmp
+  // (overlapping word loads). Also used by the tokenizer's caches in front of this table.
+  static bool equal_bytes(const void* a, const void* b, std::size_t n) {
+    if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(sub(a, n - 8)) == load64(sub(b, n - 8));
+    if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(sub(a, n - 4)) == load32(sub(b, n - 4));
+    if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (static_cast<const unsigned char*>(a)[i] != static_cast<const unsigned char*>(b)[i]) return false;
+      }
+      return true;
+    }
+    return std::memcmp(a, b, n) == 0;
+  }
+
  private:
   // A slot holds a rank (low kRankBits) and kTagBits more bits of the key's hash; the table is sized for a
   // load factor under 1/2 and is 4 bytes a slot, so that o200k_base's fits in 2 MiB.
@@ -73,6 +87,7 @@ class RankTable {
     std::memcpy(&v, p, 4);
     return v;
   }
+  static const void* sub(const void* p, std::size_t offset) { return static_cast<const char*>(p) + offset; }
   // wyhash's multiply-and-fold.
   static uint64_t mix(uint64_t a, uint64_t b) {
     const __uint128_t r = static_cast<__uint128_t>(a) * b;
@@ -105,18 +120,6 @@ class RankTable {
       b = load64(p + n - 8);
     }
     return mix(kSeed1 ^ n, mix(a ^ kSeed1, b ^ kSeed2 ^ kSeed0));
-  }
-  // Short keys without a call to memcmp: overlapping word loads.
-  static bool equal_bytes(const char* a, const unsigned char* b, std::size_t n) {
-    if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
-    if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-    if (n < 4) {
-      for (std::size_t i = 0; i < n; ++i) {
-        if (static_cast<unsigned char>(a[i]) != b[i]) return false;
-      }
-      return true;
-    }
-    return std::memcmp(a, b, n) == 0;
   }
   std::size_t token_size(uint32_t rank) const { return offsets_[rank + 1] - offsets_[rank]; }
 

@@ -67,7 +67,7 @@ class TokenCache {
   // The rank of [p, p + n) (hash h) if cached, else RankTable::kNoRank. REQUIRES: n <= kMaxPiece.
   uint32_t find(uint64_t h, const unsigned char* p, std::size_t n) const {
     const Entry& e = entries_[index(h)];
-    return e.len == n && e.hash == h && same_bytes(e.bytes, p, n) ? e.rank : RankTable::kNoRank;
+    return e.len == n && e.hash == h && RankTable::equal_bytes(e.bytes, p, n) ? e.rank : RankTable::kNoRank;
   }
   void put(uint64_t h, const unsigned char* p, std::size_t n, uint32_t rank) {
     Entry& e = entries_[index(h)];
@@ -86,28 +86,6 @@ class TokenCache {
   };
   static_assert(sizeof(Entry) == 32);
   static std::size_t index(uint64_t h) { return (h >> 48) % kEntries; }
-  static uint64_t load64(const void* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  static uint32_t load32(const void* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  // n <= kMaxPiece; overlapping word loads instead of a call to memcmp.
-  static bool same_bytes(const unsigned char* a, const unsigned char* b, std::size_t n) {
-    if (n >= 8) {
-      return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8) &&
-             (n <= 16 || load64(a + 8) == load64(b + 8));
-    }
-    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
   Entry entries_[kEntries];
 };
 
