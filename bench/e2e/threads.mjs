@@ -6,6 +6,8 @@
 //
 // --strace: syscalls per request instead (strace -c -f attached during the run; slows the gateway down).
 // --nginx: the nginx reverse proxy of bench/run instead of Spillway (its master and workers).
+// --nolog: Spillway without the usage log; --usage-opts 'batch_size: 32, ...': more usage_log settings;
+// --access-log FILE: where Spillway's access log (stdout) goes (default: the temp dir; /dev/null to drop it).
 // --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
@@ -22,7 +24,7 @@ import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxCo
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
-const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false };
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false, nolog: false, usageOpts: '', accessLog: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -33,6 +35,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--strace') o.strace = true;
   else if (a === '--nginx') o.nginx = true;
   else if (a === '--smaps') o.smaps = true;
+  else if (a === '--nolog') o.nolog = true;
+  else if (a === '--usage-opts') o.usageOpts = argv[++i];
+  else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
   else throw new Error(`unknown option ${a}`);
 }
@@ -85,10 +90,12 @@ async function main() {
       pids = [sw.pid, ...P.childPids(sw.pid)];
     } else {
       const conf = path.join(tmp, 'gateway.yaml');
-      fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, o.workers));
+      let text = spillwayConf(tmp, upPort, upPort, upPort, o.workers, !o.nolog);
+      if (o.usageOpts) text = text.replace(/usage_log: \{ sqlite: (\S+) \}/, `usage_log: { sqlite: $1, ${o.usageOpts} }`);
+      fs.writeFileSync(conf, text);
       const ready = path.join(tmp, 'ready.json');
       sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'info'],
-        { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'spillway.log') });
+        { env: SPILLWAY_ENV, stdoutFile: o.accessLog || path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'spillway.log') });
       ports = await P.waitReadyFile(ready, sw, 30000);
       pids = [sw.pid];
     }
@@ -117,7 +124,8 @@ async function main() {
       await new Promise((r) => rec.on('exit', r));
     }
     const tick = 1e6 / 100;  // USER_HZ
-    console.log(`${o.nginx ? 'nginx' : o.bin}: ${w.requests} requests at ${o.conns} connections, ${Math.round(w.requests / o.seconds)} req/s; us per request:`);
+    console.log(`${o.nginx ? 'nginx' : o.bin}: ${w.requests} requests at ${o.conns} connections, ${Math.round(w.requests / o.seconds)} req/s, ` +
+      `latency p50 ${w.p50_us} p99 ${w.p99_us} p99.9 ${w.p999_us} max ${w.max_us} us; CPU us per request:`);
     let tu = 0, ts = 0;
     for (const [name, a] of Object.entries(after)) {
       const b = before[name] || { utime: 0, stime: 0 };
@@ -153,6 +161,9 @@ async function main() {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+// A reader that stops early (`| head`) must not kill the script before it stops the gateway and nginx.
+process.stdout.on('error', () => {});
 
 main().catch(async (e) => {
   console.error(`threads: ${e.stack || e.message}`);
