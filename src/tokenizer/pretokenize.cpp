@@ -179,7 +179,23 @@ std::size_t next_piece_cl100k(const unsigned char* p, const unsigned char* end) 
   return whitespace(p, end);
 }
 
+// The commonest o200k pieces of ASCII text, " word", "Word", " WORD", found without decoding or class
+// lookups: an optional space, then [A-Z]*[a-z]+ or [A-Z]+, then an optional contraction. Only when every
+// byte it looks at is ASCII, including the one that ends the word (a non-ASCII letter or mark could
+// continue it); else 0, and the general scanner decides. Other prefixes are left to it, so that text which
+// is not prose (code, other scripts) pays two or three comparisons for this.
+inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char* end) {
+  const unsigned char* s = p + (*p == ' ');
+  if (s == end || !ascii_letter(*s)) return 0;
+  const unsigned char* q = s;
+  while (q < end && ascii_upper(*q)) ++q;
+  while (q < end && ascii_lower(*q)) ++q;
+  if (q < end && *q >= 0x80) return 0;  // the word might go on
+  return static_cast<std::size_t>(q - p) + contraction(q, end);
+}
+
 std::size_t next_piece_o200k(const unsigned char* p, const unsigned char* end) {
+  if (const std::size_t n = ascii_o200k_word(p, end)) return n;
   const Char c0 = char_at(p);
   const unsigned char* word_end = nullptr;
   if (detail::is_letter(c0.cls)) {

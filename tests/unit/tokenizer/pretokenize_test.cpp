@@ -73,6 +73,24 @@ TEST(Pretokenize, WordsMixingAsciiAndOtherLetters) {
   EXPECT_EQ(cl("na\u00efve\u4e2d\u6587text 123"), (Pieces{"na\u00efve\u4e2d\u6587text", " ", "123"}));
 }
 
+// The " word" fast path of o200k ends where the regular expression does (expected pieces from the
+// pattern itself, run by JavaScript's regex engine with the u flag): at the end of the text, at ASCII that
+// is not a lower-case letter, and not at a non-ASCII letter or mark, which the general scanner continues.
+TEST(Pretokenize, O200kSpaceWordFastPathEndsWhereThePatternDoes) {
+  EXPECT_EQ(o2(" hello world's End"), (Pieces{" hello", " world's", " End"}));
+  EXPECT_EQ(o2(" HTTPServer"), (Pieces{" HTTPServer"}));
+  EXPECT_EQ(o2(" ABC"), (Pieces{" ABC"}));
+  EXPECT_EQ(o2(" ABC."), (Pieces{" ABC", "."}));
+  EXPECT_EQ(o2(" abc\u00e9 x"), (Pieces{" abc\u00e9", " x"}));
+  EXPECT_EQ(o2(" ABC\u00e9"), (Pieces{" ABC\u00e9"}));
+  EXPECT_EQ(o2(" x"), (Pieces{" x"}));
+  EXPECT_EQ(o2("Word 's"), (Pieces{"Word", " '", "s"}));
+  EXPECT_EQ(o2(" can'T"), (Pieces{" can'T"}));
+  EXPECT_EQ(o2("  word"), (Pieces{" ", " word"}));
+  EXPECT_EQ(o2(" ab\u0301c"), (Pieces{" ab\u0301c"}));  // a combining mark is in W: the word goes on
+  EXPECT_EQ(o2(" "), (Pieces{" "}));
+}
+
 TEST(Pretokenize, PiecesCoverTheInput) {
   const std::string text =
       "Mixed 中文text, numbers 12345, emoji 😀😀, marks e\u0301\u0302 and\r\n\r\n  spaces\t\t";
