@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { SPILLWAY_ENV, spillwayConf, upstreamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -31,26 +31,12 @@ for (let i = 0; i < argv.length; i++) {
   else throw new Error(`unknown option ${a}`);
 }
 
-function wrk(port, conns, seconds) {
-  const out = execFileSync('wrk', ['-t1', '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s', '-s',
-    path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
-    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
-    timeout: (seconds + 60) * 1000,
-  }).toString();
-  const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
-  if (!line) throw new Error(`wrk: ${out}`);
-  return JSON.parse(line.slice(10));
-}
-
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-callgrind-'));
   try {
     const upPort = await P.freePort();
     const prefix = path.join(tmp, 'nginx-upstream');
-    fs.mkdirSync(prefix);
-    fs.writeFileSync(path.join(prefix, 'nginx.conf'), upstreamNginxConf(prefix, upPort));
-    const up = P.start('nginx-upstream', 'nginx', ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;']);
-    await P.waitPort(upPort, up);
+    const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upPort), upPort);
     // The streaming pools are not used here; any port will do.
     const conf = path.join(tmp, 'gateway.yaml');
     fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, 1));
@@ -60,11 +46,11 @@ async function main() {
       ['--tool=callgrind', `--callgrind-out-file=${outFile}`, o.bin, 'serve', '--config', conf, '--ready-file', ready, '--log-level', 'warn'],
       { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'valgrind.log') });
     const ports = await P.waitReadyFile(ready, sw, 120000);
-    const warm = wrk(ports.port, o.conns, 2);
+    const warm = P.wrkChat(ports.port, o.conns, 2);
     // Zeroing after the warm-up gives the exact steady-state total, but callgrind then charges everything to
     // the threads' entry points; --split keeps the counters (start-up included) to show the functions.
     if (!o.split) execFileSync('callgrind_control', ['-z', String(sw.pid)], { timeout: 30000, stdio: 'ignore' });
-    const w = wrk(ports.port, o.conns, o.seconds);
+    const w = P.wrkChat(ports.port, o.conns, o.seconds);
     if (!o.split) execFileSync('callgrind_control', ['-d', String(sw.pid)], { timeout: 30000, stdio: 'ignore' });
     await P.stop(sw, 20000);
     await P.stop(up);

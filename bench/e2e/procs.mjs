@@ -5,10 +5,16 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { CLIENT_KEY } from './configs.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const CLK_TCK = (() => {
+export const CLK_TCK = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   } catch {
@@ -86,6 +92,31 @@ export async function waitPort(port, child, timeoutMs = 15000) {
     await sleep(50);
   }
   throw new Error(`port ${port} not listening after ${timeoutMs} ms`);
+}
+
+// nginx in the foreground with the config text `conf`, under `prefix` (created; its logs go there), once
+// `port` listens.
+export async function startNginx(name, prefix, conf, port) {
+  fs.mkdirSync(prefix, { recursive: true });
+  fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf);
+  const child = start(name, 'nginx',
+    ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'],
+    { stderrFile: `${prefix}/stderr.log` });
+  await waitPort(port, child);
+  return child;
+}
+
+// wrk with e2e/chat.lua against the chat completions path of 127.0.0.1:port, waiting for it (the callers
+// measure a process that is not this one): wrk's BENCHJSON summary.
+export function wrkChat(port, conns, seconds, threads = 1) {
+  const out = execFileSync('wrk', ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s',
+    '-s', path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
+    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
+    timeout: (seconds + 60) * 1000,
+  }).toString();
+  const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
+  if (!line) throw new Error(`wrk: ${out}`);
+  return JSON.parse(line.slice(10));
 }
 
 // Direct children of `pid` (nginx workers of a master).

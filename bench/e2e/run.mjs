@@ -183,12 +183,7 @@ async function main() {
     if (o.upstream === 'nginx') {
       upstreamPort = await P.freePort();
       const prefix = path.join(tmp, 'nginx-upstream');
-      fs.mkdirSync(prefix);
-      fs.writeFileSync(path.join(prefix, 'nginx.conf'), upstreamNginxConf(prefix, upstreamPort));
-      const up = P.start('nginx-upstream', 'nginx',
-        ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'],
-        { stderrFile: `${prefix}/stderr.log` });
-      await P.waitPort(upstreamPort, up);
+      const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upstreamPort), upstreamPort);
       upstreamPids = [up.pid, ...P.childPids(up.pid)];
     } else {
       const ready = path.join(tmp, 'mock-main.ready');
@@ -213,12 +208,7 @@ async function main() {
     if (o.targets.includes('nginx')) {
       const port = await P.freePort();
       const prefix = path.join(tmp, 'nginx-proxy');
-      fs.mkdirSync(prefix);
-      fs.writeFileSync(path.join(prefix, 'nginx.conf'), proxyNginxConf(prefix, port, upstreamPort, o.workers));
-      const ng = P.start('nginx-proxy', 'nginx',
-        ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'],
-        { stderrFile: `${prefix}/stderr.log` });
-      await P.waitPort(port, ng);
+      const ng = await P.startNginx('nginx-proxy', prefix, proxyNginxConf(prefix, port, upstreamPort, o.workers), port);
       await P.sleep(300);
       const pids = [ng.pid, ...P.childPids(ng.pid)];
       targets.nginx = { port, pids: () => pids };

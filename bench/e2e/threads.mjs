@@ -12,14 +12,14 @@
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -40,17 +40,6 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
   else throw new Error(`unknown option ${a}`);
-}
-
-function wrk(port, conns, seconds) {
-  const out = execFileSync('wrk', [conns > 1 ? '-t2' : '-t1', '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s', '-s',
-    path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
-    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
-    timeout: (seconds + 60) * 1000,
-  }).toString();
-  const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
-  if (!line) throw new Error(`wrk: ${out}`);
-  return JSON.parse(line.slice(10));
 }
 
 // {name: {utime, stime}} in clock ticks, summed over the threads of that name.
@@ -74,18 +63,12 @@ async function main() {
   try {
     const upPort = await P.freePort();
     const prefix = path.join(tmp, 'nginx-upstream');
-    fs.mkdirSync(prefix);
-    fs.writeFileSync(path.join(prefix, 'nginx.conf'), upstreamNginxConf(prefix, upPort));
-    const up = P.start('nginx-upstream', 'nginx', ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;']);
-    await P.waitPort(upPort, up);
+    const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upPort), upPort);
     let sw, ports, pids;
     if (o.nginx) {
       const port = await P.freePort();
       const px = path.join(tmp, 'nginx-proxy');
-      fs.mkdirSync(px);
-      fs.writeFileSync(path.join(px, 'nginx.conf'), proxyNginxConf(px, port, upPort, o.workers));
-      sw = P.start('nginx-proxy', 'nginx', ['-p', px, '-e', `${px}/error.log`, '-c', `${px}/nginx.conf`, '-g', 'daemon off;']);
-      await P.waitPort(port, sw);
+      sw = await P.startNginx('nginx-proxy', px, proxyNginxConf(px, port, upPort, o.workers), port);
       ports = { port };
       pids = [sw.pid, ...P.childPids(sw.pid)];
     } else {
@@ -99,12 +82,12 @@ async function main() {
       ports = await P.waitReadyFile(ready, sw, 30000);
       pids = [sw.pid];
     }
-    wrk(ports.port, o.conns, 2);
+    P.wrkChat(ports.port, o.conns, 2, o.conns > 1 ? 2 : 1);
     if (o.strace) {
       const file = path.join(tmp, 'strace.txt');
       const st = spawn('strace', ['-c', '-f', '-o', file, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
       await P.sleep(500);
-      const w = wrk(ports.port, o.conns, o.seconds);
+      const w = P.wrkChat(ports.port, o.conns, o.seconds, o.conns > 1 ? 2 : 1);
       st.kill('SIGINT');
       await new Promise((r) => st.on('exit', r));
       console.log(`${w.requests} requests at ${o.conns} connections; syscalls per request:`);
@@ -117,13 +100,13 @@ async function main() {
     }
     const before = threadTimes(pids);
     const rec = o.perf ? spawn('perf', ['record', '-g', '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
-    const w = wrk(ports.port, o.conns, o.seconds);
+    const w = P.wrkChat(ports.port, o.conns, o.seconds, o.conns > 1 ? 2 : 1);
     const after = threadTimes(pids);
     if (rec) {
       rec.kill('SIGINT');
       await new Promise((r) => rec.on('exit', r));
     }
-    const tick = 1e6 / 100;  // USER_HZ
+    const tick = 1e6 / P.CLK_TCK;
     console.log(`${o.nginx ? 'nginx' : o.bin}: ${w.requests} requests at ${o.conns} connections, ${Math.round(w.requests / o.seconds)} req/s, ` +
       `latency p50 ${w.p50_us} p99 ${w.p99_us} p99.9 ${w.p999_us} max ${w.max_us} us; CPU us per request:`);
     let tu = 0, ts = 0;
