@@ -29,7 +29,7 @@ class PieceCache {
   // The cached ids of [p, p + n) (hash h), or nullptr. REQUIRES: n <= kMaxPiece.
   const uint32_t* find(uint64_t h, const unsigned char* p, std::size_t n, std::size_t* count) const {
     const Entry& e = entries_[index(h)];
-    if (e.hash != h || e.len != n || std::memcmp(e.bytes, p, n) != 0) return nullptr;
+    if (e.hash != h || e.len != n || !RankTable::equal_bytes(e.bytes, p, n)) return nullptr;
     *count = e.count;
     return e.ids;
   }
