@@ -11,8 +11,11 @@
 // --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
+// --sched: also record the scheduler's switches and wake-ups on every CPU during the run, and report the
+// wake-ups that waited longer than 250 us for their CPU, by the task that held it (and, for the gateway's
+// own threads, the kernel function it was in when it let go).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +27,7 @@ import { SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from '.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
-const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false, nolog: false, usageOpts: '', accessLog: '' };
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false, sched: false, nolog: false, usageOpts: '', accessLog: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -39,6 +42,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--usage-opts') o.usageOpts = argv[++i];
   else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
+  else if (a === '--sched') o.sched = true;
   else throw new Error(`unknown option ${a}`);
 }
 
@@ -56,6 +60,56 @@ function threadTimes(pids) {
     t.threads += 1;
   }
   return out;
+}
+
+// Wake-ups that waited more than 250 us for their CPU, grouped by the task that held it meanwhile (the
+// one switched out when the wait ended) and the kernel function that task let go of the CPU in: a kernel
+// without preemption of kernel code (PREEMPT_NONE) lets a long system call hold a woken task back, even
+// one of a thread at idle priority.
+function reportSchedDelays(file, requests) {
+  const text = execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace,ip,sym'],
+    { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const woken = new Map();  // tid -> wake-up time (s)
+  const byHolder = new Map();
+  let pending = null;  // a long wait whose holder's stack lines follow
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (/^\s/.test(line)) {
+      const sym = (line.trim().split(/\s+/)[1] || '').replace(/\+0x.*$/, '');
+      if (pending && sym && !/^(__schedule|schedule|io_schedule|schedule_timeout|preempt_schedule\w*)$/.test(sym)) {
+        pending.where.set(sym, (pending.where.get(sym) || 0) + 1);
+        pending = null;
+      }
+      continue;
+    }
+    pending = null;
+    const m = line.match(/^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+sched:(sched_\w+):\s+(.*)$/);
+    if (!m) continue;
+    const t = Number(m[4]);
+    if (m[5] === 'sched_wakeup') {
+      const w = m[6].match(/pid=(\d+)/);
+      if (w) woken.set(Number(w[1]), t);
+      continue;
+    }
+    const s = m[6].match(/prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=(.*) next_pid=(\d+)/);
+    if (!s) continue;
+    const since = woken.get(Number(s[4]));
+    woken.delete(Number(s[4]));
+    if (since === undefined || t - since < 250e-6) continue;
+    count += 1;
+    const holder = s[1].replace(/[:/]\d+$/, '');
+    const h = byHolder.get(holder) || { n: 0, max: 0, total: 0, where: new Map() };
+    h.n += 1;
+    h.total += t - since;
+    h.max = Math.max(h.max, t - since);
+    byHolder.set(holder, h);
+    pending = h;
+  }
+  console.log(`wake-ups that waited > 250 us for a CPU: ${count} (${((count / requests) * 100).toFixed(3)} per 100 requests), by the task holding it:`);
+  for (const [holder, h] of [...byHolder].sort((a, b) => b[1].total - a[1].total).slice(0, 10)) {
+    const where = [...h.where].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([f, n]) => `${f} ${n}`).join(', ');
+    console.log(`  ${holder.padEnd(18)} ${String(h.n).padStart(5)}  max ${(h.max * 1e3).toFixed(2)} ms  total ${(h.total * 1e3).toFixed(1)} ms  (${where})`);
+  }
 }
 
 async function main() {
@@ -100,11 +154,17 @@ async function main() {
     }
     const before = threadTimes(pids);
     const rec = o.perf ? spawn('perf', ['record', '-g', '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
+    const schedFile = path.join(tmp, 'sched.data');
+    const sched = o.sched
+      ? spawn('perf', ['record', '-a', '-g', '-e', 'sched:sched_switch', '-e', 'sched:sched_wakeup', '-o', schedFile], { stdio: 'ignore' })
+      : null;
+    if (rec || sched) await P.sleep(500);
     const w = P.wrkChat(ports.port, o.conns, o.seconds, o.conns > 1 ? 2 : 1);
     const after = threadTimes(pids);
-    if (rec) {
-      rec.kill('SIGINT');
-      await new Promise((r) => rec.on('exit', r));
+    for (const r of [rec, sched]) {
+      if (!r) continue;
+      r.kill('SIGINT');
+      await new Promise((done) => r.on('exit', done));
     }
     const tick = 1e6 / P.CLK_TCK;
     console.log(`${o.nginx ? 'nginx' : o.bin}: ${w.requests} requests at ${o.conns} connections, ${Math.round(w.requests / o.seconds)} req/s, ` +
@@ -117,6 +177,7 @@ async function main() {
       if (u + s > 0) console.log(`  ${name.padEnd(16)} x${a.threads}  user ${u.toFixed(2)}  sys ${s.toFixed(2)}`);
     }
     console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
+    if (sched) reportSchedDelays(schedFile, w.requests);
     if (o.smaps) {
       await P.sleep(3000);
       const rss = {};
