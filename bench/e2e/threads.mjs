@@ -19,6 +19,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
@@ -66,14 +67,21 @@ function threadTimes(pids) {
 // one switched out when the wait ended) and the kernel function that task let go of the CPU in: a kernel
 // without preemption of kernel code (PREEMPT_NONE) lets a long system call hold a woken task back, even
 // one of a thread at idle priority.
-function reportSchedDelays(file, requests) {
-  const text = execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace,ip,sym'],
-    { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+async function reportSchedDelays(file, requests) {
+  // Streamed from a file: a busy 20 s run gives gigabytes of text.
+  const script = `${file}.txt`;
+  const out = fs.openSync(script, 'w');
+  try {
+    execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace,ip,sym'],
+      { stdio: ['ignore', out, 'ignore'], timeout: 600000 });
+  } finally {
+    fs.closeSync(out);
+  }
   const woken = new Map();  // tid -> wake-up time (s)
   const byHolder = new Map();
   let pending = null;  // a long wait whose holder's stack lines follow
   let count = 0;
-  for (const line of text.split('\n')) {
+  for await (const line of readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity })) {
     if (/^\s/.test(line)) {
       const sym = (line.trim().split(/\s+/)[1] || '').replace(/\+0x.*$/, '');
       if (pending && sym && !/^(__schedule|schedule|io_schedule|schedule_timeout|preempt_schedule\w*)$/.test(sym)) {
@@ -177,7 +185,7 @@ async function main() {
       if (u + s > 0) console.log(`  ${name.padEnd(16)} x${a.threads}  user ${u.toFixed(2)}  sys ${s.toFixed(2)}`);
     }
     console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
-    if (sched) reportSchedDelays(schedFile, w.requests);
+    if (sched) await reportSchedDelays(schedFile, w.requests);
     if (o.smaps) {
       await P.sleep(3000);
       const rss = {};
