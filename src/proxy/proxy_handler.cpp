@@ -425,7 +425,9 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
                                                  http::ResponseWriter& writer, std::size_t policies_ran) {
   const config::Config& cfg = gateway_->config;
   http::HeaderList headers;
-  headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 2);
+  // The three added here and the limit policies' (up to four) in Chain::response: no reallocation, which
+  // would move every header.
+  headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 3 + 4);
   for (const auto& h : exchange.headers()) {
     if (api::forward_response_header(h.first)) headers.push_back(h);
   }
