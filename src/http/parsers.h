@@ -8,6 +8,7 @@
 // a steady stream of requests allocates nothing for its headers.
 
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -138,6 +139,21 @@ inline void append_decimal(std::string& out, std::uint64_t v) {
     v /= 10;
   } while (v != 0);
   out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+
+// Feeds `parser` what `buffer` already holds, without reading: until the message is done or the parser
+// needs more input. Consumes what was parsed. Returns the parser's error, if any (needing more is none).
+template <bool isRequest, class DynamicBuffer>
+boost::system::error_code parse_buffered(boost::beast::http::basic_parser<isRequest>& parser,
+                                         DynamicBuffer& buffer) {
+  boost::system::error_code ec;
+  while (!parser.is_done() && buffer.size() > 0) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == boost::beast::http::error::need_more) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
 }
 
 }  // namespace spillway::http::detail

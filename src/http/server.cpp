@@ -213,20 +213,25 @@ net::awaitable<void> Session::run() {
       const boost::system::error_code wec = co_await write_all(buffer);
       if (wec) break;
     }
-    if (!parser.is_done()) {
+    // The body usually came in with the head: parse what is buffered here, and read only for the rest
+    // (Beast's async_read would take a composed operation, a timer and a posted completion even when it
+    // never touches the socket).
+    boost::system::error_code bec = detail::parse_buffered(parser, buffer_);
+    if (!bec && !parser.is_done()) {
       stream_.expires_after(limits.client_idle);
-      auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
-      if (bec == bhttp::error::body_limit) {
-        co_await reject(ProtocolError::kBodyTooLarge, "");
-        break;
+      auto [rec, rn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
+      bec = rec;
+    }
+    if (bec == bhttp::error::body_limit) {
+      co_await reject(ProtocolError::kBodyTooLarge, "");
+      break;
+    }
+    if (bec) {
+      if (!is_client_closed(bec)) {
+        const std::string detail = bec.message();
+        co_await reject(ProtocolError::kMalformed, detail);
       }
-      if (bec) {
-        if (!is_client_closed(bec)) {
-          const std::string detail = bec.message();
-          co_await reject(ProtocolError::kMalformed, detail);
-        }
-        break;
-      }
+      break;
     }
     if (server_.draining.load()) close_after_ = true;
 

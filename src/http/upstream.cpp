@@ -223,18 +223,21 @@ class Exchange final : public UpstreamExchange {
       co_return UpstreamError::kNone;
     }
     parser_.set_sink(&out);
-    const bool total_armed = arm(*conn_, idle_, deadline_);
-    auto [ec, n] = co_await with_stream(
-        *conn_, [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer, parser_, kTok); });
-    // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too (several
-    // SSE events often arrive in one read), without waiting for more. (An eager parser would wait: Beast's
-    // read_some reads again whenever the parser ends in need_more.)
-    while (!ec && !parser_.is_done() && conn_->buffer.size() > 0) {
-      boost::system::error_code pec;
-      const std::size_t used = parser_.put(conn_->buffer.data(), pec);
-      conn_->buffer.consume(used);
-      if (pec == bhttp::error::need_more || used == 0) break;
-      ec = pec;
+    // What came in with the head or the last read first: a whole small response usually has, and then
+    // there is nothing to wait for (Beast's async_read_some would still take a composed operation and a
+    // posted completion, and arming the timer two clock reads).
+    const std::size_t had = out.size();
+    boost::system::error_code ec = detail::parse_buffered(parser_, conn_->buffer);
+    bool total_armed = false;
+    if (!ec && !parser_.is_done() && out.size() == had) {
+      total_armed = arm(*conn_, idle_, deadline_);
+      auto [rec, n] = co_await with_stream(
+          *conn_, [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer, parser_, kTok); });
+      ec = rec;
+      // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too
+      // (several SSE events often arrive in one read), without waiting for more. (An eager parser would
+      // wait: Beast's read_some reads again whenever the parser ends in need_more.)
+      if (!ec) ec = detail::parse_buffered(parser_, conn_->buffer);
     }
     parser_.set_sink(nullptr);
     if (ec) co_return classify_read_error(ec, total_armed, UpstreamError::kIdleTimeout);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { buildRequest, closedPort, http, rawExchange } from './lib/harness.mjs';
+import { buildRequest, closedPort, http, rawConnect, rawExchange } from './lib/harness.mjs';
 import { assertErrorBody, assertNoSecrets, authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
 
 describe('gateway errors', () => {
@@ -135,6 +135,53 @@ describe('gateway errors', () => {
     assert.ok(res.ms >= 900, `waited for the first_byte timeout (took ${res.ms} ms)`);
     assert.ok(res.ms < 5000, `did not wait for the total timeout (took ${res.ms} ms)`);
     assert.match(res.headers['x-spillway-attempts'] || '', /\boai\b/);
+  });
+
+  test('pipelined requests and a body sent after its head, on one connection: each answered whole, in order', async () => {
+    // The gateway parses a body from what it already read with the head and reads only for the rest: two
+    // requests in one write share its read buffer (the first body must stop where it ends), and a body
+    // that comes in a later write must still be read. The mock's prompt_tokens is the body's length / 4.
+    const port = stack.gateway.port;
+    const request = (content) =>
+      buildRequest({
+        port,
+        path: '/openai/v1/chat/completions',
+        headers: authHeaders(stack),
+        body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content }] },
+      });
+    // Splits `bytes` into complete responses (every one has a content-length here).
+    const responses = (bytes) => {
+      const out = [];
+      let at = 0;
+      for (;;) {
+        const end = bytes.indexOf('\r\n\r\n', at);
+        if (end < 0) return out;
+        const head = bytes.subarray(at, end).toString('latin1');
+        const length = Number((head.match(/\r\ncontent-length: *(\d+)/i) || [])[1]);
+        if (!(length >= 0) || bytes.length < end + 4 + length) return out;
+        out.push({ status: Number(head.split(' ')[1]), json: JSON.parse(bytes.subarray(end + 4, end + 4 + length)) });
+        at = end + 4 + length;
+      }
+    };
+    const conn = await rawConnect(port);
+    try {
+      await conn.write(Buffer.concat([request('a'.repeat(10)), request('b'.repeat(200))]));
+      await conn.waitFor((c) => responses(c.received).length >= 2, 5000, 'two pipelined responses');
+      const third = request('c'.repeat(400));
+      const headEnd = third.indexOf('\r\n\r\n') + 4;
+      await conn.write(third.subarray(0, headEnd + 7));  // the head and the first bytes of the body
+      await new Promise((resolve) => setTimeout(resolve, 50));  // so that the rest comes in a later read
+      await conn.write(third.subarray(headEnd + 7));
+      await conn.waitFor((c) => responses(c.received).length >= 3, 5000, 'the third response');
+      const all = responses(conn.received);
+      assert.equal(all.length, 3, conn.received.toString('latin1').slice(0, 500));
+      assert.deepEqual(all.map((r) => r.status), [200, 200, 200]);
+      const prompts = all.map((r) => r.json.usage.prompt_tokens);
+      assert.ok(prompts[0] < prompts[1] && prompts[1] < prompts[2], `answered out of order: ${prompts}`);
+      assert.equal(conn.closed, false);
+    } finally {
+      conn.destroy();
+    }
   });
 
   test('malformed HTTP on a raw socket -> 400 or closed, and the gateway keeps serving', async () => {
