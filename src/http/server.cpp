@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -69,6 +70,10 @@ struct Worker {
   // See anchor_loop(). Created by start(), cancelled by shutdown(); only touched on this worker's thread
   // after start().
   std::unique_ptr<net::steady_timer> anchor;
+  // The anchor timer's period, and the time it last fired: the clock of client read deadlines, which the
+  // anchor checks on every session when it fires (see Session::arm_read()).
+  std::chrono::milliseconds tick{1000};
+  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
   std::thread thread;
 };
 
@@ -138,8 +143,27 @@ class Session final : public ResponseWriter {
     rest.consume(n);
     stream_.expires_after(server_.limits.write_timeout);
     auto [wec, wn] = co_await net::async_write(stream_, rest, kTok);
+    stream_.expires_never();  // reads have their own deadline (arm_read)
     co_return wec;
   }
+  // Client reads (the next request's head, a body) have a deadline of `client_idle` that the worker's
+  // anchor timer checks on every session each time it fires (expire_read): no timer of their own, whose
+  // start and cancel on every read cost more than the rest of the read. The deadline counts from the
+  // anchor's last tick plus one tick, so it fires between client_idle and client_idle + 2 ticks from now.
+  void arm_read() { read_deadline_ = worker_.now + server_.limits.client_idle + worker_.tick; }
+  void disarm_read() { read_deadline_ = std::chrono::steady_clock::time_point::max(); }
+
+ public:
+  // On the worker's thread, from the anchor timer: a read past its deadline is cancelled (it completes
+  // with operation_aborted, and the session ends).
+  void expire_read(std::chrono::steady_clock::time_point now) {
+    if (now < read_deadline_) return;
+    disarm_read();
+    boost::system::error_code ec;
+    stream_.socket().cancel(ec);
+  }
+
+ private:
   bool write_failed(const boost::system::error_code& ec) {
     if (!ec) return false;
     gone_ = true;
@@ -164,6 +188,7 @@ class Session final : public ResponseWriter {
   bool responded_ = false;
   bool streaming_ = false;
   bool gone_ = false;
+  std::chrono::steady_clock::time_point read_deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
 net::awaitable<void> Session::run() {
@@ -179,8 +204,9 @@ net::awaitable<void> Session::run() {
     parser.body_limit(limits.max_body);
     busy_ = false;
     if (server_.draining.load()) break;
-    stream_.expires_after(limits.client_idle);
+    arm_read();
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTok);
+    disarm_read();
     if (ec) {
       if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen with the head
         co_await reject(ProtocolError::kBodyTooLarge, "");
@@ -218,8 +244,9 @@ net::awaitable<void> Session::run() {
     // never touches the socket).
     boost::system::error_code bec = detail::parse_buffered(parser, buffer_);
     if (!bec && !parser.is_done()) {
-      stream_.expires_after(limits.client_idle);
+      arm_read();
       auto [rec, rn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
+      disarm_read();
       bec = rec;
     }
     if (bec == bhttp::error::body_limit) {
@@ -392,11 +419,17 @@ net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acce
 // kAnchorPeriod. Costs one wake-up per period per worker.
 constexpr auto kAnchorPeriod = std::chrono::seconds(1);
 
-net::awaitable<void> anchor_loop(net::steady_timer& timer) {
+// It also expires client reads past their deadline (Session::arm_read), so it fires often enough for
+// client_idle: every client_idle / 8 (at least 10 ms), at most kAnchorPeriod apart.
+net::awaitable<void> anchor_loop(Worker& worker) {
+  net::steady_timer& timer = *worker.anchor;
   for (;;) {
-    timer.expires_after(kAnchorPeriod);
+    timer.expires_after(worker.tick);
     auto [ec] = co_await timer.async_wait(kTok);
     if (ec) co_return;  // cancelled by shutdown
+    worker.now = std::chrono::steady_clock::now();
+    // Cancelling a read only queues its completion: the set does not change while this runs.
+    for (Session* s : worker.sessions) s->expire_read(worker.now);
   }
 }
 
@@ -464,7 +497,11 @@ void Server::start() {
     Worker& worker = *w;
     worker.guard.emplace(worker.ioc.get_executor());
     worker.anchor = std::make_unique<net::steady_timer>(worker.ioc);
-    net::co_spawn(worker.ioc, anchor_loop(*worker.anchor),
+    worker.tick = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(impl_->limits.client_idle / 8),
+                             std::chrono::milliseconds(10),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(kAnchorPeriod));
+    worker.now = std::chrono::steady_clock::now();
+    net::co_spawn(worker.ioc, anchor_loop(worker),
                   [](std::exception_ptr e) { log_exception("timer", e); });
     for (std::size_t i = 0; i < worker.acceptors.size(); ++i) {
       net::co_spawn(worker.ioc, accept_loop(worker, *impl_, *worker.acceptors[i], *worker.handlers[i]),

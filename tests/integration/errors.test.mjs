@@ -12,6 +12,7 @@ describe('gateway errors', () => {
   before(async () => {
     stack = await startStack({
       maxBody: '64KiB',
+      timeouts: '{ connect: 1s, first_byte: 1s, idle: 1s, total: 10s, client_idle: 1s, drain: 5s }',
       setup: async () => {
         const dead = await closedPort();
         return {
@@ -182,6 +183,45 @@ describe('gateway errors', () => {
     } finally {
       conn.destroy();
     }
+  });
+
+  test('client_idle (1s) closes a connection whose head or body stalls, and one idle after a response', async () => {
+    const port = stack.gateway.port;
+    const request = buildRequest({
+      port,
+      path: '/openai/v1/chat/completions',
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    const headEnd = request.indexOf('\r\n\r\n') + 4;
+    const cases = [
+      ['a head that stops half-way', request.subarray(0, 40)],
+      ['a body that stops half-way', request.subarray(0, headEnd + 5)],
+      ['a kept-alive connection after its response', request],
+    ];
+    for (const [what, bytes] of cases) {
+      const conn = await rawConnect(port);
+      try {
+        const started = Date.now();
+        await conn.write(bytes);
+        await conn.waitFor((c) => c.closed, 5000, `${what}: the gateway closing the connection`);
+        const ms = Date.now() - started;
+        assert.ok(ms >= 900 && ms < 2500, `${what}: closed after ${ms} ms, client_idle is 1s`);
+        if (bytes === request) {
+          assert.equal(conn.parser.status, 200, `${what}: answered before (${conn.received.toString('latin1').slice(0, 200)})`);
+        } else {
+          assert.equal(conn.received.length, 0, `${what}: nothing is answered`);
+        }
+      } finally {
+        conn.destroy();
+      }
+    }
+    // Still serving.
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack),
+      body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assert.equal(res.status, 200);
   });
 
   test('malformed HTTP on a raw socket -> 400 or closed, and the gateway keeps serving', async () => {
