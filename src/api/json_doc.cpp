@@ -21,8 +21,10 @@ std::vector<std::unique_ptr<simdjson::dom::parser>>& parser_pool() {
 
 }  // namespace
 
+struct ParsedJson::Retained {};
+
 std::shared_ptr<const ParsedJson> ParsedJson::retain(std::string_view json) {
-  return std::shared_ptr<const ParsedJson>(new ParsedJson(json, Retained{}));
+  return std::make_shared<const ParsedJson>(json, Retained{});
 }
 
 ParsedJson::ParsedJson(std::string_view json, Retained) {

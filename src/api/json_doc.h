@@ -22,6 +22,10 @@ class ParsedJson {
   // documents and given back when the document is destroyed (on any thread), so that keeping one per
   // request costs no allocation once warm.
   static std::shared_ptr<const ParsedJson> retain(std::string_view json);
+  // For retain() only (nothing else can make a Retained, which is defined in json_doc.cpp): public so that
+  // make_shared can allocate the document and its reference count together.
+  struct Retained;
+  ParsedJson(std::string_view json, Retained);
   ~ParsedJson();
   ParsedJson(const ParsedJson&) = delete;
   ParsedJson& operator=(const ParsedJson&) = delete;
@@ -31,9 +35,6 @@ class ParsedJson {
   simdjson::dom::element root() const { return root_; }
 
  private:
-  struct Retained {};
-  ParsedJson(std::string_view json, Retained);
-
   std::unique_ptr<simdjson::dom::parser> own_;
   bool pooled_ = false;  // own_ goes back to the pool
   simdjson::dom::element root_;
