@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -122,6 +123,8 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
   http::ServerLimits limits;
   limits.max_body = server_cfg.max_body;
   limits.client_idle = server_cfg.timeouts.client_idle;
+  limits.shortest_read_timeout =
+      std::min({server_cfg.timeouts.first_byte, server_cfg.timeouts.idle, server_cfg.timeouts.total});
   http::Server server(workers, limits);
   try {
     server.add_listener(

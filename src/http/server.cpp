@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "http/deadlines.h"
 #include "http/parsers.h"
 #include "http/write_now.h"
 #include "util/log.h"
@@ -61,6 +62,8 @@ class Session;
 // Member order matters for destruction: handlers and acceptors go while the io_context lives; a session
 // frame still pending when the io_context dies may still touch `sessions`.
 struct Worker {
+  // Read deadlines, swept by the anchor timer. First: the sessions' and connections' entries go before it.
+  detail::ReadDeadlines deadlines;
   std::unordered_set<Session*> sessions;  // only touched on this worker's thread
   std::atomic<std::size_t> in_flight{0};
   net::io_context ioc{1};
@@ -70,10 +73,6 @@ struct Worker {
   // See anchor_loop(). Created by start(), cancelled by shutdown(); only touched on this worker's thread
   // after start().
   std::unique_ptr<net::steady_timer> anchor;
-  // The anchor timer's period, and the time it last fired: the clock of client read deadlines, which the
-  // anchor checks on every session when it fires (see Session::arm_read()).
-  std::chrono::milliseconds tick{1000};
-  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
   std::thread thread;
 };
 
@@ -146,24 +145,13 @@ class Session final : public ResponseWriter {
     stream_.expires_never();  // reads have their own deadline (arm_read)
     co_return wec;
   }
-  // Client reads (the next request's head, a body) have a deadline of `client_idle` that the worker's
-  // anchor timer checks on every session each time it fires (expire_read): no timer of their own, whose
-  // start and cancel on every read cost more than the rest of the read. The deadline counts from the
-  // anchor's last tick plus one tick, so it fires between client_idle and client_idle + 2 ticks from now.
-  void arm_read() { read_deadline_ = worker_.now + server_.limits.client_idle + worker_.tick; }
-  void disarm_read() { read_deadline_ = std::chrono::steady_clock::time_point::max(); }
-
- public:
-  // On the worker's thread, from the anchor timer: a read past its deadline is cancelled (it completes
-  // with operation_aborted, and the session ends).
-  void expire_read(std::chrono::steady_clock::time_point now) {
-    if (now < read_deadline_) return;
-    disarm_read();
-    boost::system::error_code ec;
-    stream_.socket().cancel(ec);
+  // Client reads (the next request's head, a body) end after `client_idle` through the worker's read
+  // deadlines (http/deadlines.h), not a timer of their own: between client_idle and client_idle + 2 ticks
+  // from now. An expired read completes with operation_aborted, and the session ends.
+  void arm_read() {
+    detail::ReadDeadlines& d = worker_.deadlines;
+    d.arm(read_deadline_, stream_.socket(), d.now() + server_.limits.client_idle + d.tick());
   }
-
- private:
   bool write_failed(const boost::system::error_code& ec) {
     if (!ec) return false;
     gone_ = true;
@@ -188,7 +176,7 @@ class Session final : public ResponseWriter {
   bool responded_ = false;
   bool streaming_ = false;
   bool gone_ = false;
-  std::chrono::steady_clock::time_point read_deadline_ = std::chrono::steady_clock::time_point::max();
+  detail::ReadDeadlines::Entry read_deadline_;  // after stream_: disarmed before the socket goes
 };
 
 net::awaitable<void> Session::run() {
@@ -206,7 +194,7 @@ net::awaitable<void> Session::run() {
     if (server_.draining.load()) break;
     arm_read();
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTok);
-    disarm_read();
+    read_deadline_.disarm();
     if (ec) {
       if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen with the head
         co_await reject(ProtocolError::kBodyTooLarge, "");
@@ -246,7 +234,7 @@ net::awaitable<void> Session::run() {
     if (!bec && !parser.is_done()) {
       arm_read();
       auto [rec, rn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
-      disarm_read();
+      read_deadline_.disarm();
       bec = rec;
     }
     if (bec == bhttp::error::body_limit) {
@@ -419,17 +407,15 @@ net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acce
 // kAnchorPeriod. Costs one wake-up per period per worker.
 constexpr auto kAnchorPeriod = std::chrono::seconds(1);
 
-// It also expires client reads past their deadline (Session::arm_read), so it fires often enough for
-// client_idle: every client_idle / 8 (at least 10 ms), at most kAnchorPeriod apart.
+// It also sweeps the worker's read deadlines (http/deadlines.h), so it fires every tick: an eighth of the
+// shortest read timeout (ServerLimits::shortest_read_timeout), 10 ms to kAnchorPeriod.
 net::awaitable<void> anchor_loop(Worker& worker) {
   net::steady_timer& timer = *worker.anchor;
   for (;;) {
-    timer.expires_after(worker.tick);
+    timer.expires_after(worker.deadlines.tick());
     auto [ec] = co_await timer.async_wait(kTok);
     if (ec) co_return;  // cancelled by shutdown
-    worker.now = std::chrono::steady_clock::now();
-    // Cancelling a read only queues its completion: the set does not change while this runs.
-    for (Session* s : worker.sessions) s->expire_read(worker.now);
+    worker.deadlines.sweep(std::chrono::steady_clock::now());
   }
 }
 
@@ -497,10 +483,10 @@ void Server::start() {
     Worker& worker = *w;
     worker.guard.emplace(worker.ioc.get_executor());
     worker.anchor = std::make_unique<net::steady_timer>(worker.ioc);
-    worker.tick = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(impl_->limits.client_idle / 8),
-                             std::chrono::milliseconds(10),
-                             std::chrono::duration_cast<std::chrono::milliseconds>(kAnchorPeriod));
-    worker.now = std::chrono::steady_clock::now();
+    const auto shortest = std::min(impl_->limits.client_idle, impl_->limits.shortest_read_timeout);
+    worker.deadlines.set_tick(std::clamp(shortest / 8, std::chrono::milliseconds(10),
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(kAnchorPeriod)));
+    worker.deadlines.sweep(std::chrono::steady_clock::now());
     net::co_spawn(worker.ioc, anchor_loop(worker),
                   [](std::exception_ptr e) { log_exception("timer", e); });
     for (std::size_t i = 0; i < worker.acceptors.size(); ++i) {
@@ -508,6 +494,7 @@ void Server::start() {
                     [](std::exception_ptr e) { log_exception("acceptor", e); });
     }
     worker.thread = std::thread([&worker] {
+      worker.deadlines.make_current();
       for (;;) {
         try {
           worker.ioc.run();

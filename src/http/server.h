@@ -64,6 +64,9 @@ struct ServerLimits {
   std::size_t max_header_bytes = 64 * 1024;
   std::chrono::milliseconds client_idle{60'000};
   std::chrono::milliseconds write_timeout{60'000};
+  // The shortest timeout of the reads on worker threads besides client_idle (the backends' first_byte,
+  // idle and total): read deadlines are checked an eighth of the shorter of the two apart (10 ms to 1 s).
+  std::chrono::milliseconds shortest_read_timeout{60'000};
 };
 
 class Server {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "http/deadlines.h"
 #include "http/parsers.h"
 #include "http/write_now.h"
 
@@ -89,6 +90,10 @@ struct Connection {
   std::string head;
   HeaderList response_headers;
   Clock::time_point idle_since{};  // when it went back to the pool
+  // Reads of a plain connection on a worker thread end through the worker's read deadlines (see
+  // arm_read()). After the streams: disarmed before the socket goes.
+  detail::ReadDeadlines::Entry read_deadline;
+  bool deadline_read = false;  // the read armed last uses read_deadline
 };
 
 struct PoolState {
@@ -177,6 +182,37 @@ bool arm(Connection& c, std::chrono::milliseconds step, Clock::time_point deadli
   return left <= step;
 }
 
+// Arms the next read of `c` to end at the earlier of now + `step` and `deadline`: through the worker's read
+// deadlines for a plain connection on a worker thread (up to a tick late, no timer per read; the read must
+// then use the bare socket, see read_from()), else through Beast's timer on the stream. Returns true when
+// `deadline` is the earlier one.
+bool arm_read(Connection& c, std::chrono::milliseconds step, Clock::time_point deadline) {
+  detail::ReadDeadlines* d = c.plain ? detail::ReadDeadlines::current() : nullptr;
+  c.deadline_read = d != nullptr;
+  if (d == nullptr) return arm(c, step, deadline);
+  const Clock::time_point at = d->now() + step + d->tick();
+  const bool total = deadline <= at;
+  d->arm(c.read_deadline, c.plain->socket(), total ? deadline : at);
+  return total;
+}
+
+// Runs `fn(stream)` with the stream that the read armed by arm_read() must use: the bare socket when its
+// deadline is the worker's (Beast's stream would start its own timer), else the outermost stream. After
+// a read through the bare socket, end_read().
+template <class Fn>
+auto read_from(Connection& c, Fn&& fn) {
+  return c.deadline_read ? fn(c.plain->socket()) : with_stream(c, fn);
+}
+
+// Disarms the worker's deadline of a read; one that it cancelled reports beast::error::timeout, as one
+// that Beast's timer ended does.
+boost::system::error_code end_read(Connection& c, boost::system::error_code ec) {
+  if (!c.deadline_read) return ec;
+  c.read_deadline.disarm();
+  if (ec == net::error::operation_aborted && c.read_deadline.expired()) return beast::error::timeout;
+  return ec;
+}
+
 UpstreamError classify_read_error(const boost::system::error_code& ec, bool total_armed,
                                   UpstreamError timeout) {
   if (ec == beast::error::timeout) return total_armed ? UpstreamError::kTotalTimeout : timeout;
@@ -203,10 +239,13 @@ class Exchange final : public UpstreamExchange {
     }
   }
 
-  // Reads the response head; called once by the pool.
-  net::awaitable<boost::system::error_code> read_head() {
-    auto [ec, n] = co_await with_stream(
+  // Reads the response head within `first_byte` (and the total deadline); called once by the pool.
+  // `total_armed`: the total deadline was the earlier one.
+  net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte, bool& total_armed) {
+    total_armed = arm_read(*conn_, first_byte, deadline_);
+    auto [rec, n] = co_await read_from(
         *conn_, [&](auto& s) { return bhttp::async_read_header(s, conn_->buffer, parser_, kTok); });
+    const boost::system::error_code ec = end_read(*conn_, rec);
     if (ec) co_return ec;
     status_ = parser_.status();
     complete_ = parser_.is_done();
@@ -230,10 +269,10 @@ class Exchange final : public UpstreamExchange {
     boost::system::error_code ec = detail::parse_buffered(parser_, conn_->buffer);
     bool total_armed = false;
     if (!ec && !parser_.is_done() && out.size() == had) {
-      total_armed = arm(*conn_, idle_, deadline_);
-      auto [rec, n] = co_await with_stream(
+      total_armed = arm_read(*conn_, idle_, deadline_);
+      auto [rec, n] = co_await read_from(
           *conn_, [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer, parser_, kTok); });
-      ec = rec;
+      ec = end_read(*conn_, rec);
       // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too
       // (several SSE events often arrive in one read), without waiting for more. (An eager parser would
       // wait: Beast's read_some reads again whenever the parser ends in need_more.)
@@ -303,13 +342,15 @@ class Pool final : public UpstreamPool {
       const std::array<net::const_buffer, 2> buffers{net::buffer(head),
                                                      net::buffer(request.body.data(), request.body.size())};
 
-      const bool total_armed = arm(*conn, timeouts.first_byte, deadline);
       // Plain connections write directly what the socket takes at once (write_now.h), which is usually the
-      // whole request; TLS and whatever is left go through an async write under the timeout just armed.
+      // whole request; TLS and whatever is left go through an async write under the first_byte timeout
+      // (which read_head() arms again for the response head).
       boost::system::error_code wec;
       std::size_t written = 0;
+      bool total_armed = false;
       if (conn->plain) written = detail::write_now(conn->plain->socket(), buffers, wec);
       if (!wec && written < net::buffer_size(buffers)) {
+        total_armed = arm(*conn, timeouts.first_byte, deadline);
         beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
         rest.consume(written);
         auto [aec, an] =
@@ -325,7 +366,7 @@ class Pool final : public UpstreamPool {
         co_return UpstreamResult{UpstreamError::kWrite, nullptr};
       }
       auto exchange = std::make_unique<Exchange>(std::move(conn), deadline, timeouts.idle);
-      const auto rec = co_await exchange->read_head();
+      const auto rec = co_await exchange->read_head(timeouts.first_byte, total_armed);
       if (rec) {
         const auto e = classify_read_error(rec, total_armed, UpstreamError::kFirstByteTimeout);
         if (reused && attempt == 0 && e == UpstreamError::kClosed) continue;  // closed while idle in the pool

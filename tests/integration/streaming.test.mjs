@@ -104,6 +104,27 @@ describe('gateway streaming', () => {
     });
   }
 
+  test('backend stalls mid-stream: after the idle timeout (1s) the client gets an error event and the end', async () => {
+    const conn = await rawStream(stack.gateway.port, {
+      path: '/openai/v1/chat/completions',
+      headers: authHeaders(stack, { 'x-mock-stall-after': '2' }),
+      body: { model: 'gpt-mini', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    try {
+      await conn.waitFor((c) => c.sseData().length >= 3, 5000, 'role chunk + 2 token chunks');
+      const stalled = Date.now();
+      await conn.waitDone(5000);
+      const ms = Date.now() - stalled;
+      assert.ok(ms >= 800 && ms < 3000, `the stream ended ${ms} ms after the backend stalled; idle is 1s`);
+      const events = parseSse(conn.parser.bodyText()).data.map((d) => JSON.parse(d));
+      const last = events[events.length - 1];
+      assert.equal(last.error?.code, 'backend_timeout', JSON.stringify(last));
+      assert.match(last.error.message, /idle_timeout/);
+    } finally {
+      conn.destroy();
+    }
+  });
+
   test('backend closes mid-stream (x-mock-close-after: 2): the client sees the chunks and the response ends', async () => {
     const conn = await rawStream(stack.gateway.port, {
       path: '/openai/v1/chat/completions',
