@@ -399,16 +399,14 @@ net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acce
   }
 }
 
-// Keeps a timer of the worker due within kAnchorPeriod at all times. Asio reprograms a worker's timerfd (a
-// timerfd_settime syscall) whenever a newly started timer becomes its earliest; a request's timeout timers
-// (seconds to minutes away: the client's idle timeout while its next request head is read, the backend's
-// first-byte timeout) otherwise were, on a quiet worker, both times: two syscalls per request at one
-// connection (strace). Behind this timer they never are, unless a timeout is configured shorter than
-// kAnchorPeriod. Costs one wake-up per period per worker.
+// Keeps a timer of the worker due within kAnchorPeriod at all times, and sweeps the worker's read
+// deadlines (http/deadlines.h) each time it fires: every tick, an eighth of the shortest read timeout
+// (client_idle, ServerLimits::shortest_read_timeout), 10 ms to kAnchorPeriod. Asio reprograms a worker's
+// timerfd (a timerfd_settime syscall) whenever a newly started timer becomes its earliest; the timers that
+// requests still start (connect, TLS, writes the socket did not take at once: seconds away) never do behind
+// this one. Costs one wake-up per tick per worker.
 constexpr auto kAnchorPeriod = std::chrono::seconds(1);
 
-// It also sweeps the worker's read deadlines (http/deadlines.h), so it fires every tick: an eighth of the
-// shortest read timeout (ServerLimits::shortest_read_timeout), 10 ms to kAnchorPeriod.
 net::awaitable<void> anchor_loop(Worker& worker) {
   net::steady_timer& timer = *worker.anchor;
   for (;;) {

@@ -262,9 +262,9 @@ class Exchange final : public UpstreamExchange {
       co_return UpstreamError::kNone;
     }
     parser_.set_sink(&out);
-    // What came in with the head or the last read first: a whole small response usually has, and then
-    // there is nothing to wait for (Beast's async_read_some would still take a composed operation and a
-    // posted completion, and arming the timer two clock reads).
+    // What is already buffered first: a small response usually came whole with its head, and then there
+    // is nothing to wait for (Beast's async_read_some would still take a composed operation and a posted
+    // completion).
     const std::size_t had = out.size();
     boost::system::error_code ec = detail::parse_buffered(parser_, conn_->buffer);
     bool total_armed = false;
