@@ -12,8 +12,8 @@
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
 // --sched: also record the scheduler's switches and wake-ups on every CPU during the run, and report the
-// wake-ups that waited longer than 250 us for their CPU, by the task that held it (and, for the gateway's
-// own threads, the kernel function it was in when it let go).
+// wake-ups that waited longer than 250 us for their CPU, by the task that held it and the kernel function
+// it was in when it let go.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';

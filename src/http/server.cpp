@@ -482,11 +482,13 @@ void Server::start() {
     worker.guard.emplace(worker.ioc.get_executor());
     worker.anchor = std::make_unique<net::steady_timer>(worker.ioc);
     const auto shortest = std::min(impl_->limits.client_idle, impl_->limits.shortest_read_timeout);
-    worker.deadlines.set_tick(std::clamp(shortest / 8, std::chrono::milliseconds(10),
-                                         std::chrono::duration_cast<std::chrono::milliseconds>(kAnchorPeriod)));
+    worker.deadlines.set_tick(
+        std::clamp(shortest / 8, std::chrono::milliseconds(10),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(kAnchorPeriod)));
+    // Sets deadlines.now(): the time since the constructor (config loading) must not shorten the first
+    // reads' deadlines.
     worker.deadlines.sweep(std::chrono::steady_clock::now());
-    net::co_spawn(worker.ioc, anchor_loop(worker),
-                  [](std::exception_ptr e) { log_exception("timer", e); });
+    net::co_spawn(worker.ioc, anchor_loop(worker), [](std::exception_ptr e) { log_exception("timer", e); });
     for (std::size_t i = 0; i < worker.acceptors.size(); ++i) {
       net::co_spawn(worker.ioc, accept_loop(worker, *impl_, *worker.acceptors[i], *worker.handlers[i]),
                     [](std::exception_ptr e) { log_exception("acceptor", e); });

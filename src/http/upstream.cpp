@@ -241,7 +241,8 @@ class Exchange final : public UpstreamExchange {
 
   // Reads the response head within `first_byte` (and the total deadline); called once by the pool.
   // `total_armed`: the total deadline was the earlier one.
-  net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte, bool& total_armed) {
+  net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte,
+                                                      bool& total_armed) {
     total_armed = arm_read(*conn_, first_byte, deadline_);
     auto [rec, n] = co_await read_from(
         *conn_, [&](auto& s) { return bhttp::async_read_header(s, conn_->buffer, parser_, kTok); });

@@ -104,12 +104,16 @@ describe('gateway streaming', () => {
     });
   }
 
-  test('backend stalls mid-stream: after the idle timeout (1s) the client gets an error event and the end', async () => {
-    const conn = await rawStream(stack.gateway.port, {
+  // A streamed chat completion from the OpenAI-shaped surface, the mock scripted by `mockHeaders`.
+  const scriptedStream = (mockHeaders) =>
+    rawStream(stack.gateway.port, {
       path: '/openai/v1/chat/completions',
-      headers: authHeaders(stack, { 'x-mock-stall-after': '2' }),
+      headers: authHeaders(stack, mockHeaders),
       body: { model: 'gpt-mini', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
     });
+
+  test('backend stalls mid-stream: after the idle timeout (1s) the client gets an error event and the end', async () => {
+    const conn = await scriptedStream({ 'x-mock-stall-after': '2' });
     try {
       await conn.waitFor((c) => c.sseData().length >= 3, 5000, 'role chunk + 2 token chunks');
       const stalled = Date.now();
@@ -126,11 +130,7 @@ describe('gateway streaming', () => {
   });
 
   test('backend closes mid-stream (x-mock-close-after: 2): the client sees the chunks and the response ends', async () => {
-    const conn = await rawStream(stack.gateway.port, {
-      path: '/openai/v1/chat/completions',
-      headers: authHeaders(stack, { 'x-mock-close-after': '2' }),
-      body: { model: 'gpt-mini', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
-    });
+    const conn = await scriptedStream({ 'x-mock-close-after': '2' });
     try {
       // Well under the total timeout (10 s): the gateway must not leave the client hanging.
       await conn.waitDone(3000);

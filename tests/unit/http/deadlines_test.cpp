@@ -26,7 +26,8 @@ struct SocketPair {
   }
   // Starts a read on `a`; its error lands in `result` when the io_context runs it.
   void read(std::optional<boost::system::error_code>& result, char* buf) {
-    a.async_read_some(net::buffer(buf, 1), [&result](boost::system::error_code ec, std::size_t) { result = ec; });
+    a.async_read_some(net::buffer(buf, 1),
+                      [&result](boost::system::error_code ec, std::size_t) { result = ec; });
   }
 };
 
