@@ -7,6 +7,7 @@
 // --strace: syscalls per request instead (strace -c -f attached during the run; slows the gateway down).
 // --nginx: the nginx reverse proxy of bench/run instead of Spillway (its master and workers).
 // --nolog: Spillway without the usage log; --usage-opts 'batch_size: 32, ...': more usage_log settings;
+// --no-estimate: the token limit without the prompt-token estimate (reservations from max_tokens only);
 // --access-log FILE: where Spillway's access log (stdout) goes (default: the temp dir; /dev/null to drop it).
 // --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
@@ -40,6 +41,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--nginx') o.nginx = true;
   else if (a === '--smaps') o.smaps = true;
   else if (a === '--nolog') o.nolog = true;
+  else if (a === '--no-estimate') o.noEstimate = true;
   else if (a === '--usage-opts') o.usageOpts = argv[++i];
   else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
@@ -136,6 +138,7 @@ async function main() {
     } else {
       const conf = path.join(tmp, 'gateway.yaml');
       let text = spillwayConf(tmp, upPort, upPort, upPort, o.workers, !o.nolog);
+      if (o.noEstimate) text = text.replace('estimate_prompt_tokens: true', 'estimate_prompt_tokens: false');
       if (o.usageOpts) text = text.replace(/usage_log: \{ sqlite: (\S+) \}/, `usage_log: { sqlite: $1, ${o.usageOpts} }`);
       fs.writeFileSync(conf, text);
       const ready = path.join(tmp, 'ready.json');
