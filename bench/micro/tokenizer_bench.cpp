@@ -1,4 +1,4 @@
-// Micro benchmarks of the tokenizer on what a request hands it: the new message of a chat (about 340 bytes of
+// Micro benchmarks of the tokenizer on what a request hands it: the new message of a chat (about 290 bytes of
 // English with a ticket number no earlier request carried), counted with o200k_base.
 //
 // "warm": the same worker counts message after message, so its caches hold the tokenizer's tables.
