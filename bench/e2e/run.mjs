@@ -134,7 +134,14 @@ function runWrk(url, conns, seconds, env) {
   });
 }
 
-function machineInfo() {
+// The "build:" line of `spillway version` (build type, profile-guided or not), or '?' (older binaries).
+function buildOf(bin) {
+  const r = spawnSync(bin, ['version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+  const m = /^build: (.+)$/m.exec(`${r.stdout || ''}`);
+  return m ? m[1] : '?';
+}
+
+function machineInfo(o) {
   const cpu = os.cpus();
   let git = '?';
   try {
@@ -156,6 +163,8 @@ function machineInfo() {
     kernel: os.release(),
     load_start: P.loadAverage(),
     git,
+    build: buildOf(o.bin),
+    baseline_build: o.baseline ? buildOf(o.baseline) : null,
     nginx: version('nginx', ['-v']),
     wrk: version('wrk', ['-v']),
     node: process.version,
@@ -166,7 +175,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(o.bin)) throw new Error(`no spillway binary at ${o.bin} (build it, or pass --bin / SPILLWAY_BIN)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
-  const results = { machine: machineInfo(), options: { ...o }, runs: [], summary: {} };
+  const results = { machine: machineInfo(o), options: { ...o }, runs: [], summary: {} };
   results.command = `bench/run ${process.argv.slice(2).join(' ')}`.trim();
   log(`temp dir ${tmp}; ${o.reps} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${o.duration}s`);
 
@@ -465,7 +474,7 @@ function report(o, res) {
   L.push('');
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
-  L.push(`Spillway ${m.git}; ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
+  L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
   L.push(`Each configuration ${o.reps}x ${o.duration}s, interleaved; figures are medians over the repetitions ` +
     `(added latency: per repetition, proxy minus direct, then the median).`);
   const pol = res.policies;

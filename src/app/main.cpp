@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
     if (command == "usage") return spillway::app::run_usage(args);
     if (command == "tokens") return spillway::app::run_tokens(args);
     if (command == "version" || command == "--version") {
-      std::cout << "spillway " << SPILLWAY_VERSION << "\nallocator: " << spillway::util::allocator_name()
-                << "\n";
+      std::cout << "spillway " << SPILLWAY_VERSION << "\nbuild: " << SPILLWAY_BUILD
+                << "\nallocator: " << spillway::util::allocator_name() << "\n";
       return 0;
     }
     if (command == "help" || command == "--help" || command == "-h") {

@@ -77,10 +77,14 @@ describe('spillway version', () => {
   // The gateway binary links mimalloc unless its build turned it off (CMake option SPILLWAY_MIMALLOC, on by
   // default; off in sanitizer builds): the allocator line says which allocator actually serves malloc in
   // the running process, and it must be the one the build chose.
-  test('prints the version and the allocator in use', async () => {
+  test('prints the version, the build and the allocator in use', async () => {
     let expected = 'mimalloc';
+    let buildType = null;
+    let pgo = null;
     try {
       const cache = await fs.readFile(path.join(path.dirname(binPath()), 'CMakeCache.txt'), 'utf8');
+      buildType = (/^CMAKE_BUILD_TYPE:STRING=(.*)$/m.exec(cache) || [])[1] ?? null;
+      pgo = (/^SPILLWAY_PGO:STRING=(.*)$/m.exec(cache) || [])[1] || null;
       const off = /^SPILLWAY_MIMALLOC:BOOL=(OFF|FALSE|0|NO)$/im.test(cache);
       const sanitized = /^SPILLWAY_SANITIZE:STRING=\S/m.test(cache);
       if (off || sanitized) {
@@ -91,7 +95,11 @@ describe('spillway version', () => {
     }
     const r = await runBin(['version']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^spillway \d+\.\d+\.\d+\n/);
+    assert.match(r.stdout, /^spillway \d+\.\d+\.\d+\nbuild: \S/);
+    const build = /\nbuild: (.+)\n/.exec(r.stdout)[1];
+    // The build line starts with the build type the binary was configured with.
+    if (buildType) assert.ok(build.startsWith(buildType), `build "${build}", expected ${buildType}`);
+    assert.equal(build.includes('profile-guided'), pgo === 'use', `build "${build}", SPILLWAY_PGO ${pgo}`);
     const line = /\nallocator: (.+)\n$/.exec(r.stdout);
     assert.ok(line, r.stdout);
     assert.ok(line[1].startsWith(expected), `allocator "${line[1]}", expected ${expected}`);
