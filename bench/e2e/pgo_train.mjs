@@ -1,7 +1,7 @@
 // The training run of a profile-guided build (scripts/build-release): drives an instrumented `spillway serve`
 // through the traffic a gateway sees, then stops it with SIGTERM so that it writes its profile on exit.
 //
-//   node bench/e2e/pgo_train.mjs --bin BUILD/spillway [--seconds 8]
+//   node bench/e2e/pgo_train.mjs --bin BUILD/spillway [--seconds 8]   (wrk's seconds at 64 connections)
 //
 // The configuration is bench/run's (default policies on: key auth, token limit with the prompt estimate,
 // token metrics with user_hash, usage log). The traffic:
@@ -102,6 +102,7 @@ async function main() {
     await P.stop(up);
     console.log('pgo_train: done; the gateway exited cleanly and wrote its profile');
   } finally {
+    await P.stopAll();  // after a failure: nothing is left running
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
