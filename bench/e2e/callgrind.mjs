@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
-import { SPILLWAY_ENV, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { SPILLWAY_ENV, spillwayConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -34,9 +34,7 @@ for (let i = 0; i < argv.length; i++) {
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-callgrind-'));
   try {
-    const upPort = await P.freePort();
-    const prefix = path.join(tmp, 'nginx-upstream');
-    const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upPort), upPort);
+    const { child: up, port: upPort } = await P.startStaticUpstream(tmp);
     // The streaming pools are not used here; any port will do.
     const conf = path.join(tmp, 'gateway.yaml');
     fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, 1));

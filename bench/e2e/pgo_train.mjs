@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as P from './procs.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, spillwayConf } from './configs.mjs';
 
 const o = { bin: '', seconds: 8 };
 const argv = process.argv.slice(2);
@@ -71,9 +71,7 @@ async function mixed(port, adminPort, rounds) {
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-pgo-'));
   try {
-    const upPort = await P.freePort();
-    const prefix = path.join(tmp, 'nginx-upstream');
-    const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upPort), upPort);
+    const { child: up, port: upPort } = await P.startStaticUpstream(tmp);
     const mockReady = path.join(tmp, 'mock.ready');
     const mock = P.start('mock-llm', o.bin, ['mock-llm', '--listen', '127.0.0.1:0', '--ready-file', mockReady, '--tokens-per-second', '0'],
       { stderrFile: path.join(tmp, 'mock.log') });

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { CLIENT_KEY } from './configs.mjs';
+import { CLIENT_KEY, upstreamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -104,6 +104,15 @@ export async function startNginx(name, prefix, conf, port) {
     { stderrFile: `${prefix}/stderr.log` });
   await waitPort(port, child);
   return child;
+}
+
+// The static upstream of bench/run (configs.mjs upstreamNginxConf: nginx answering a fixed chat completion)
+// under `dir`/nginx-upstream, on a free port: { child, port }.
+export async function startStaticUpstream(dir) {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx-upstream');
+  const child = await startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, port), port);
+  return { child, port };
 }
 
 // wrk with e2e/chat.lua against the chat completions path of 127.0.0.1:port, waiting for it (the callers

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
 import { measureStreams } from './stream_client.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -190,9 +190,8 @@ async function main() {
     let upstreamPort;
     let upstreamPids;
     if (o.upstream === 'nginx') {
-      upstreamPort = await P.freePort();
-      const prefix = path.join(tmp, 'nginx-upstream');
-      const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upstreamPort), upstreamPort);
+      const { child: up, port } = await P.startStaticUpstream(tmp);
+      upstreamPort = port;
       upstreamPids = [up.pid, ...P.childPids(up.pid)];
     } else {
       const ready = path.join(tmp, 'mock-main.ready');

@@ -24,7 +24,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
-import { SPILLWAY_ENV, proxyNginxConf, spillwayConf, upstreamNginxConf } from './configs.mjs';
+import { SPILLWAY_ENV, proxyNginxConf, spillwayConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -125,9 +125,7 @@ async function reportSchedDelays(file, requests) {
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-threads-'));
   try {
-    const upPort = await P.freePort();
-    const prefix = path.join(tmp, 'nginx-upstream');
-    const up = await P.startNginx('nginx-upstream', prefix, upstreamNginxConf(prefix, upPort), upPort);
+    const { child: up, port: upPort } = await P.startStaticUpstream(tmp);
     let sw, ports, pids;
     if (o.nginx) {
       const port = await P.freePort();
