@@ -136,7 +136,10 @@ async function main() {
     } else {
       const conf = path.join(tmp, 'gateway.yaml');
       let text = spillwayConf(tmp, upPort, upPort, upPort, o.workers, !o.nolog);
-      if (o.noEstimate) text = text.replace('estimate_prompt_tokens: true', 'estimate_prompt_tokens: false');
+      if (o.noEstimate) {
+        if (!text.includes('estimate_prompt_tokens: true')) throw new Error('--no-estimate: the config has no estimate_prompt_tokens: true');
+        text = text.replace('estimate_prompt_tokens: true', 'estimate_prompt_tokens: false');
+      }
       if (o.usageOpts) text = text.replace(/usage_log: \{ sqlite: (\S+) \}/, `usage_log: { sqlite: $1, ${o.usageOpts} }`);
       fs.writeFileSync(conf, text);
       const ready = path.join(tmp, 'ready.json');
