@@ -25,7 +25,10 @@ const o = { bin: '', seconds: 8 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--bin') o.bin = path.resolve(argv[++i]);
-  else if (argv[i] === '--seconds') o.seconds = Math.max(1, Math.min(120, Number(argv[++i])));
+  else if (argv[i] === '--seconds') {
+    o.seconds = Number(argv[++i]);
+    if (!Number.isInteger(o.seconds) || o.seconds < 1 || o.seconds > 120) throw new Error('--seconds: a whole number, 1 to 120');
+  }
   else throw new Error(`unknown option ${argv[i]}`);
 }
 if (!o.bin) throw new Error('usage: pgo_train.mjs --bin PATH [--seconds S]');
