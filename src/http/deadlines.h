@@ -6,7 +6,8 @@
 //
 // The anchor sweeps the armed entries every tick(): a read whose deadline has passed is cancelled (its
 // operation completes with operation_aborted) and its entry reports expired(). So a deadline fires up to a
-// tick late. now() is the time of the last sweep: a deadline computed from it plus a tick is never early.
+// tick late. now() is the time of the last sweep, so a read that may take `step` is armed with after(step):
+// never early, and ended between `step` and `step` plus two ticks from when it was armed.
 //
 // One per worker, current() on its thread. Entries are armed, disarmed and destroyed on that thread, or
 // after it stopped (the worker's objects are destroyed after its thread is joined). Reads on other threads
@@ -61,6 +62,8 @@ class ReadDeadlines {
   void sweep(Clock::time_point now);
 
   Clock::time_point now() const { return now_; }
+  // The deadline of a read that may take `step` from now: now() is up to a tick old.
+  Clock::time_point after(std::chrono::milliseconds step) const { return now_ + step + tick_; }
   std::chrono::milliseconds tick() const { return tick_; }
   void set_tick(std::chrono::milliseconds tick) { tick_ = tick; }
 

@@ -150,7 +150,7 @@ class Session final : public ResponseWriter {
   // from now. An expired read completes with operation_aborted, and the session ends.
   void arm_read() {
     detail::ReadDeadlines& d = worker_.deadlines;
-    d.arm(read_deadline_, stream_.socket(), d.now() + server_.limits.client_idle + d.tick());
+    d.arm(read_deadline_, stream_.socket(), d.after(server_.limits.client_idle));
   }
   bool write_failed(const boost::system::error_code& ec) {
     if (!ec) return false;

@@ -190,7 +190,7 @@ bool arm_read(Connection& c, std::chrono::milliseconds step, Clock::time_point d
   detail::ReadDeadlines* d = c.plain ? detail::ReadDeadlines::current() : nullptr;
   c.deadline_read = d != nullptr;
   if (d == nullptr) return arm(c, step, deadline);
-  const Clock::time_point at = d->now() + step + d->tick();
+  const Clock::time_point at = d->after(step);
   const bool total = deadline <= at;
   d->arm(c.read_deadline, c.plain->socket(), total ? deadline : at);
   return total;
