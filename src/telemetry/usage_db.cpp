@@ -119,6 +119,35 @@ void bind_row(sqlite3_stmt* s, int base, const UsageRecord& r, const std::string
   }
 }
 
+// A list column's JSON text (tags, tools) for the rows of one INSERT statement. Consecutive records
+// usually carry the same list (the same subscription's tags), so its text is encoded once and bound again
+// rather than encoded per row. The text a row is bound to lives until the statement's next rows are encoded:
+// a new text goes to the row's own slot, never to an earlier row's.
+struct JsonColumn {
+  std::array<std::string, UsageDb::kRowsPerInsert> text;
+  const std::string* last = nullptr;
+
+  // `prev`: the previous record's list (in this statement or the one before), null for the first record.
+  template <class List, class Encode>
+  const std::string& row(std::size_t i, const List* prev, const List& cur, Encode encode) {
+    if (last == nullptr || prev == nullptr || !(*prev == cur)) {
+      text[i] = encode(cur);
+      last = &text[i];
+    } else if (i == 0 && last != &text[0]) {
+      text[0] = *last;  // the previous statement's slot may be re-encoded by this statement's rows
+      last = &text[0];
+    }
+    return *last;
+  }
+};
+
+// Runs a prepared statement that returns no rows (BEGIN, COMMIT) and resets it for the next use.
+int step_once(sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc;
+}
+
 }  // namespace
 
 UsageDb::UsageDb(const std::string& path) : path_(path) {
@@ -158,13 +187,18 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     if (sqlite3_prepare_v3(db_, one.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v3(db_, many.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_many_, nullptr) !=
             SQLITE_OK ||
-        sqlite3_prepare_v3(db_, kPrune, -1, SQLITE_PREPARE_PERSISTENT, &prune_, nullptr) != SQLITE_OK) {
+        sqlite3_prepare_v3(db_, kPrune, -1, SQLITE_PREPARE_PERSISTENT, &prune_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &begin_, nullptr) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v3(db_, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &commit_, nullptr) != SQLITE_OK) {
       throw std::runtime_error("usage log: " + path + ": " + sqlite3_errmsg(db_));
     }
   } catch (...) {
     sqlite3_finalize(insert_);
     sqlite3_finalize(insert_many_);
     sqlite3_finalize(prune_);
+    sqlite3_finalize(begin_);
+    sqlite3_finalize(commit_);
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
@@ -175,6 +209,8 @@ UsageDb::~UsageDb() {
   sqlite3_finalize(insert_);
   sqlite3_finalize(insert_many_);
   sqlite3_finalize(prune_);
+  sqlite3_finalize(begin_);
+  sqlite3_finalize(commit_);
   // The last connection to close checkpoints the WAL into the main file and removes it.
   sqlite3_close(db_);
 }
@@ -202,24 +238,25 @@ bool UsageDb::insert_rows(const std::vector<UsageRecord>& records, const std::at
                           std::size_t& committed, std::string& error) {
   committed = 0;
   if (records.empty()) return true;
-  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+  if (step_once(begin_) != SQLITE_DONE) {
     error = sqlite3_errmsg(db_);
     return false;
   }
   // kRowsPerInsert rows per statement while that many are left, then one at a time: SQLite's work per
   // statement (opening the cursors, halting, resetting) is shared by the rows.
-  std::array<std::string, kRowsPerInsert> tags;
-  std::array<std::string, kRowsPerInsert> tools;
+  JsonColumn tags;
+  JsonColumn tools;
   std::size_t n = 0;
   while (n < records.size()) {
     const std::size_t rows = records.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
     sqlite3_stmt* s = rows == 1 ? insert_ : insert_many_;
     for (std::size_t i = 0; i < rows; ++i) {
       const UsageRecord& r = records[n + i];
-      tags[i] = tags_json(r.tags);
-      tools[i] = tools_json(r.tools);
+      const UsageRecord* prev = n + i > 0 ? &records[n + i - 1] : nullptr;
+      const std::string& tags_text = tags.row(i, prev ? &prev->tags : nullptr, r.tags, tags_json);
+      const std::string& tools_text = tools.row(i, prev ? &prev->tools : nullptr, r.tools, tools_json);
       // Every parameter is bound for every row (nulls included), so no clear_bindings between statements.
-      bind_row(s, static_cast<int>(i) * kColumns, r, tags[i], tools[i]);
+      bind_row(s, static_cast<int>(i) * kColumns, r, tags_text, tools_text);
     }
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -231,7 +268,7 @@ bool UsageDb::insert_rows(const std::vector<UsageRecord>& records, const std::at
     n += rows;
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
   }
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+  if (step_once(commit_) != SQLITE_DONE) {
     error = sqlite3_errmsg(db_);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return false;

@@ -53,6 +53,8 @@ class UsageDb {
   sqlite3_stmt* insert_ = nullptr;       // one row
   sqlite3_stmt* insert_many_ = nullptr;  // kRowsPerInsert rows
   sqlite3_stmt* prune_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;   // BEGIN IMMEDIATE
+  sqlite3_stmt* commit_ = nullptr;  // COMMIT
 };
 
 }  // namespace spillway::telemetry

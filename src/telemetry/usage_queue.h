@@ -28,14 +28,18 @@ class BoundedQueue {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
-      if (closed_ || items_.size() >= capacity_) {
+      if (closed_ || size_ >= capacity_) {
         ++dropped_;
         return false;
       }
-      items_.push_back(std::move(item));
-      if (items_.size() == 1) oldest_at_ = std::chrono::steady_clock::now();
+      if (chunks_.empty() || chunks_.back().size() >= chunk_items_) {
+        chunks_.push_back(take_spare());
+        chunks_.back().reserve(chunk_items_);
+      }
+      chunks_.back().push_back(std::move(item));
+      if (++size_ == 1) oldest_at_ = std::chrono::steady_clock::now();
       ++pushed_;
-      wake = items_.size() == 1 || items_.size() == wake_at_;
+      wake = size_ == 1 || size_ == wake_at_;
     }
     if (wake) cv_.notify_one();
     return true;
@@ -50,21 +54,35 @@ class BoundedQueue {
                         std::chrono::milliseconds gather) {
     std::unique_lock lock(mu_);
     wake_at_ = max;
-    if (items_.empty() && !closed_) {
-      cv_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_ || nudged_; });
+    chunk_items_ = std::clamp<std::size_t>(max, 1, kMaxChunkItems);
+    if (size_ == 0 && !closed_) {
+      cv_.wait_for(lock, idle_wait, [&] { return size_ > 0 || closed_ || nudged_; });
     }
-    if (!items_.empty() && !closed_ && !nudged_ && items_.size() < max) {
+    if (size_ > 0 && !closed_ && !nudged_ && size_ < max) {
       // oldest_at_ is when the queue last turned non-empty: no later than any queued item's arrival.
-      cv_.wait_until(lock, oldest_at_ + gather, [&] { return items_.size() >= max || closed_ || nudged_; });
+      cv_.wait_until(lock, oldest_at_ + gather, [&] { return size_ >= max || closed_ || nudged_; });
     }
     nudged_ = false;
-    const std::size_t n = std::min(max, items_.size());
-    out.reserve(out.size() + n);
-    for (std::size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(items_.front()));
-      items_.pop_front();
+    std::size_t taken = 0;
+    while (taken < max && !chunks_.empty()) {
+      std::vector<T>& front = chunks_.front();
+      const std::size_t k = std::min(max - taken, front.size() - head_);
+      if (out.empty() && head_ == 0 && k == front.size()) {
+        out.swap(front);  // the whole chunk at once; `front` now holds out's empty buffer
+      } else {
+        out.reserve(out.size() + k);
+        for (std::size_t i = 0; i < k; ++i) out.push_back(std::move(front[head_ + i]));
+        head_ += k;
+      }
+      taken += k;
+      if (head_ >= front.size()) {
+        keep_spare(std::move(front));
+        chunks_.pop_front();
+        head_ = 0;
+      }
     }
-    return n;
+    size_ -= taken;
+    return taken;
   }
 
   // Ends the current or next wait of pop_batch() early (e.g. a flush was asked for).
@@ -91,11 +109,11 @@ class BoundedQueue {
   }
   bool closed_and_empty() const {
     std::lock_guard lock(mu_);
-    return closed_ && items_.empty();
+    return closed_ && size_ == 0;
   }
   std::size_t size() const {
     std::lock_guard lock(mu_);
-    return items_.size();
+    return size_;
   }
   std::size_t capacity() const { return capacity_; }
   uint64_t pushed() const {
@@ -108,10 +126,35 @@ class BoundedQueue {
   }
 
  private:
+  // Items per chunk at most, whatever the consumer's batch: a chunk's buffer is reserved whole.
+  static constexpr std::size_t kMaxChunkItems = 4096;
+  // Emptied chunk buffers kept for reuse, so a steady flow allocates none; more are freed (after a burst).
+  static constexpr std::size_t kMaxSpares = 2;
+
+  std::vector<T> take_spare() {
+    if (spares_.empty()) return {};
+    std::vector<T> v = std::move(spares_.back());
+    spares_.pop_back();
+    return v;
+  }
+  void keep_spare(std::vector<T>&& v) {
+    v.clear();
+    if (spares_.size() < kMaxSpares && v.capacity() > 0 && v.capacity() <= 2 * chunk_items_) {
+      spares_.push_back(std::move(v));
+    }
+  }
+
   const std::size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<T> items_;
+  // The queued items in order: chunks of up to chunk_items_, the first one read from head_ on. The consumer
+  // takes a whole chunk by swapping buffers (no per-item move or free, no allocation per push), and the
+  // chunks are freed as they empty, so memory follows the backlog.
+  std::deque<std::vector<T>> chunks_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+  std::size_t chunk_items_ = 256;
+  std::vector<std::vector<T>> spares_;
   std::size_t wake_at_ = 1;
   std::chrono::steady_clock::time_point oldest_at_{};
   bool closed_ = false;

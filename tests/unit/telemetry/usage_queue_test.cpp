@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <random>
 #include <thread>
 
 namespace spillway::telemetry {
@@ -92,6 +94,71 @@ TEST(UsageQueue, NudgeEndsAWait) {
   q.nudge();
   std::vector<int> out;
   EXPECT_EQ(q.pop_batch(out, 10, milliseconds(60'000), milliseconds(60'000)), 0u);  // returns at once
+}
+
+// Counts moves, to show what a queued item costs on its way through.
+struct Counted {
+  static inline int moves = 0;
+  int value = 0;
+  explicit Counted(int v) : value(v) {}
+  Counted(Counted&& o) noexcept : value(o.value) { ++moves; }
+  Counted& operator=(Counted&& o) noexcept {
+    value = o.value;
+    ++moves;
+    return *this;
+  }
+};
+
+// A consumer that takes whole batches gets each chunk's buffer as it is: an item is moved once, into the
+// queue, and never again on the way out.
+TEST(UsageQueue, WholeBatchesAreHandedOverWithoutMovingTheItems) {
+  BoundedQueue<Counted> q(10'000);
+  std::vector<Counted> out;
+  out.reserve(64);
+  EXPECT_EQ(q.pop_batch(out, 64, milliseconds(0), milliseconds(0)), 0u);  // the consumer's batch: 64
+  for (int i = 0; i < 640; ++i) q.push(Counted(i));
+  Counted::moves = 0;
+  int expected = 0;
+  for (int b = 0; b < 10; ++b) {
+    out.clear();
+    ASSERT_EQ(q.pop_batch(out, 64, milliseconds(0), milliseconds(0)), 64u);
+    for (const Counted& c : out) EXPECT_EQ(c.value, expected++);
+  }
+  EXPECT_EQ(Counted::moves, 0);
+  EXPECT_EQ(q.size(), 0u);
+}
+
+// Any mix of pushes and pops of any size (smaller, equal or larger than a chunk, into empty or non-empty
+// vectors) yields the items in push order, never more than asked for, and size() stays exact.
+TEST(UsageQueue, OrderAndCountsHoldAcrossChunksForAnyBatchSize) {
+  std::mt19937 rng(12345);
+  BoundedQueue<int> q(5000);
+  std::deque<int> model;
+  int next = 0;
+  for (int step = 0; step < 3000; ++step) {
+    if (rng() % 2 == 0) {
+      const int n = static_cast<int>(rng() % 300);
+      for (int i = 0; i < n; ++i) {
+        const bool accepted = q.push(int(next));
+        EXPECT_EQ(accepted, model.size() < 5000);
+        if (accepted) model.push_back(next);
+        ++next;
+      }
+    } else {
+      const std::size_t max = 1 + rng() % 700;
+      std::vector<int> out;
+      if (rng() % 3 == 0) out.push_back(-1);  // appended after what is already there
+      const std::size_t before = out.size();
+      const std::size_t n = q.pop_batch(out, max, milliseconds(0), milliseconds(0));
+      ASSERT_EQ(n, std::min(max, model.size()));
+      ASSERT_EQ(out.size(), before + n);
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(out[before + i], model.front());
+        model.pop_front();
+      }
+    }
+    ASSERT_EQ(q.size(), model.size());
+  }
 }
 
 }  // namespace

@@ -136,6 +136,37 @@ TEST(UsageDb, MultiRowStatementsStoreEveryRowInOrder) {
             static_cast<int64_t>(count - (count + 2) / 3));
 }
 
+// Consecutive rows with the same tags or tools share one encoded text: runs of equal lists of every length,
+// starting and ending anywhere in a statement or across statements, still give each row its own list.
+TEST(UsageDb, RunsOfEqualTagsAndToolsKeepEachRowsOwnLists) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  const int run_lengths[] = {1, 3, 16, 2, 17, 1, 1, 5, 20, 4, 1};
+  std::vector<UsageRecord> rs;
+  int run = 0;
+  for (int length : run_lengths) {
+    for (int k = 0; k < length; ++k) {
+      UsageRecord r = sample_record(kT0 + static_cast<int64_t>(rs.size()), "r" + std::to_string(rs.size()));
+      r.prompt_tokens = run;
+      r.tags = {{"run", std::to_string(run)}, {"team", "search"}};
+      if (run % 2 == 1) r.tools = {"t" + std::to_string(run)};
+      rs.push_back(std::move(r));
+    }
+    ++run;
+  }
+  std::string error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;  // a second batch starts with the first one's last list
+  const auto total = static_cast<int64_t>(2 * rs.size());
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), total);
+  EXPECT_EQ(query_int(path,
+                      "SELECT COUNT(*) FROM usage WHERE tags = '{\"run\":\"' || prompt_tokens || "
+                      "'\",\"team\":\"search\"}' AND tools = CASE prompt_tokens % 2 WHEN 1 THEN "
+                      "'[\"t' || prompt_tokens || '\"]' ELSE '[]' END"),
+            total);
+}
+
 TEST(UsageDb, InsertUntilStopsAfterAWholeStatement) {
   TempDir dir;
   const std::string path = dir.file("u.db");
