@@ -128,8 +128,9 @@ class BoundedQueue {
  private:
   // Items per chunk at most, whatever the consumer's batch: a chunk's buffer is reserved whole.
   static constexpr std::size_t kMaxChunkItems = 4096;
-  // Emptied chunk buffers kept for reuse, so a steady flow allocates none; more are freed (after a burst).
-  static constexpr std::size_t kMaxSpares = 2;
+  // Emptied chunk buffers kept for reuse. In a steady flow the consumer's emptied buffer comes back as the
+  // next chunk, so one spare means no allocation; the rest are freed (after a burst).
+  static constexpr std::size_t kMaxSpares = 1;
 
   std::vector<T> take_spare() {
     if (spares_.empty()) return {};
