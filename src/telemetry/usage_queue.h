@@ -2,8 +2,9 @@
 // A bounded multi-producer, single-consumer queue between request workers and a telemetry thread (the
 // usage-log writer, the OTLP exporter).
 //
-// Invariants: push() never waits for the consumer; it takes one short lock, appends, and wakes the
-// consumer only when the queue turns non-empty or reaches the consumer's batch size. When the queue holds
+// Invariants: push() never waits for the consumer; it takes one short lock, appends (allocating at most
+// one chunk's buffer, once per chunk, when no emptied one is spare), and wakes the consumer only when the
+// queue turns non-empty or reaches the consumer's batch size. When the queue holds
 // `capacity` items, push() drops the item and counts it (dropped()): the last resort, so a stalled disk
 // or collector can never hold up requests or grow memory without bound. pushed() + dropped() is the
 // number of push() calls.
