@@ -157,7 +157,7 @@ TEST(UsageDb, RunsOfEqualTagsAndToolsKeepEachRowsOwnLists) {
   }
   std::string error;
   ASSERT_TRUE(db.insert(rs, error)) << error;
-  ASSERT_TRUE(db.insert(rs, error)) << error;  // a second batch starts with the first one's last list
+  ASSERT_TRUE(db.insert(rs, error)) << error;  // a second batch: nothing of the first one's texts is reused
   const auto total = static_cast<int64_t>(2 * rs.size());
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), total);
   EXPECT_EQ(query_int(path,
