@@ -22,10 +22,9 @@ std::string message(uint64_t ticket) {
   char number[32];
   std::snprintf(number, sizeof number, "BILL-%09llu", static_cast<unsigned long long>(ticket));
   return std::string("Ticket ") + number +
-         ". Which runbook covers flaky integration stages, who is on call for billing this week, and should "
-         "I "
-         "open an incident or just a ticket? Please also list the three checks I should run first, in order, "
-         "with the commands, and tell me which dashboards show the integration stage timings.";
+         ". Which runbook covers flaky integration stages, who is on call for billing this week, and "
+         "should I open an incident or just a ticket? Please also list the three checks I should run first, "
+         "in order, with the commands, and tell me which dashboards show the integration stage timings.";
 }
 
 void count_message(benchmark::State& state, bool cold) {

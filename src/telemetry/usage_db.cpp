@@ -182,37 +182,32 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     exec(kSchema);
     exec(("PRAGMA user_version=" + std::to_string(kUsageSchemaVersion)).c_str());
     exec("COMMIT");
-    const std::string one = insert_sql(1);
-    const std::string many = insert_sql(kRowsPerInsert);
-    if (sqlite3_prepare_v3(db_, one.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v3(db_, many.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_many_, nullptr) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v3(db_, kPrune, -1, SQLITE_PREPARE_PERSISTENT, &prune_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v3(db_, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &begin_, nullptr) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v3(db_, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &commit_, nullptr) != SQLITE_OK) {
-      throw std::runtime_error("usage log: " + path + ": " + sqlite3_errmsg(db_));
-    }
+    const auto prepare = [&](const std::string& sql, sqlite3_stmt** stmt) {
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+        throw std::runtime_error("usage log: " + path + ": " + sqlite3_errmsg(db_));
+      }
+    };
+    prepare(insert_sql(1), &insert_);
+    prepare(insert_sql(kRowsPerInsert), &insert_many_);
+    prepare(kPrune, &prune_);
+    prepare("BEGIN IMMEDIATE", &begin_);
+    prepare("COMMIT", &commit_);
   } catch (...) {
-    sqlite3_finalize(insert_);
-    sqlite3_finalize(insert_many_);
-    sqlite3_finalize(prune_);
-    sqlite3_finalize(begin_);
-    sqlite3_finalize(commit_);
-    sqlite3_close(db_);
-    db_ = nullptr;
+    close();
     throw;
   }
 }
 
-UsageDb::~UsageDb() {
-  sqlite3_finalize(insert_);
-  sqlite3_finalize(insert_many_);
-  sqlite3_finalize(prune_);
-  sqlite3_finalize(begin_);
-  sqlite3_finalize(commit_);
+UsageDb::~UsageDb() { close(); }
+
+void UsageDb::close() {
+  for (sqlite3_stmt** s : {&insert_, &insert_many_, &prune_, &begin_, &commit_}) {
+    sqlite3_finalize(*s);  // a no-op on null
+    *s = nullptr;
+  }
   // The last connection to close checkpoints the WAL into the main file and removes it.
   sqlite3_close(db_);
+  db_ = nullptr;
 }
 
 void UsageDb::exec(const char* sql) {

@@ -45,6 +45,9 @@ class UsageDb {
 
  private:
   void exec(const char* sql);
+  // Finalizes the statements and closes the connection (each may be null); used by the destructor and by
+  // a constructor that fails half-way.
+  void close();
   bool insert_rows(const std::vector<UsageRecord>& records, const std::atomic<bool>* stop,
                    std::size_t& committed, std::string& error);
 
