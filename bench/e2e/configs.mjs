@@ -74,6 +74,24 @@ export function proxyNginxConf(prefix, port, upstreamPort, workers) {
   );
 }
 
+// nginx as a streaming reverse proxy for the streaming figures: one server per mock-llm (paced, fast),
+// upstream keepalive as above, and proxy_buffering off so that every event is passed on when it arrives
+// (nginx's documented setting for server-sent events).
+export function streamNginxConf(prefix, listens, workers) {
+  const servers = listens.map(({ port, upstreamPort }, i) =>
+    `  upstream mock${i} {\n    server 127.0.0.1:${upstreamPort};\n    keepalive 16;\n  }\n` +
+    `  server {\n    listen 127.0.0.1:${port} reuseport;\n` +
+    `    location / {\n      proxy_pass http://mock${i};\n      proxy_http_version 1.1;\n` +
+    `      proxy_set_header Connection "";\n      proxy_buffering off;\n    }\n  }\n`).join('');
+  return (
+    nginxCommon(prefix) +
+    `worker_processes ${workers};\nevents { worker_connections 4096; }\n` +
+    `http {\n${nginxTemps(prefix)}` +
+    `  access_log ${prefix}/access.log combined;\n  keepalive_requests 1000000;\n  keepalive_timeout 300s;\n` +
+    servers + `}\n`
+  );
+}
+
 // usageLog false: the same gateway without the SQLite usage log (bench/run --nolog), to show what it costs.
 export function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers, usageLog = true) {
   return `# bench/run: Spillway with the default policies on.

@@ -1,6 +1,6 @@
 // The end-to-end benchmark behind bench/run (see bench/README.md). On loopback, in one run, it measures
 // side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), and Spillway with
-// its default policies on; then streaming through Spillway vs directly, a memory soak, and the tokenizer
+// its default policies on; then streaming directly, through nginx and through Spillway, a memory soak, and the tokenizer
 // benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
 import { measureStreams } from './stream_client.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf } from './configs.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, streamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -326,7 +326,7 @@ async function main() {
     results.spillway_rss_after_load_mib = P.statusMiB([sw.pid], 'VmRSS');
 
     // --- streaming -------------------------------------------------------------------------------------
-    if (o.streamRequests > 0) results.streaming = await streaming(o, swPorts.port, mockPorts);
+    if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, swPorts.port, mockPorts);
 
     // --- soak ------------------------------------------------------------------------------------------
     if (o.soak > 0) results.soak = await soak(o, sw.pid, swPorts.port, chatPath, wrkEnv);
@@ -398,27 +398,41 @@ function errorSample(file) {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([what, n]) => ({ what, n }));
 }
 
-async function streaming(o, gatewayPort, mockPorts) {
+async function streaming(o, tmp, gatewayPort, mockPorts) {
   const out = {};
+  // nginx in front of the same mock-llm servers, for scale: what any proxy hop adds to a stream here.
+  const nginxPorts = {};
+  if (o.targets.includes('nginx')) {
+    const prefix = path.join(tmp, 'nginx-stream');
+    const listens = [];
+    for (const kind of ['paced', 'fast']) {
+      nginxPorts[kind] = await P.freePort();
+      listens.push({ port: nginxPorts[kind], upstreamPort: mockPorts[kind] });
+    }
+    const ng = await P.startNginx('nginx-stream', prefix, streamNginxConf(prefix, listens, o.workers), nginxPorts.paced);
+    await P.waitPort(nginxPorts.fast, ng);
+  }
+  const sideNames = ['direct', ...(nginxPorts.paced ? ['nginx'] : []), 'spillway'];
   const headers = { 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com', 'x-mock-completion-tokens': '0' };
   for (const [kind, tokens] of [['paced', 40], ['fast', 200]]) {
     headers['x-mock-completion-tokens'] = String(tokens);
     const body = JSON.stringify({ model: `stream-${kind}`, stream: true, messages: [{ role: 'user', content: 'Tell me a story.' }] });
     const sides = {
       direct: { port: mockPorts[kind] },
+      nginx: { port: nginxPorts[kind] },
       spillway: { port: gatewayPort },
     };
-    const per = { direct: [], spillway: [] };
+    const per = Object.fromEntries(sideNames.map((side) => [side, []]));
     // Interleave in batches so that both sides see the same machine state.
     const batch = Math.max(1, Math.min(5, o.streamRequests));
     for (let done = 0; done < o.streamRequests; done += batch) {
-      for (const side of ['direct', 'spillway']) {
+      for (const side of sideNames) {
         const n = Math.min(batch, o.streamRequests - done);
         per[side].push(...(await measureStreams({ port: sides[side].port, path: '/v1/chat/completions', headers, body, count: n })));
       }
     }
     out[kind] = {};
-    for (const side of ['direct', 'spillway']) {
+    for (const side of sideNames) {
       const rs = per[side];
       const gaps = rs.flatMap((r) => r.gapsUs);
       out[kind][side] = {
@@ -569,8 +583,9 @@ function report(o, res) {
     L.push('| stream | path | head p50 us | first event p50 us | first event p99 us | chunk gap p50 us | chunk gap p99 us | total p50 ms | reads/stream |');
     L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const kind of ['paced', 'fast']) {
-      for (const side of ['direct', 'spillway']) {
+      for (const side of ['direct', 'nginx', 'spillway']) {
         const x = st[kind][side];
+        if (!x) continue;
         L.push(`| ${kind} | ${side} | ${f0(x.head_p50_us)} | ${f0(x.first_event_p50_us)} | ${f0(x.first_event_p99_us)} | ` +
           `${f0(x.gap_p50_us)} | ${f0(x.gap_p99_us)} | ${f2(x.total_p50_us / 1000)} | ${f0(x.reads_per_stream)} |`);
       }
@@ -581,6 +596,11 @@ function report(o, res) {
     L.push(`Added by Spillway: time to first event ${f0(p.spillway.first_event_p50_us - p.direct.first_event_p50_us)} us (p50, paced); ` +
       `end of a paced stream ${f0(p.spillway.total_p50_us - p.direct.total_p50_us)} us later; unpaced, ` +
       `${f1((fast.spillway.total_p50_us - fast.direct.total_p50_us) / st.tokens.fast)} us per token event.`);
+    if (p.nginx) {
+      L.push(`Added by nginx (proxy_buffering off): time to first event ${f0(p.nginx.first_event_p50_us - p.direct.first_event_p50_us)} us ` +
+        `(p50, paced); end of a paced stream ${f0(p.nginx.total_p50_us - p.direct.total_p50_us)} us later; unpaced, ` +
+        `${f1((fast.nginx.total_p50_us - fast.direct.total_p50_us) / st.tokens.fast)} us per token event.`);
+    }
   }
   if (res.tokenizer) {
     L.push('');

@@ -114,9 +114,9 @@ class Session final : public ResponseWriter {
 
   // ResponseWriter
   net::awaitable<bool> send(Response response) override;
-  net::awaitable<bool> begin_stream(int status, const HeaderList& headers) override;
+  net::awaitable<bool> begin_stream(int status, const HeaderList& headers, std::string_view first) override;
   net::awaitable<bool> write_chunk(std::string_view data) override;
-  net::awaitable<bool> end_stream() override;
+  net::awaitable<bool> end_stream(std::string_view last) override;
   void abort_stream() override {
     close_after_ = true;
     gone_ = true;
@@ -337,39 +337,58 @@ net::awaitable<bool> Session::send(Response response) {
   co_return !write_failed(ec);
 }
 
-net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers) {
+namespace {
+
+// The size line of a chunk of `size` bytes ("1a2\r\n"), written backwards from the end of `buf`.
+std::string_view chunk_size_line(std::size_t size, std::array<char, 20>& buf) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char* const end = buf.data() + buf.size();
+  char* p = end;
+  *--p = '\n';
+  *--p = '\r';
+  for (std::size_t v = size; v != 0; v >>= 4) *--p = kHex[v & 0xF];
+  return {p, static_cast<std::size_t>(end - p)};
+}
+
+constexpr std::string_view kChunkEnd = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+net::const_buffer buffer_of(std::string_view s) { return net::buffer(s.data(), s.size()); }
+
+}  // namespace
+
+net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers, std::string_view first) {
   streaming_ = true;
   if (gone_) co_return false;
   start_head(status);
   detail::append_headers(head_, headers);
   head_.append("transfer-encoding: chunked\r\n");
   finish_head();
-  const net::const_buffer buffer = net::buffer(head_);
-  const boost::system::error_code ec = co_await write_all(buffer);
+  std::array<char, 20> size;
+  const std::array<net::const_buffer, 4> buffers{
+      net::buffer(head_), first.empty() ? net::const_buffer() : buffer_of(chunk_size_line(first.size(), size)),
+      buffer_of(first), first.empty() ? net::const_buffer() : buffer_of(kChunkEnd)};
+  const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::write_chunk(std::string_view data) {
   if (gone_) co_return false;
   if (data.empty()) co_return true;
-  static constexpr char kHex[] = "0123456789abcdef";
-  char size[20];
-  char* p = size + sizeof size;
-  *--p = '\n';
-  *--p = '\r';
-  for (std::size_t v = data.size(); v != 0; v >>= 4) *--p = kHex[v & 0xF];
-  const std::array<net::const_buffer, 3> buffers{
-      net::buffer(p, static_cast<std::size_t>(size + sizeof size - p)), net::buffer(data.data(), data.size()),
-      net::buffer("\r\n", 2)};
+  std::array<char, 20> size;
+  const std::array<net::const_buffer, 3> buffers{buffer_of(chunk_size_line(data.size(), size)),
+                                                 buffer_of(data), buffer_of(kChunkEnd)};
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 
-net::awaitable<bool> Session::end_stream() {
+net::awaitable<bool> Session::end_stream(std::string_view last) {
   if (gone_) co_return false;
-  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
-  const net::const_buffer buffer = net::buffer(kLastChunk.data(), kLastChunk.size());
-  const boost::system::error_code ec = co_await write_all(buffer);
+  std::array<char, 20> size;
+  const std::array<net::const_buffer, 4> buffers{
+      last.empty() ? net::const_buffer() : buffer_of(chunk_size_line(last.size(), size)), buffer_of(last),
+      last.empty() ? net::const_buffer() : buffer_of(kChunkEnd), buffer_of(kLastChunk)};
+  const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 

@@ -27,10 +27,13 @@ class ResponseWriter {
   virtual ~ResponseWriter() = default;
   // A complete response with Content-Length.
   virtual boost::asio::awaitable<bool> send(Response response) = 0;
-  // A chunked response: the head now, then chunks as they come, then end_stream().
-  virtual boost::asio::awaitable<bool> begin_stream(int status, const HeaderList& headers) = 0;
+  // A chunked response: the head now (with `first`, when not empty, as its first chunk, in the same
+  // write), then chunks as they come, then end_stream() (with `last`, when not empty, as the last chunk
+  // before the terminating one, in the same write).
+  virtual boost::asio::awaitable<bool> begin_stream(int status, const HeaderList& headers,
+                                                    std::string_view first) = 0;
   virtual boost::asio::awaitable<bool> write_chunk(std::string_view data) = 0;
-  virtual boost::asio::awaitable<bool> end_stream() = 0;
+  virtual boost::asio::awaitable<bool> end_stream(std::string_view last) = 0;
   // Ends a started stream abnormally: the connection is closed without the terminating chunk.
   virtual void abort_stream() = 0;
   virtual bool started() const = 0;

@@ -285,6 +285,17 @@ class Exchange final : public UpstreamExchange {
     co_return UpstreamError::kNone;
   }
 
+  UpstreamError read_buffered(std::string& out, bool& done) override {
+    if (!parser_.is_done()) {
+      parser_.set_sink(&out);
+      const boost::system::error_code ec = detail::parse_buffered(parser_, conn_->buffer);
+      parser_.set_sink(nullptr);
+      if (ec) return classify_read_error(ec, false, UpstreamError::kIdleTimeout);
+    }
+    if (parser_.is_done()) done = complete_ = true;
+    return UpstreamError::kNone;
+  }
+
   net::awaitable<UpstreamError> read_all(std::string& out, std::size_t limit) override {
     bool done = false;
     while (!done) {

@@ -79,6 +79,9 @@ class UpstreamExchange {
   virtual const HeaderList& headers() const = 0;  // lowercase names
   // Appends the next bytes of the (de-chunked) body to `out`. Sets `done` after the last byte.
   virtual boost::asio::awaitable<UpstreamError> read_some(std::string& out, bool& done) = 0;
+  // As read_some, but only what has already arrived (with the head, or with an earlier read): never
+  // waits, and may append nothing.
+  virtual UpstreamError read_buffered(std::string& out, bool& done) = 0;
   // Reads the rest of the body into `out`; kTooLarge past `limit` bytes.
   virtual boost::asio::awaitable<UpstreamError> read_all(std::string& out, std::size_t limit) = 0;
 };

@@ -469,56 +469,61 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   ctx.stream = true;
   gateway_->chain.response(ctx, headers, policies_ran);
   drop_overridden_headers(headers, from_backend);
-  const bool began = co_await writer.begin_stream(ctx.status, headers);
-  if (!began) ctx.client_disconnected = true;
   http::SseParser parser;
   std::string in;
-  std::string out;
+  std::string out;  // events read and not yet written
   bool done = false;
-  while (!done) {
+  // Passes the complete events of `in` through the policies into `out`.
+  const auto take_events = [&] {
+    parser.feed(in, [&](const http::SseEvent& event) {
+      gateway_->chain.chunk(ctx, event, policies_ran);
+      if (event.data.find("\"usage\"") != std::string::npos) {
+        if (auto usage = api::extract_usage(event.data)) {
+          ctx.usage = *usage;
+          ctx.usage_present = true;
+        }
+        if (drop_usage_chunk && api::is_usage_only_chunk(event.data)) return;
+      }
+      out.append(event.raw);
+    });
+  };
+  // What arrived with the backend's head (usually its first event) goes out with ours, in one write: the
+  // client gets the first event as early as the head. Nothing is waited for here.
+  http::UpstreamError e = exchange.read_buffered(in, done);
+  take_events();
+  if (!co_await writer.begin_stream(ctx.status, headers, out)) ctx.client_disconnected = true;
+  out.clear();
+  while (e == http::UpstreamError::kNone && !done) {
     in.clear();
     const auto read_started = Clock::now();
-    const http::UpstreamError e = co_await exchange.read_some(in, done);
+    e = co_await exchange.read_some(in, done);
     ctx.upstream_time += Clock::now() - read_started;
-    if (!in.empty()) {
-      out.clear();
-      parser.feed(in, [&](const http::SseEvent& event) {
-        gateway_->chain.chunk(ctx, event, policies_ran);
-        if (event.data.find("\"usage\"") != std::string::npos) {
-          if (auto usage = api::extract_usage(event.data)) {
-            ctx.usage = *usage;
-            ctx.usage_present = true;
-          }
-          if (drop_usage_chunk && api::is_usage_only_chunk(event.data)) return;
-        }
-        out.append(event.raw);
-      });
-      if (!out.empty() && !ctx.client_disconnected) {
-        const bool written = co_await writer.write_chunk(out);
-        if (!written) ctx.client_disconnected = true;
-      }
+    take_events();
+    // The events of the last read go with the end of the stream (below), in one write.
+    if (done && e == http::UpstreamError::kNone) break;
+    if (!out.empty() && !ctx.client_disconnected) {
+      if (!co_await writer.write_chunk(out)) ctx.client_disconnected = true;
     }
-    if (e != http::UpstreamError::kNone) {
-      ctx.attempt_log += std::string("/") + std::string(http::upstream_error_name(e));
-      const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
-                                                      : api::errors::bad_backend_response(ctx.attempt_log);
-      ctx.error_code = error.code;
-      util::log_warn("request " + ctx.request_id + ": stream from " + backend.name +
-                     " broke: " + std::string(http::upstream_error_name(e)));
-      if (!ctx.client_disconnected) {
-        const std::string event = stream_error_event(error);
-        co_await writer.write_chunk(event);
-        writer.abort_stream();
-      }
-      co_return;
+    out.clear();
+  }
+  if (e != http::UpstreamError::kNone) {
+    ctx.attempt_log += std::string("/") + std::string(http::upstream_error_name(e));
+    const api::ApiError error = http::is_timeout(e) ? api::errors::backend_timeout(ctx.attempt_log)
+                                                    : api::errors::bad_backend_response(ctx.attempt_log);
+    ctx.error_code = error.code;
+    util::log_warn("request " + ctx.request_id + ": stream from " + backend.name +
+                   " broke: " + std::string(http::upstream_error_name(e)));
+    if (!ctx.client_disconnected) {
+      const std::string event = stream_error_event(error);
+      co_await writer.write_chunk(event);
+      writer.abort_stream();
     }
+    co_return;
   }
   if (!ctx.client_disconnected) {
     // A last event without its terminating blank line is still the backend's: pass it on.
-    bool ok = true;
-    if (!parser.pending().empty()) ok = co_await writer.write_chunk(parser.pending());
-    if (ok) ok = co_await writer.end_stream();
-    if (!ok) ctx.client_disconnected = true;
+    out.append(parser.pending());
+    if (!co_await writer.end_stream(out)) ctx.client_disconnected = true;
   }
 }
 

@@ -152,6 +152,22 @@ describe('gateway streaming', () => {
     }
   });
 
+  // The mock writes its head with the first event and then holds the stream: that event is forwarded from
+  // what arrived with the head (it goes out with the gateway's head), without waiting for another read.
+  test('an event that came with the backend head reaches the client while the backend holds the stream', async () => {
+    const conn = await scriptedStream({ 'x-mock-stall-after': '0' });
+    try {
+      await conn.waitFor((c) => c.sseData().length >= 1, 5000, 'the role chunk');
+      assert.equal(conn.parser.status, 200);
+      const chunks = sseChunks(conn.sseData());
+      assert.equal(chunks.length, 1);
+      assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+      assert.equal(conn.parser.complete, false, 'the backend still holds the stream');
+    } finally {
+      conn.destroy();
+    }
+  });
+
   test('the gateway asks the backend for usage (stream_options.include_usage) on streamed requests', async () => {
     const marker = secret('m');
     const res = await http(`${gw()}/openai/v1/chat/completions`, {
