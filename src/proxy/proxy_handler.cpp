@@ -475,6 +475,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   bool done = false;
   // Passes the complete events of `in` through the policies into `out`.
   const auto take_events = [&] {
+    if (in.empty()) return;
     parser.feed(in, [&](const http::SseEvent& event) {
       gateway_->chain.chunk(ctx, event, policies_ran);
       if (event.data.find("\"usage\"") != std::string::npos) {
