@@ -1,7 +1,7 @@
 // The end-to-end benchmark behind bench/run (see bench/README.md). On loopback, in one run, it measures
 // side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), and Spillway with
-// its default policies on; then streaming directly, through nginx and through Spillway, a memory soak, and the tokenizer
-// benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
+// its default policies on; then streaming directly, through nginx and through Spillway, a memory soak, and
+// the tokenizer benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -423,7 +423,7 @@ async function streaming(o, tmp, gatewayPort, mockPorts) {
       spillway: { port: gatewayPort },
     };
     const per = Object.fromEntries(sideNames.map((side) => [side, []]));
-    // Interleave in batches so that both sides see the same machine state.
+    // Interleave in batches so that every side sees the same machine state.
     const batch = Math.max(1, Math.min(5, o.streamRequests));
     for (let done = 0; done < o.streamRequests; done += batch) {
       for (const side of sideNames) {
