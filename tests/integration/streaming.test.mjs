@@ -168,6 +168,32 @@ describe('gateway streaming', () => {
     }
   });
 
+  // An unpaced 600-token stream (about 90 KB) comes in reads of many events, split anywhere: nothing may be
+  // lost, reordered or cut at a read's edge, and the usage chunk near the end counts.
+  test('a long unpaced stream arrives whole and in order, and its usage is recorded', async () => {
+    const res = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack, { 'x-mock-prompt-tokens': '7', 'x-mock-completion-tokens': '600' }),
+      body: {
+        model: 'gpt-mini',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'a long one' }],
+      },
+    });
+    assert.equal(res.status, 200, res.text);
+    const { data, rest } = parseSse(res.text);
+    assert.equal(rest.trim(), '');
+    assert.equal(data.at(-1), '[DONE]');
+    const chunks = sseChunks(data);
+    assert.equal(chunks.length, 603, 'role + 600 tokens + finish + usage');
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), mockText(600));
+    assert.equal(chunks.at(-1).usage.completion_tokens, 600);
+    const line = await stack.gateway.waitForLog((l) => l.request_id === res.headers['x-request-id'], 5000);
+    assert.equal(line.completion_tokens, 600);
+    assert.equal(line.prompt_tokens, 7);
+    assert.equal(line.usage_source, 'backend');
+  });
+
   test('the gateway asks the backend for usage (stream_options.include_usage) on streamed requests', async () => {
     const marker = secret('m');
     const res = await http(`${gw()}/openai/v1/chat/completions`, {
