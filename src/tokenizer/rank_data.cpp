@@ -1,14 +1,15 @@
 #include "tokenizer/rank_data.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
+// Generated next to the blobs by spw_rank_gen: each defines the FNV-1a hash of its blob. Using the values
+// here puts them into this file's preprocessed text, so a compiler cache never reuses an object that
+// embedded another blob.
+#include "cl100k_base_ranks.h"
+#include "o200k_base_ranks.h"
 
-#include <cstdint>
-
-// SPW_CL100K_FILE and SPW_O200K_FILE are absolute paths set by CMakeLists.txt, which pins their SHA-256 (so a
-// cached object can never hold other data) and makes this file recompile when either changes.
-#if !defined(SPW_CL100K_FILE) || !defined(SPW_O200K_FILE)
-#error "SPW_CL100K_FILE and SPW_O200K_FILE must be defined"
+// SPW_RANKS_DIR is the build directory holding the generated blobs (set by CMakeLists.txt, which makes this
+// file recompile when they change).
+#if !defined(SPW_RANKS_DIR) || !defined(SPW_RANKS_FNV_CL100K_BASE) || !defined(SPW_RANKS_FNV_O200K_BASE)
+#error "SPW_RANKS_DIR and the generated rank headers are needed"
 #endif
 
 #define SPW_EMBED(sym, file)              \
@@ -30,31 +31,27 @@
           ".byte 0\n"                     \
           ".previous\n")
 
-SPW_EMBED(spw_tiktoken_cl100k, SPW_CL100K_FILE);
-SPW_EMBED(spw_tiktoken_o200k, SPW_O200K_FILE);
+SPW_EMBED(spw_ranks_cl100k, SPW_RANKS_DIR "/cl100k_base.ranks");
+SPW_EMBED(spw_ranks_o200k, SPW_RANKS_DIR "/o200k_base.ranks");
 
 extern "C" {
-extern const char spw_tiktoken_cl100k[];
-extern const char spw_tiktoken_cl100k_end[];
-extern const char spw_tiktoken_o200k[];
-extern const char spw_tiktoken_o200k_end[];
+extern const unsigned char spw_ranks_cl100k[];
+extern const unsigned char spw_ranks_cl100k_end[];
+extern const unsigned char spw_ranks_o200k[];
+extern const unsigned char spw_ranks_o200k_end[];
 }
 
 namespace spillway::tokenizer {
 
-std::string_view embedded_rank_file(Encoding e) {
+std::span<const unsigned char> embedded_rank_blob(Encoding e) {
   if (e == Encoding::kCl100kBase) {
-    return {spw_tiktoken_cl100k, static_cast<std::size_t>(spw_tiktoken_cl100k_end - spw_tiktoken_cl100k)};
+    return {spw_ranks_cl100k, static_cast<std::size_t>(spw_ranks_cl100k_end - spw_ranks_cl100k)};
   }
-  return {spw_tiktoken_o200k, static_cast<std::size_t>(spw_tiktoken_o200k_end - spw_tiktoken_o200k)};
+  return {spw_ranks_o200k, static_cast<std::size_t>(spw_ranks_o200k_end - spw_ranks_o200k)};
 }
 
-void release_embedded_rank_file(Encoding e) {
-  const std::string_view data = embedded_rank_file(e);
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) & ~(page - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+uint64_t embedded_rank_blob_fnv(Encoding e) {
+  return e == Encoding::kCl100kBase ? SPW_RANKS_FNV_CL100K_BASE : SPW_RANKS_FNV_O200K_BASE;
 }
 
 }  // namespace spillway::tokenizer

