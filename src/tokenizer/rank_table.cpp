@@ -139,7 +139,9 @@ RankTable::RankTable(std::string_view file) {
   }
   offsets.push_back(static_cast<uint32_t>(arena.size()));
   const auto size_of = [&](uint32_t r) { return std::size_t{offsets[r + 1] - offsets[r]}; };
-  const auto bytes_of = [&](uint32_t r) { return reinterpret_cast<const unsigned char*>(arena.data() + offsets[r]); };
+  const auto bytes_of = [&](uint32_t r) {
+    return reinterpret_cast<const unsigned char*>(arena.data() + offsets[r]);
+  };
 
   if (by_rank.size() >= kRankMask) throw std::runtime_error("tiktoken rank data: too many tokens");
   std::size_t capacity = 1;
@@ -208,7 +210,9 @@ RankTable RankTable::view(std::span<const unsigned char> blob) {
 }
 
 void RankTable::attach() {
-  const auto bad = [](const char* what) { return std::runtime_error(std::string("rank table blob: ") + what); };
+  const auto bad = [](const char* what) {
+    return std::runtime_error(std::string("rank table blob: ") + what);
+  };
   if (blob_.size() < sizeof(BlobHeader)) throw bad("too short");
   if (reinterpret_cast<uintptr_t>(blob_.data()) % 8 != 0) throw bad("not 8-byte aligned");
   BlobHeader header;
@@ -234,11 +238,18 @@ void RankTable::attach() {
   // Every index the lookups follow stays inside the blob.
   if (offsets_[0] != 0 || offsets_[header.count] != header.arena_size) throw bad("bad offsets");
   for (uint32_t r = 0; r < header.count; ++r) {
-    if (offsets_[r + 1] < offsets_[r] || offsets_[r + 1] - offsets_[r] > max_token_size_) throw bad("bad offsets");
+    if (offsets_[r + 1] < offsets_[r] || offsets_[r + 1] - offsets_[r] > max_token_size_) {
+      throw bad("bad offsets");
+    }
   }
+  // One slot per token, so that (with more slots than tokens) every probe meets an empty one.
+  std::size_t used = 0;
   for (const uint32_t slot : slots_) {
-    if (slot != kEmptySlot && (slot & kRankMask) >= header.count) throw bad("bad slot");
+    if (slot == kEmptySlot) continue;
+    if ((slot & kRankMask) >= header.count) throw bad("bad slot");
+    ++used;
   }
+  if (used != header.count) throw bad("bad slot count");
   for (const uint32_t rank : byte_ranks_) {
     if (rank >= header.count) throw bad("bad byte rank");
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -88,19 +89,33 @@ TEST(RankTable, AViewRejectsBytesThatAreNotATablesBlob) {
   reinterpret_cast<unsigned char*>(bad_magic.data())[0] ^= 1;
   EXPECT_THROW(RankTable::view(bytes_of(bad_magic, size)), std::runtime_error);
 
-  // A hash slot naming a rank past the end would send a lookup outside the table. (The layout: a 40-byte
-  // header, the offsets, then the slots, each at an 8-byte boundary.)
+  // The hash slots, in a copy of the blob. (The layout: a 40-byte header, the size() + 1 offsets, then the
+  // slots, each at an 8-byte boundary; 1024 slots, the smallest power of two >= twice the 257 tokens.)
+  constexpr std::size_t kSlots = 1024;
+  const std::size_t slots_at = 40 + ((parsed.size() + 1) * 4 + 7) / 8 * 8;
+  const auto slots_of = [&](std::vector<uint64_t>& blob) {
+    return std::span<uint32_t>(reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(blob.data()) + slots_at),
+                               kSlots);
+  };
+
+  // A slot naming a rank past the end would send a lookup outside the table.
   std::vector<uint64_t> bad_slot = words;
-  auto* slots = reinterpret_cast<uint32_t*>(bad_slot.data()) + 40 / 4 + ((parsed.size() + 1) * 4 + 7) / 8 * 2;
-  std::size_t changed = 0;
-  for (std::size_t i = 0; i < 1024 && changed == 0; ++i) {
-    if (slots[i] != UINT32_MAX) {
-      slots[i] = (slots[i] & ~((1u << 18) - 1)) | 0x3FFFE;  // rank 262142
-      ++changed;
-    }
+  for (uint32_t& slot : slots_of(bad_slot)) {
+    if (slot == UINT32_MAX) continue;
+    slot = (slot & ~((1u << 18) - 1)) | 0x3FFFE;  // rank 262142
+    break;
   }
-  ASSERT_EQ(changed, 1u);
   EXPECT_THROW(RankTable::view(bytes_of(bad_slot, size)), std::runtime_error);
+
+  // With no empty slot a failed lookup would probe forever: every slot must hold one token, once.
+  std::vector<uint64_t> full = words;
+  for (uint32_t& slot : slots_of(full)) {
+    if (slot == UINT32_MAX) slot = 0;  // rank 0 again
+  }
+  EXPECT_THROW(RankTable::view(bytes_of(full, size)), std::runtime_error);
+
+  // The unchanged copy still passes: the two failures above are the edits'.
+  EXPECT_NO_THROW(RankTable::view(bytes_of(words, size)));
 }
 
 }  // namespace
