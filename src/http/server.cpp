@@ -366,8 +366,9 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
   finish_head();
   std::array<char, 20> size;
   const std::array<net::const_buffer, 4> buffers{
-      net::buffer(head_), first.empty() ? net::const_buffer() : buffer_of(chunk_size_line(first.size(), size)),
-      buffer_of(first), first.empty() ? net::const_buffer() : buffer_of(kChunkEnd)};
+      net::buffer(head_),
+      first.empty() ? net::const_buffer() : buffer_of(chunk_size_line(first.size(), size)), buffer_of(first),
+      first.empty() ? net::const_buffer() : buffer_of(kChunkEnd)};
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }

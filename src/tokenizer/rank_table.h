@@ -24,8 +24,8 @@ class RankTable {
   // each once, and every single byte must be a token. Throws std::runtime_error otherwise.
   explicit RankTable(std::string_view tiktoken_file);
   // The table `blob` holds, as serialize() wrote it, read in place: `blob` must outlive the table and be
-  // 8-byte aligned. Throws std::runtime_error when it is not such a blob (checks its layout and sizes, not
-  // every entry: blobs come from this build).
+  // 8-byte aligned. Throws std::runtime_error when it is not such a blob: checks its layout and every index
+  // a lookup follows (offsets within the tokens' bytes, ranks below size(), one slot per token).
   static RankTable view(std::span<const unsigned char> blob);
   // The table as one blob for view().
   std::span<const unsigned char> serialize() const { return blob_; }
@@ -147,14 +147,14 @@ class RankTable {
   // Points the members below into blob_. Throws std::runtime_error when it is not a table's blob.
   void attach();
 
-  std::vector<uint64_t> owned_;            // the blob of a parsed table (8-byte aligned); empty for a view
-  std::span<const unsigned char> blob_;    // owned_, or the viewed bytes
-  std::string_view arena_;                 // all tokens' bytes, by rank
-  std::span<const uint32_t> offsets_;      // size() + 1 entries: token r is arena_[offsets_[r], offsets_[r + 1])
+  std::vector<uint64_t> owned_;           // the blob of a parsed table (8-byte aligned); empty for a view
+  std::span<const unsigned char> blob_;   // owned_, or the viewed bytes
+  std::string_view arena_;                // all tokens' bytes, by rank
+  std::span<const uint32_t> offsets_;     // size() + 1: token r is arena_[offsets_[r], offsets_[r + 1])
   std::span<const uint32_t> slots_;
-  std::span<const uint64_t> filter_;       // kFilterWords
-  std::span<const uint32_t> byte_ranks_;   // 256
-  std::span<const uint32_t> pair_ranks_;   // every two-byte string, by (first << 8 | second)
+  std::span<const uint64_t> filter_;      // kFilterWords
+  std::span<const uint32_t> byte_ranks_;  // 256
+  std::span<const uint32_t> pair_ranks_;  // every two-byte string, by (first << 8 | second)
   std::size_t mask_ = 0;
   std::size_t max_token_size_ = 0;
 };

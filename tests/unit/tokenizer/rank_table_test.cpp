@@ -66,7 +66,9 @@ TEST(RankTable, AViewOfItsBlobAnswersLikeTheParsedTable) {
     EXPECT_EQ(view.find(s), parsed.find(s)) << s;
   }
   for (uint32_t r = 0; r < parsed.size(); ++r) EXPECT_EQ(view.token(r), parsed.token(r));
-  for (int b = 0; b < 256; ++b) EXPECT_EQ(view.byte_rank(static_cast<unsigned char>(b)), static_cast<uint32_t>(b));
+  for (int b = 0; b < 256; ++b) {
+    EXPECT_EQ(view.byte_rank(static_cast<unsigned char>(b)), static_cast<uint32_t>(b));
+  }
   // A moved table keeps answering from the same bytes.
   RankTable moved = RankTable::view(bytes_of(words, parsed.serialize().size()));
   const RankTable again(std::move(moved));
@@ -94,8 +96,8 @@ TEST(RankTable, AViewRejectsBytesThatAreNotATablesBlob) {
   constexpr std::size_t kSlots = 1024;
   const std::size_t slots_at = 40 + ((parsed.size() + 1) * 4 + 7) / 8 * 8;
   const auto slots_of = [&](std::vector<uint64_t>& blob) {
-    return std::span<uint32_t>(reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(blob.data()) + slots_at),
-                               kSlots);
+    unsigned char* const bytes = reinterpret_cast<unsigned char*>(blob.data());
+    return std::span<uint32_t>(reinterpret_cast<uint32_t*>(bytes + slots_at), kSlots);
   };
 
   // A slot naming a rank past the end would send a lookup outside the table.
