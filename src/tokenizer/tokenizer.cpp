@@ -254,7 +254,7 @@ Encoding encoding_for_model(std::string_view model) { return encoding_for_model(
 namespace {
 
 // The embedded blob is the table: nothing is parsed. The view's bounds checks read its index arrays once
-// (about 4 ms for o200k_base); its pages are the binary's own, read in from the file. A blob this build
+// (4-6 ms for o200k_base); its pages are the binary's own, read in from the file. A blob this build
 // made passes those checks; one that did not would make rank_table() throw std::runtime_error with why.
 RankTable load_rank_table(Encoding e) { return RankTable::view(embedded_rank_blob(e)); }
 
