@@ -45,12 +45,12 @@ long base64_decode(std::string_view b64, char* out) {
 // The blob's header; the arrays follow it in this order, each at an 8-byte boundary.
 struct BlobHeader {
   char magic[8];
-  uint32_t count;           // tokens
-  uint32_t slots;           // hash slots, a power of two
+  uint32_t count;  // tokens
+  uint32_t slots;  // hash slots, a power of two
   uint32_t max_token_size;
   uint32_t reserved;
-  uint64_t arena_size;      // bytes of all tokens
-  uint64_t total_size;      // of the blob
+  uint64_t arena_size;  // bytes of all tokens
+  uint64_t total_size;  // of the blob
 };
 static_assert(sizeof(BlobHeader) == 40);
 constexpr char kBlobMagic[8] = {'S', 'P', 'W', 'R', 'A', 'N', 'K', '1'};

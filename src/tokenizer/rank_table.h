@@ -147,10 +147,10 @@ class RankTable {
   // Points the members below into blob_. Throws std::runtime_error when it is not a table's blob.
   void attach();
 
-  std::vector<uint64_t> owned_;           // the blob of a parsed table (8-byte aligned); empty for a view
-  std::span<const unsigned char> blob_;   // owned_, or the viewed bytes
-  std::string_view arena_;                // all tokens' bytes, by rank
-  std::span<const uint32_t> offsets_;     // size() + 1: token r is arena_[offsets_[r], offsets_[r + 1])
+  std::vector<uint64_t> owned_;          // the blob of a parsed table (8-byte aligned); empty for a view
+  std::span<const unsigned char> blob_;  // owned_, or the viewed bytes
+  std::string_view arena_;               // all tokens' bytes, by rank
+  std::span<const uint32_t> offsets_;    // size() + 1: token r is arena_[offsets_[r], offsets_[r + 1])
   std::span<const uint32_t> slots_;
   std::span<const uint64_t> filter_;      // kFilterWords
   std::span<const uint32_t> byte_ranks_;  // 256
