@@ -339,21 +339,27 @@ net::awaitable<bool> Session::send(Response response) {
 
 namespace {
 
-// The size line of a chunk of `size` bytes ("1a2\r\n"), written backwards from the end of `buf`.
-std::string_view chunk_size_line(std::size_t size, std::array<char, 20>& buf) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  char* const end = buf.data() + buf.size();
-  char* p = end;
-  *--p = '\n';
-  *--p = '\r';
-  for (std::size_t v = size; v != 0; v >>= 4) *--p = kHex[v & 0xF];
-  return {p, static_cast<std::size_t>(end - p)};
-}
+// The buffers of one chunk of `data`: its size line, the data, CRLF. All three are empty when `data` is
+// (a chunk of size 0 would end the stream). The size line lives in *this.
+class ChunkFrame {
+ public:
+  std::array<net::const_buffer, 3> of(std::string_view data) {
+    if (data.empty()) return {};
+    static constexpr char kHex[] = "0123456789abcdef";
+    char* const end = size_.data() + size_.size();
+    char* p = end;
+    *--p = '\n';
+    *--p = '\r';
+    for (std::size_t v = data.size(); v != 0; v >>= 4) *--p = kHex[v & 0xF];
+    return {net::buffer(p, static_cast<std::size_t>(end - p)), net::buffer(data.data(), data.size()),
+            net::buffer("\r\n", 2)};
+  }
 
-constexpr std::string_view kChunkEnd = "\r\n";
+ private:
+  std::array<char, 20> size_;
+};
+
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
-
-net::const_buffer buffer_of(std::string_view s) { return net::buffer(s.data(), s.size()); }
 
 }  // namespace
 
@@ -364,11 +370,9 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
   detail::append_headers(head_, headers);
   head_.append("transfer-encoding: chunked\r\n");
   finish_head();
-  std::array<char, 20> size;
-  const std::array<net::const_buffer, 4> buffers{
-      net::buffer(head_),
-      first.empty() ? net::const_buffer() : buffer_of(chunk_size_line(first.size(), size)), buffer_of(first),
-      first.empty() ? net::const_buffer() : buffer_of(kChunkEnd)};
+  ChunkFrame frame;
+  const auto chunk = frame.of(first);
+  const std::array<net::const_buffer, 4> buffers{net::buffer(head_), chunk[0], chunk[1], chunk[2]};
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
@@ -376,19 +380,18 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
 net::awaitable<bool> Session::write_chunk(std::string_view data) {
   if (gone_) co_return false;
   if (data.empty()) co_return true;
-  std::array<char, 20> size;
-  const std::array<net::const_buffer, 3> buffers{buffer_of(chunk_size_line(data.size(), size)),
-                                                 buffer_of(data), buffer_of(kChunkEnd)};
+  ChunkFrame frame;
+  const auto buffers = frame.of(data);
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
 
 net::awaitable<bool> Session::end_stream(std::string_view last) {
   if (gone_) co_return false;
-  std::array<char, 20> size;
-  const std::array<net::const_buffer, 4> buffers{
-      last.empty() ? net::const_buffer() : buffer_of(chunk_size_line(last.size(), size)), buffer_of(last),
-      last.empty() ? net::const_buffer() : buffer_of(kChunkEnd), buffer_of(kLastChunk)};
+  ChunkFrame frame;
+  const auto chunk = frame.of(last);
+  const std::array<net::const_buffer, 4> buffers{chunk[0], chunk[1], chunk[2],
+                                                 net::buffer(kLastChunk.data(), kLastChunk.size())};
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
