@@ -62,19 +62,15 @@ std::string completion_delta(std::string_view data) {
   return {};
 }
 
-void fill_usage_record(UsageRecord& r, const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
-                       std::string_view completion) {
-  // Every field is assigned, the ones the request lacks included: `r` may hold an earlier request's record.
-  // Assigning into its strings reuses their buffers.
+UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
+                              std::string_view completion) {
+  UsageRecord r;
   r.time_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.started_at.time_since_epoch()).count();
   r.request_id = ctx.request_id;
   if (ctx.route.api) {
     r.api = ctx.route.api->name;
-    r.operation = api::operation_name(ctx.route.op);
-  } else {
-    r.api.clear();
-    r.operation.clear();
+    r.operation = std::string(api::operation_name(ctx.route.op));
   }
   r.pool = ctx.pool;
   r.deployment = ctx.deployment;
@@ -85,10 +81,6 @@ void fill_usage_record(UsageRecord& r, const pipeline::RequestContext& ctx, cons
     r.subscription = ctx.subscription->name;
     r.product = ctx.subscription->product;
     r.tags.assign(ctx.subscription->tags.begin(), ctx.subscription->tags.end());
-  } else {
-    r.subscription.clear();
-    r.product.clear();
-    r.tags.clear();
   }
   r.user_hash = ctx.user_hash;
   r.tools = ctx.tools;
@@ -102,22 +94,13 @@ void fill_usage_record(UsageRecord& r, const pipeline::RequestContext& ctx, cons
   r.reasoning_tokens = ctx.usage.reasoning_tokens;
   r.tokens_estimated = !ctx.usage_present && (ctx.usage.total_tokens > 0 || ctx.usage.prompt_tokens > 0);
   r.usage_source = ctx.usage_present ? "backend" : r.tokens_estimated ? "estimate" : "none";
-  r.ttft_ms = ctx.first_byte ? millis(*ctx.first_byte - ctx.started) : -1;
+  if (ctx.first_byte) r.ttft_ms = millis(*ctx.first_byte - ctx.started);
   r.duration_ms = millis(ctx.finished - ctx.started);
-  r.cache.clear();
   r.client_disconnected = ctx.client_disconnected;
-  r.prompt.reset();
-  r.completion.reset();
   if (options.log_prompts) {
     if (ctx.request) r.prompt = capped(prompt_of(ctx.request->body, r.operation), options);
     if (!completion.empty()) r.completion = capped(std::string(completion), options);
   }
-}
-
-UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
-                              std::string_view completion) {
-  UsageRecord r;
-  fill_usage_record(r, ctx, options, completion);
   return r;
 }
 
@@ -143,13 +126,6 @@ void UsageLogPolicy::on_complete(pipeline::RequestContext& ctx) {
     }
   }
   if (!is_llm_call(ctx)) return;
-  if (writer_ && !exporter_) {
-    // The writer hands back written records: this thread's next record reuses one's buffers.
-    thread_local UsageRecord t_record;
-    fill_usage_record(t_record, ctx, options_, completion);
-    writer_->submit(std::move(t_record), &t_record);
-    return;
-  }
   UsageRecord record = make_usage_record(ctx, options_, completion);
   if (exporter_) {
     if (writer_) {

@@ -27,9 +27,6 @@ bool is_llm_call(const pipeline::RequestContext& ctx);
 // The record of a finished request. `completion` is the response text gathered so far (log_prompts).
 UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
                               std::string_view completion);
-// The same into `r`, overwriting every field of whatever record `r` held (reusing its buffers).
-void fill_usage_record(UsageRecord& r, const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
-                       std::string_view completion);
 // The prompt part of a request body (chat `messages`, `prompt`, `input`) as minified JSON; "" if none.
 std::string prompt_of(std::string_view body, std::string_view operation);
 // The text a streamed event adds to the completion (chat delta content, completions text, Responses

@@ -8,11 +8,6 @@
 // `capacity` items, push() drops the item and counts it (dropped()): the last resort, so a stalled disk
 // or collector can never hold up requests or grow memory without bound. pushed() + dropped() is the
 // number of push() calls.
-//
-// Recycling: the consumer may give_back() the items it is done with, and push(item, &spare) hands one of
-// them to the producer in the same lock, to be filled and pushed next time. An item's buffers (its
-// strings' heap blocks) then go round between the producers and the consumer instead of being allocated by
-// one thread and freed by another, which costs a cache miss on each side.
 
 #include <algorithm>
 #include <chrono>
@@ -29,46 +24,26 @@ class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
-  // Any thread. False when the item was dropped (queue full or closed). With `spare` (which may point to
-  // `item`): when the consumer has given items back, one of them is moved into *spare after `item` was
-  // taken (also when it was dropped), holding whatever it held; otherwise *spare is left as it is.
-  bool push(T&& item, T* spare = nullptr) {
-    bool accepted = false;
+  // Any thread. False when the item was dropped (queue full or closed).
+  bool push(T&& item) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
       if (closed_ || size_ >= capacity_) {
         ++dropped_;
-      } else {
-        if (chunks_.empty() || chunks_.back().size() >= chunk_items_) {
-          chunks_.push_back(take_spare());
-          chunks_.back().reserve(chunk_items_);
-        }
-        chunks_.back().push_back(std::move(item));
-        if (++size_ == 1) oldest_at_ = std::chrono::steady_clock::now();
-        ++pushed_;
-        accepted = true;
-        wake = size_ == 1 || size_ == wake_at_;
+        return false;
       }
-      if (spare != nullptr && !returned_.empty()) {
-        *spare = std::move(returned_.back());
-        returned_.pop_back();
+      if (chunks_.empty() || chunks_.back().size() >= chunk_items_) {
+        chunks_.push_back(take_spare());
+        chunks_.back().reserve(chunk_items_);
       }
+      chunks_.back().push_back(std::move(item));
+      if (++size_ == 1) oldest_at_ = std::chrono::steady_clock::now();
+      ++pushed_;
+      wake = size_ == 1 || size_ == wake_at_;
     }
     if (wake) cv_.notify_one();
-    return accepted;
-  }
-
-  // The consumer: `items`, done with, for push() to hand out again. Taken whole, by a swap, when they are
-  // more than the items given back before and not yet handed out, which the caller then gets in `items`
-  // instead (nothing is moved item by item under the lock). Either way `items` is the caller's to clear.
-  void give_back(std::vector<T>& items) {
-    std::lock_guard lock(mu_);
-    if (items.size() > returned_.size()) returned_.swap(items);
-  }
-  std::size_t returned() const {
-    std::lock_guard lock(mu_);
-    return returned_.size();
+    return true;
   }
 
   // The consumer. When the queue is empty, waits up to `idle_wait` for a first item. Then, until `max` items
@@ -182,7 +157,6 @@ class BoundedQueue {
   std::size_t size_ = 0;
   std::size_t chunk_items_ = 256;
   std::vector<std::vector<T>> spares_;
-  std::vector<T> returned_;  // given back by the consumer, handed out from the back by push()
   std::size_t wake_at_ = 1;
   std::chrono::steady_clock::time_point oldest_at_{};
   bool closed_ = false;

@@ -44,8 +44,6 @@ struct UsageRecord {
   bool client_disconnected = false;
   std::optional<std::string> prompt;      // only with log_prompts; capped
   std::optional<std::string> completion;  // only with log_prompts; capped
-
-  bool operator==(const UsageRecord&) const = default;
 };
 
 // {"k":"v",...} in the given order; "{}" for none.

@@ -67,9 +67,7 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
 
 UsageWriter::~UsageWriter() { stop(); }
 
-bool UsageWriter::submit(UsageRecord&& record, UsageRecord* spare) {
-  return queue_.push(std::move(record), spare);
-}
+bool UsageWriter::submit(UsageRecord&& record) { return queue_.push(std::move(record)); }
 
 void UsageWriter::flush() {
   const uint64_t target = queue_.pushed();
@@ -230,13 +228,8 @@ void UsageWriter::run_background() {
       written_ += committed;
       background_written_ += committed;
       ++batches_;
-      if (committed == background_batch_.size()) {
-        queue_.give_back(background_batch_);
-        background_batch_.clear();
-      } else {
-        background_batch_.erase(background_batch_.begin(),
-                                background_batch_.begin() + static_cast<std::ptrdiff_t>(committed));
-      }
+      background_batch_.erase(background_batch_.begin(),
+                              background_batch_.begin() + static_cast<std::ptrdiff_t>(committed));
       finish(committed);
     } else {
       // A failing database is the dispatcher's to retry (it sleeps between tries): hand the batch back by
@@ -264,10 +257,8 @@ void UsageWriter::write_batch(std::vector<UsageRecord>& batch) {
     util::log_error("usage log: " + std::to_string(batch.size()) + " records lost, cannot write " +
                     settings_.sqlite_path + ": " + error);
   }
-  const std::size_t n = batch.size();
-  queue_.give_back(batch);
+  finish(batch.size());
   batch.clear();
-  finish(n);
 }
 
 void UsageWriter::finish(std::size_t n) {

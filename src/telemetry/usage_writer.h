@@ -85,10 +85,7 @@ class UsageWriter {
   UsageWriter& operator=(const UsageWriter&) = delete;
 
   // Any thread; O(1), never waits for the disk. False when the record was dropped (queue full, stopped).
-  // With `spare` (which may point to `record`): a written record, if one is ready for reuse, is moved into
-  // *spare (its old contents included) for the caller to overwrite and submit next, so that its strings'
-  // buffers are reused rather than allocated on the caller's thread and freed on the writer's.
-  bool submit(UsageRecord&& record, UsageRecord* spare = nullptr);
+  bool submit(UsageRecord&& record);
   // Blocks until every record submitted before the call is committed or given up (tests, tools).
   void flush();
   // Drains the queue, commits, closes the file and joins the thread. Idempotent; any thread but the

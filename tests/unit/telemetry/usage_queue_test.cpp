@@ -4,7 +4,6 @@
 
 #include <deque>
 #include <random>
-#include <string>
 #include <thread>
 
 namespace spillway::telemetry {
@@ -127,44 +126,6 @@ TEST(UsageQueue, WholeBatchesAreHandedOverWithoutMovingTheItems) {
   }
   EXPECT_EQ(Counted::moves, 0);
   EXPECT_EQ(q.size(), 0u);
-}
-
-// Items the consumer gives back go to producers, one per push and last first, and the consumer's vector is
-// taken whole; of two sets given back, the larger one is kept and the other returns to the consumer.
-TEST(UsageQueue, GivenBackItemsAreHandedToProducersOnePerPush) {
-  BoundedQueue<std::string> q(2);
-  std::string spare = "untouched";
-  EXPECT_TRUE(q.push("a", &spare));
-  EXPECT_EQ(spare, "untouched");  // nothing given back yet
-
-  std::vector<std::string> done = {"old-1", "old-2"};
-  q.give_back(done);
-  EXPECT_TRUE(done.empty());
-  EXPECT_EQ(q.returned(), 2u);
-  std::vector<std::string> fewer = {"old-3"};
-  q.give_back(fewer);  // fewer than the two still there: left with the consumer
-  EXPECT_EQ(fewer, std::vector<std::string>{"old-3"});
-
-  EXPECT_TRUE(q.push("b", &spare));
-  EXPECT_EQ(spare, "old-2");
-  EXPECT_FALSE(q.push("c", &spare));  // full: "c" is dropped, the spare still comes
-  EXPECT_EQ(spare, "old-1");
-  EXPECT_EQ(q.returned(), 0u);
-  EXPECT_FALSE(q.push("d"));
-  EXPECT_EQ(q.dropped(), 2u);
-
-  std::vector<std::string> out;
-  ASSERT_EQ(q.pop_batch(out, 10, milliseconds(0), milliseconds(0)), 2u);
-  EXPECT_EQ(out, (std::vector<std::string>{"a", "b"}));
-  q.give_back(out);  // nothing left to hand out: taken whole
-  EXPECT_TRUE(out.empty());
-  EXPECT_EQ(q.returned(), 2u);
-  EXPECT_TRUE(q.push("e", &spare));
-  EXPECT_EQ(spare, "b");
-  std::vector<std::string> more = {"x", "y", "z"};
-  q.give_back(more);  // more than the one left ("a"): taken, and "a" comes back
-  EXPECT_EQ(more, std::vector<std::string>{"a"});
-  EXPECT_EQ(q.returned(), 3u);
 }
 
 // Any mix of pushes and pops of any size (smaller, equal or larger than a chunk, into empty or non-empty

@@ -129,35 +129,6 @@ TEST_F(UsageRecordFromContext, CarriesEveryField) {
   EXPECT_FALSE(r.completion);
 }
 
-// A record refilled from another request is that request's record: nothing of the earlier one is left,
-// whichever fields the second request lacks (no API, subscription, first byte, prompts).
-TEST_F(UsageRecordFromContext, RefillingOverwritesEveryField) {
-  UsageRecordOptions o;
-  o.log_prompts = true;
-  UsageRecord r;
-  fill_usage_record(r, ctx_, o, "the answer");
-  ASSERT_TRUE(r.prompt && r.completion);
-  ctx_.client_disconnected = true;
-  ctx_.stream = true;
-  ctx_.error_code = "backend_timeout";
-  ctx_.model = "gpt-4o-mini";
-  const UsageRecord full = make_usage_record(ctx_, o, "the answer");
-  r = full;
-  r.cache = "hit";  // not the context's: the refill clears it
-
-  pipeline::RequestContext other;
-  other.request_id = "req-2";
-  fill_usage_record(r, other, UsageRecordOptions{}, "");
-  EXPECT_EQ(r, make_usage_record(other, UsageRecordOptions{}, ""));
-  EXPECT_EQ(r.request_id, "req-2");
-  EXPECT_TRUE(r.subscription.empty() && r.tags.empty() && r.api.empty() && r.operation.empty());
-  EXPECT_LT(r.ttft_ms, 0);
-  EXPECT_FALSE(r.prompt || r.completion);
-
-  fill_usage_record(r, ctx_, o, "the answer");
-  EXPECT_EQ(r, full);
-}
-
 TEST_F(UsageRecordFromContext, EstimatedAndMissingUsage) {
   ctx_.usage_present = false;
   EXPECT_TRUE(make_usage_record(ctx_, {}, "").tokens_estimated);

@@ -56,32 +56,6 @@ TEST(UsageDb, CreatesTheSchemaInWalModeAndStoresEveryField) {
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage, json_each(usage.tools)"), 2);
 }
 
-// Written records come back to the submit() calls that ask for one, for their buffers to be reused; what
-// the caller then writes into one is what is stored, also when it submits that record itself.
-TEST(UsageWriter, WrittenRecordsComeBackForReuse) {
-  TempDir dir;
-  const std::string path = dir.file("u.db");
-  UsageWriter w(settings_for(path), util::SystemClock::instance());
-  UsageRecord spare;
-  ASSERT_TRUE(w.submit(sample_record(kT0, "req-1"), &spare));
-  ASSERT_TRUE(w.submit(sample_record(kT0, "req-2"), &spare));
-  EXPECT_EQ(spare, UsageRecord{});  // nothing written yet
-  w.flush();
-  ASSERT_TRUE(w.submit(sample_record(kT0 + 1, "req-3", "team-b"), &spare));
-  EXPECT_EQ(spare, sample_record(kT0, "req-2"));  // as written, the last first
-  spare.request_id = "req-4";
-  spare.subscription.clear();
-  spare.tags.clear();
-  ASSERT_TRUE(w.submit(std::move(spare), &spare));  // the record itself, then the next one into it
-  EXPECT_EQ(spare, sample_record(kT0, "req-1"));
-  w.flush();
-  EXPECT_EQ(query_text(path,
-                       "SELECT group_concat(request_id || '/' || subscription || '/' || tags, ' ') FROM "
-                       "(SELECT * FROM usage ORDER BY id)"),
-            "req-1/team-a/{\"team\":\"search\"} req-2/team-a/{\"team\":\"search\"} "
-            "req-3/team-b/{\"team\":\"search\"} req-4//{}");
-}
-
 TEST(UsageDb, OpeningAFileTwiceKeepsItsRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
