@@ -11,7 +11,9 @@
 // --access-log FILE: where Spillway's access log (stdout) goes (default: the temp dir; /dev/null to drop it).
 // --smaps: after the run and 3 s idle, the gateway's RSS by mapping (anonymous, heap, libraries, the binary).
 // Spillway's own count of usage records written, taken over and waiting at most is printed at the end.
-// --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`).
+// --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`);
+// --call-graph dwarf,16384: unwind with DWARF instead (the system libraries have no frame pointers, so -g
+// loses the callers of, say, malloc; the files get large: keep the run short).
 // --sched: also record the scheduler's switches and wake-ups on every CPU during the run, and report the
 // wake-ups that waited longer than 250 us for their CPU, by the task that held it and the kernel function
 // it was in when it let go.
@@ -45,6 +47,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--usage-opts') o.usageOpts = argv[++i];
   else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else if (a === '--perf') o.perf = path.resolve(argv[++i]);
+  else if (a === '--call-graph') o.callGraph = argv[++i];
   else if (a === '--sched') o.sched = true;
   else throw new Error(`unknown option ${a}`);
 }
@@ -165,7 +168,8 @@ async function main() {
       return;
     }
     const before = threadTimes(pids);
-    const rec = o.perf ? spawn('perf', ['record', '-g', '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
+    const callGraph = o.callGraph ? ['--call-graph', o.callGraph] : ['-g'];
+    const rec = o.perf ? spawn('perf', ['record', ...callGraph, '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
     const schedFile = path.join(tmp, 'sched.data');
     const sched = o.sched
       ? spawn('perf', ['record', '-a', '-g', '-e', 'sched:sched_switch', '-e', 'sched:sched_wakeup', '-o', schedFile], { stdio: 'ignore' })

@@ -2,8 +2,9 @@
 
 #include <sqlite3.h>
 
-#include <array>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 
 namespace spillway::telemetry {
 namespace {
@@ -67,14 +68,21 @@ std::string insert_sql(std::size_t rows) {
 constexpr const char* kPrune =
     "DELETE FROM usage WHERE id IN (SELECT id FROM usage WHERE ts < ?1 ORDER BY ts LIMIT 5000)";
 
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
-// Binds `r` to parameters base + 1 .. base + kColumns. `tags` and `tools` (the record's JSON columns) must
-// outlive the statement's step: they are bound without a copy.
-void bind_row(sqlite3_stmt* s, int base, const UsageRecord& r, const std::string& tags,
-              const std::string& tools) {
+void bind_optional(sqlite3_stmt* s, int i, const std::optional<std::string_view>& v) {
+  if (v) {
+    bind_text(s, i, *v);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+
+// Binds `r` to parameters base + 1 .. base + kColumns, without copying its texts: the packed string `r`
+// views must outlive the statement's step.
+void bind_row(sqlite3_stmt* s, int base, const PackedUsageView& r) {
   sqlite3_bind_int64(s, base + 1, r.time_ms);
   bind_text(s, base + 2, r.request_id);
   bind_text(s, base + 3, r.api);
@@ -86,9 +94,9 @@ void bind_row(sqlite3_stmt* s, int base, const UsageRecord& r, const std::string
   sqlite3_bind_int(s, base + 9, r.attempts);
   bind_text(s, base + 10, r.subscription);
   bind_text(s, base + 11, r.product);
-  bind_text(s, base + 12, tags);
+  bind_text(s, base + 12, r.tags);
   bind_text(s, base + 13, r.user_hash);
-  bind_text(s, base + 14, tools);
+  bind_text(s, base + 14, r.tools);
   sqlite3_bind_int(s, base + 15, r.status);
   bind_text(s, base + 16, r.error);
   sqlite3_bind_int(s, base + 17, r.stream ? 1 : 0);
@@ -107,39 +115,9 @@ void bind_row(sqlite3_stmt* s, int base, const UsageRecord& r, const std::string
   sqlite3_bind_double(s, base + 26, r.duration_ms);
   bind_text(s, base + 27, r.cache);
   sqlite3_bind_int(s, base + 28, r.client_disconnected ? 1 : 0);
-  if (r.prompt) {
-    bind_text(s, base + 29, *r.prompt);
-  } else {
-    sqlite3_bind_null(s, base + 29);
-  }
-  if (r.completion) {
-    bind_text(s, base + 30, *r.completion);
-  } else {
-    sqlite3_bind_null(s, base + 30);
-  }
+  bind_optional(s, base + 29, r.prompt);
+  bind_optional(s, base + 30, r.completion);
 }
-
-// A list column's JSON text (tags, tools) for the rows of one INSERT statement. Consecutive records
-// usually carry the same list (the same subscription's tags), so its text is encoded once and bound again
-// rather than encoded per row. The text a row is bound to lives until the statement's next rows are encoded:
-// a new text goes to the row's own slot, never to an earlier row's.
-struct JsonColumn {
-  std::array<std::string, UsageDb::kRowsPerInsert> text;
-  const std::string* last = nullptr;
-
-  // `prev`: the previous record's list (in this statement or the one before), null for the first record.
-  template <class List, class Encode>
-  const std::string& row(std::size_t i, const List* prev, const List& cur, Encode encode) {
-    if (last == nullptr || prev == nullptr || !(*prev == cur)) {
-      text[i] = encode(cur);
-      last = &text[i];
-    } else if (i == 0 && last != &text[0]) {
-      text[0] = *last;  // the previous statement's slot may be re-encoded by this statement's rows
-      last = &text[0];
-    }
-    return *last;
-  }
-};
 
 // Runs a prepared statement that returns no rows (BEGIN, COMMIT) and resets it for the next use.
 int step_once(sqlite3_stmt* s) {
@@ -219,39 +197,40 @@ void UsageDb::exec(const char* sql) {
   }
 }
 
-bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error) {
+bool UsageDb::insert_packed(const std::vector<std::string>& packed, std::string& error) {
   std::size_t committed = 0;
-  return insert_rows(records, nullptr, committed, error);
+  return insert_rows(packed, nullptr, committed, error);
 }
 
-bool UsageDb::insert_until(const std::vector<UsageRecord>& records, const std::atomic<bool>& stop,
+bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error) {
+  std::vector<std::string> packed;
+  packed.reserve(records.size());
+  for (const UsageRecord& r : records) packed.push_back(pack_usage(r));
+  return insert_packed(packed, error);
+}
+
+bool UsageDb::insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                            std::size_t& committed, std::string& error) {
-  return insert_rows(records, &stop, committed, error);
+  return insert_rows(packed, &stop, committed, error);
 }
 
-bool UsageDb::insert_rows(const std::vector<UsageRecord>& records, const std::atomic<bool>* stop,
+bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop,
                           std::size_t& committed, std::string& error) {
   committed = 0;
-  if (records.empty()) return true;
+  if (packed.empty()) return true;
   if (step_once(begin_) != SQLITE_DONE) {
     error = sqlite3_errmsg(db_);
     return false;
   }
   // kRowsPerInsert rows per statement while that many are left, then one at a time: SQLite's work per
   // statement (opening the cursors, halting, resetting) is shared by the rows.
-  JsonColumn tags;
-  JsonColumn tools;
   std::size_t n = 0;
-  while (n < records.size()) {
-    const std::size_t rows = records.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
+  while (n < packed.size()) {
+    const std::size_t rows = packed.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
     sqlite3_stmt* s = rows == 1 ? insert_ : insert_many_;
     for (std::size_t i = 0; i < rows; ++i) {
-      const UsageRecord& r = records[n + i];
-      const UsageRecord* prev = n + i > 0 ? &records[n + i - 1] : nullptr;
-      const std::string& tags_text = tags.row(i, prev ? &prev->tags : nullptr, r.tags, tags_json);
-      const std::string& tools_text = tools.row(i, prev ? &prev->tools : nullptr, r.tools, tools_json);
       // Every parameter is bound for every row (nulls included), so no clear_bindings between statements.
-      bind_row(s, static_cast<int>(i) * kColumns, r, tags_text, tools_text);
+      bind_row(s, static_cast<int>(i) * kColumns, unpack_usage(packed[n + i]));
     }
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);

@@ -31,13 +31,16 @@ class UsageDb {
   UsageDb(const UsageDb&) = delete;
   UsageDb& operator=(const UsageDb&) = delete;
 
-  // Inserts every record in one transaction. On failure rolls back, and returns false with `error` set.
+  // Inserts every record (packed by pack_usage) in one transaction. On failure rolls back, and returns
+  // false with `error` set.
+  bool insert_packed(const std::vector<std::string>& packed, std::string& error);
+  // The same for records not packed yet (tests, tools).
   bool insert(const std::vector<UsageRecord>& records, std::string& error);
-  // Like insert(), but `stop` is read after each statement (kRowsPerInsert rows at most): once it is
+  // Like insert_packed(), but `stop` is read after each statement (kRowsPerInsert rows at most): once it is
   // raised, the rows inserted so far are committed and the call returns. `committed` is how many of the first
   // records are now stored (all of them unless stopped early; 0 on failure). At least one row is written per
   // call.
-  bool insert_until(const std::vector<UsageRecord>& records, const std::atomic<bool>& stop,
+  bool insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                     std::size_t& committed, std::string& error);
   // Deletes the rows with time_ms < `before_ms`, in short transactions. Returns the number deleted.
   int64_t prune(int64_t before_ms);
@@ -48,7 +51,7 @@ class UsageDb {
   // Finalizes the statements and closes the connection (each may be null); used by the destructor and by
   // a constructor that fails half-way.
   void close();
-  bool insert_rows(const std::vector<UsageRecord>& records, const std::atomic<bool>* stop,
+  bool insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop,
                    std::size_t& committed, std::string& error);
 
   std::string path_;

@@ -127,16 +127,8 @@ void UsageLogPolicy::on_complete(pipeline::RequestContext& ctx) {
   }
   if (!is_llm_call(ctx)) return;
   UsageRecord record = make_usage_record(ctx, options_, completion);
-  if (exporter_) {
-    if (writer_) {
-      UsageRecord copy = record;
-      exporter_->submit(std::move(copy));
-    } else {
-      exporter_->submit(std::move(record));
-      return;
-    }
-  }
-  if (writer_) writer_->submit(std::move(record));
+  if (writer_) writer_->submit(record);  // packs a copy
+  if (exporter_) exporter_->submit(std::move(record));
 }
 
 }  // namespace spillway::telemetry

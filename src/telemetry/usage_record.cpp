@@ -1,28 +1,158 @@
 #include "telemetry/usage_record.h"
 
+#include <cstring>
+
 #include "util/json.h"
 
 namespace spillway::telemetry {
+namespace {
 
-std::string tags_json(const std::vector<std::pair<std::string, std::string>>& tags) {
-  std::string out = "{";
-  for (const auto& [k, v] : tags) {
-    if (out.size() > 1) out.push_back(',');
-    util::append_json_string(out, k);
+// pack_usage's layout: Numbers, then kTexts times (uint32 length, bytes), in the order of its `texts`.
+struct Numbers {
+  int64_t time_ms, prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens;
+  double ttft_ms, duration_ms;
+  int32_t attempts, status;
+  uint8_t stream, tokens_estimated, client_disconnected, has_prompt, has_completion;
+};
+constexpr int kTexts = 17;
+constexpr int kTags = 9;  // tags and tools are written as JSON, not copied
+constexpr int kTools = 11;
+
+void append_tags(std::string& out, const std::vector<std::pair<std::string, std::string>>& tags) {
+  out.push_back('{');
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    util::append_json_string(out, tags[i].first);
     out.push_back(':');
-    util::append_json_string(out, v);
+    util::append_json_string(out, tags[i].second);
   }
   out.push_back('}');
+}
+
+void append_tools(std::string& out, const std::vector<std::string>& tools) {
+  out.push_back('[');
+  for (std::size_t i = 0; i < tools.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    util::append_json_string(out, tools[i]);
+  }
+  out.push_back(']');
+}
+
+}  // namespace
+
+std::string pack_usage(const UsageRecord& r) {
+  const std::string_view none;
+  const std::string_view texts[kTexts] = {r.request_id,
+                                          r.api,
+                                          r.operation,
+                                          r.pool,
+                                          r.deployment,
+                                          r.model,
+                                          r.backend,
+                                          r.subscription,
+                                          r.product,
+                                          none /* tags */,
+                                          r.user_hash,
+                                          none /* tools */,
+                                          r.error,
+                                          r.usage_source,
+                                          r.cache,
+                                          r.prompt ? std::string_view(*r.prompt) : none,
+                                          r.completion ? std::string_view(*r.completion) : none};
+  std::size_t size = sizeof(Numbers) + kTexts * sizeof(uint32_t) + 2 + 2;  // the JSON brackets
+  for (const std::string_view t : texts) size += t.size();
+  for (const auto& [k, v] : r.tags) size += k.size() + v.size() + 6;  // quotes, colon, comma
+  for (const auto& t : r.tools) size += t.size() + 3;
+  std::string out;
+  out.reserve(size);
+  Numbers n{};
+  n.time_ms = r.time_ms;
+  n.prompt_tokens = r.prompt_tokens;
+  n.completion_tokens = r.completion_tokens;
+  n.total_tokens = r.total_tokens;
+  n.cached_tokens = r.cached_tokens;
+  n.reasoning_tokens = r.reasoning_tokens;
+  n.ttft_ms = r.ttft_ms;
+  n.duration_ms = r.duration_ms;
+  n.attempts = r.attempts;
+  n.status = r.status;
+  n.stream = r.stream;
+  n.tokens_estimated = r.tokens_estimated;
+  n.client_disconnected = r.client_disconnected;
+  n.has_prompt = r.prompt.has_value();
+  n.has_completion = r.completion.has_value();
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  for (int i = 0; i < kTexts; ++i) {
+    const std::size_t at = out.size();
+    out.append(sizeof(uint32_t), '\0');
+    if (i == kTags) {
+      append_tags(out, r.tags);
+    } else if (i == kTools) {
+      append_tools(out, r.tools);
+    } else {
+      out.append(texts[i]);
+    }
+    const auto length = static_cast<uint32_t>(out.size() - at - sizeof(uint32_t));
+    std::memcpy(out.data() + at, &length, sizeof length);
+  }
+  return out;
+}
+
+PackedUsageView unpack_usage(std::string_view packed) {
+  Numbers n;
+  std::memcpy(&n, packed.data(), sizeof n);
+  std::size_t at = sizeof n;
+  std::string_view texts[kTexts];
+  for (std::string_view& t : texts) {
+    uint32_t length;
+    std::memcpy(&length, packed.data() + at, sizeof length);
+    at += sizeof length;
+    t = packed.substr(at, length);
+    at += length;
+  }
+  PackedUsageView row;
+  row.time_ms = n.time_ms;
+  row.request_id = texts[0];
+  row.api = texts[1];
+  row.operation = texts[2];
+  row.pool = texts[3];
+  row.deployment = texts[4];
+  row.model = texts[5];
+  row.backend = texts[6];
+  row.attempts = n.attempts;
+  row.subscription = texts[7];
+  row.product = texts[8];
+  row.tags = texts[kTags];
+  row.user_hash = texts[10];
+  row.tools = texts[kTools];
+  row.status = n.status;
+  row.error = texts[12];
+  row.stream = n.stream != 0;
+  row.prompt_tokens = n.prompt_tokens;
+  row.completion_tokens = n.completion_tokens;
+  row.total_tokens = n.total_tokens;
+  row.cached_tokens = n.cached_tokens;
+  row.reasoning_tokens = n.reasoning_tokens;
+  row.tokens_estimated = n.tokens_estimated != 0;
+  row.usage_source = texts[13];
+  row.ttft_ms = n.ttft_ms;
+  row.duration_ms = n.duration_ms;
+  row.cache = texts[14];
+  row.client_disconnected = n.client_disconnected != 0;
+  if (n.has_prompt) row.prompt = texts[15];
+  if (n.has_completion) row.completion = texts[16];
+  return row;
+}
+
+std::string tags_json(const std::vector<std::pair<std::string, std::string>>& tags) {
+  std::string out;
+  append_tags(out, tags);
   return out;
 }
 
 std::string tools_json(const std::vector<std::string>& tools) {
-  std::string out = "[";
-  for (const auto& t : tools) {
-    if (out.size() > 1) out.push_back(',');
-    util::append_json_string(out, t);
-  }
-  out.push_back(']');
+  std::string out;
+  append_tools(out, tools);
   return out;
 }
 

@@ -46,6 +46,38 @@ struct UsageRecord {
   std::optional<std::string> completion;  // only with log_prompts; capped
 };
 
+// A record as the usage log's writer receives it: the numbers, then each text with its length, in one
+// string. A record crosses from the request's worker to the writer's thread as this one block instead of a
+// struct of some 700 bytes plus a heap block per text longer than a std::string holds in place: every byte
+// that crosses is a cache line the other core must fetch, and every block allocated on one thread and freed
+// on another is a cache miss on both (bench/RESULTS.md measures what that cost). Tags and tools are packed
+// as the JSON text the table stores (tags_json, tools_json). An in-process layout, not a file format.
+std::string pack_usage(const UsageRecord& r);
+
+// A packed record read back in place: the texts are views into the packed string.
+struct PackedUsageView {
+  int64_t time_ms = 0;
+  std::string_view request_id, api, operation, pool, deployment, model, backend;
+  int attempts = 0;
+  std::string_view subscription, product;
+  std::string_view tags;  // JSON object
+  std::string_view user_hash;
+  std::string_view tools;  // JSON array
+  int status = 0;
+  std::string_view error;
+  bool stream = false;
+  int64_t prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0, reasoning_tokens = 0;
+  bool tokens_estimated = false;
+  std::string_view usage_source;
+  double ttft_ms = -1;
+  double duration_ms = 0;
+  std::string_view cache;
+  bool client_disconnected = false;
+  std::optional<std::string_view> prompt, completion;
+};
+// REQUIRES: `packed` is a string pack_usage() returned, unchanged.
+PackedUsageView unpack_usage(std::string_view packed);
+
 // {"k":"v",...} in the given order; "{}" for none.
 std::string tags_json(const std::vector<std::pair<std::string, std::string>>& tags);
 // ["a","b"] in the given order; "[]" for none.

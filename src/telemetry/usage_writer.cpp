@@ -67,7 +67,7 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
 
 UsageWriter::~UsageWriter() { stop(); }
 
-bool UsageWriter::submit(UsageRecord&& record) { return queue_.push(std::move(record)); }
+bool UsageWriter::submit(const UsageRecord& record) { return queue_.push(pack_usage(record)); }
 
 void UsageWriter::flush() {
   const uint64_t target = queue_.pushed();
@@ -125,7 +125,7 @@ void UsageWriter::hold_background_for_test(bool hold) {
 void UsageWriter::run() {
   pthread_setname_np(pthread_self(), "spw-usage");
   const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
-  std::vector<UsageRecord> batch;
+  std::vector<std::string> batch;
   batch.reserve(batch_size);
   for (;;) {
     batch.clear();
@@ -148,7 +148,7 @@ void UsageWriter::run() {
   report_drops(true);
 }
 
-void UsageWriter::dispatch(std::vector<UsageRecord>& batch, std::size_t queued) {
+void UsageWriter::dispatch(std::vector<std::string>& batch, std::size_t queued) {
   if (!options_.background) {
     if (!batch.empty()) {
       std::lock_guard lock(db_mu_);
@@ -240,14 +240,14 @@ void UsageWriter::run_background() {
   }
 }
 
-void UsageWriter::write_batch(std::vector<UsageRecord>& batch) {
+void UsageWriter::write_batch(std::vector<std::string>& batch) {
   std::string error;
   bool ok = false;
   // A busy or momentarily failing database gets a few tries; a persistent failure must not stall the
   // queue forever.
   for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
-    ok = db_->insert(batch, error);
+    ok = db_->insert_packed(batch, error);
   }
   if (ok) {
     written_ += batch.size();

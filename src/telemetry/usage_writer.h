@@ -33,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/telemetry_config.h"
 #include "telemetry/usage_queue.h"
@@ -85,7 +86,8 @@ class UsageWriter {
   UsageWriter& operator=(const UsageWriter&) = delete;
 
   // Any thread; O(1), never waits for the disk. False when the record was dropped (queue full, stopped).
-  bool submit(UsageRecord&& record);
+  // The record is packed (pack_usage) on the calling thread.
+  bool submit(const UsageRecord& record);
   // Blocks until every record submitted before the call is committed or given up (tests, tools).
   void flush();
   // Drains the queue, commits, closes the file and joins the thread. Idempotent; any thread but the
@@ -100,13 +102,13 @@ class UsageWriter {
   void run();
   void run_background();
   // `queued`: records still in the queue after `batch` was taken.
-  void dispatch(std::vector<UsageRecord>& batch, std::size_t queued);
+  void dispatch(std::vector<std::string>& batch, std::size_t queued);
   // Locks the file for the dispatcher: asks the background thread to let go after its current
   // statement.
   std::unique_lock<std::mutex> lock_db();
   // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
   // counted as failed.
-  void write_batch(std::vector<UsageRecord>& batch);
+  void write_batch(std::vector<std::string>& batch);
   void finish(std::size_t n);
   void pause_handoffs(std::chrono::steady_clock::time_point now);
   void maybe_prune();
@@ -115,13 +117,13 @@ class UsageWriter {
   const config::UsageLogSettings settings_;
   const util::Clock& clock_;
   const UsageWriterOptions options_;
-  BoundedQueue<UsageRecord> queue_;
+  BoundedQueue<std::string> queue_;  // records packed by pack_usage() on the submitting thread
 
   // The file and the background thread's batch; the dispatcher and the background thread take turns.
   std::mutex db_mu_;
   std::condition_variable background_cv_;
   std::unique_ptr<UsageDb> db_;                // guarded by db_mu_
-  std::vector<UsageRecord> background_batch_;  // guarded by db_mu_; empty: the background thread is free
+  std::vector<std::string> background_batch_;  // guarded by db_mu_; empty: the background thread is free
   bool background_stop_ = false;               // guarded by db_mu_
   bool background_held_ = false;               // guarded by db_mu_
   std::atomic<bool> yield_{false};             // the dispatcher waits for db_mu_

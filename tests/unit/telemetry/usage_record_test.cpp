@@ -21,6 +21,86 @@ TEST(UsageRecordEncoding, TagsAndToolsAsJson) {
   EXPECT_EQ(tools_json({"get_weather", "a\\b"}), "[\"get_weather\",\"a\\\\b\"]");
 }
 
+// Every field comes back from its packed form as it went in; texts keep any byte (NUL included) and any
+// length, and an absent prompt stays apart from an empty one.
+TEST(UsageRecordEncoding, PackedRecordsReadBackEveryField) {
+  UsageRecord r;
+  r.time_ms = 1'750'000'000'123;
+  r.request_id = "req-\xe2\x82\xac";
+  r.api = "openai";
+  r.operation = "chat.completions";
+  r.pool = "gpt-4o";
+  r.deployment = "gpt-4o-dep";
+  r.model = "gpt-4o-2024-08-06";
+  r.backend = "az";
+  r.attempts = 3;
+  r.subscription = "team-a";
+  r.product = "standard";
+  r.tags = {{"team", "sea\"rch"}, {"cc", "42"}};
+  r.user_hash = "0123456789abcdef";
+  r.tools = {"get_weather", "search"};
+  r.status = 502;
+  r.error = "backend_timeout";
+  r.stream = true;
+  r.prompt_tokens = 11;
+  r.completion_tokens = 22;
+  r.total_tokens = 33;
+  r.cached_tokens = 4;
+  r.reasoning_tokens = 5;
+  r.tokens_estimated = true;
+  r.usage_source = "estimate";
+  r.ttft_ms = 12.25;
+  r.duration_ms = 40.5;
+  r.cache = "miss";
+  r.client_disconnected = true;
+  r.prompt = std::string("a\0b", 3) + std::string(70'000, 'p');
+  r.completion = "";
+
+  const std::string packed = pack_usage(r);
+  const PackedUsageView v = unpack_usage(packed);
+  EXPECT_EQ(v.time_ms, r.time_ms);
+  EXPECT_EQ(v.request_id, r.request_id);
+  EXPECT_EQ(v.api, r.api);
+  EXPECT_EQ(v.operation, r.operation);
+  EXPECT_EQ(v.pool, r.pool);
+  EXPECT_EQ(v.deployment, r.deployment);
+  EXPECT_EQ(v.model, r.model);
+  EXPECT_EQ(v.backend, r.backend);
+  EXPECT_EQ(v.attempts, 3);
+  EXPECT_EQ(v.subscription, r.subscription);
+  EXPECT_EQ(v.product, r.product);
+  EXPECT_EQ(v.tags, tags_json(r.tags));
+  EXPECT_EQ(v.user_hash, r.user_hash);
+  EXPECT_EQ(v.tools, tools_json(r.tools));
+  EXPECT_EQ(v.status, 502);
+  EXPECT_EQ(v.error, r.error);
+  EXPECT_TRUE(v.stream);
+  EXPECT_EQ(v.prompt_tokens, 11);
+  EXPECT_EQ(v.completion_tokens, 22);
+  EXPECT_EQ(v.total_tokens, 33);
+  EXPECT_EQ(v.cached_tokens, 4);
+  EXPECT_EQ(v.reasoning_tokens, 5);
+  EXPECT_TRUE(v.tokens_estimated);
+  EXPECT_EQ(v.usage_source, r.usage_source);
+  EXPECT_DOUBLE_EQ(v.ttft_ms, 12.25);
+  EXPECT_DOUBLE_EQ(v.duration_ms, 40.5);
+  EXPECT_EQ(v.cache, r.cache);
+  EXPECT_TRUE(v.client_disconnected);
+  ASSERT_TRUE(v.prompt && v.completion);
+  EXPECT_EQ(*v.prompt, *r.prompt);
+  EXPECT_EQ(*v.completion, "");
+
+  const UsageRecord empty;
+  const std::string packed_empty = pack_usage(empty);
+  const PackedUsageView e = unpack_usage(packed_empty);
+  EXPECT_EQ(e.tags, "{}");
+  EXPECT_EQ(e.tools, "[]");
+  EXPECT_TRUE(e.request_id.empty() && e.api.empty() && e.cache.empty());
+  EXPECT_FALSE(e.prompt || e.completion);
+  EXPECT_FALSE(e.stream || e.tokens_estimated || e.client_disconnected);
+  EXPECT_LT(e.ttft_ms, 0);
+}
+
 TEST(UsageRecordEncoding, Utf8PrefixNeverCutsACharacter) {
   EXPECT_EQ(utf8_prefix("hello", 10), "hello");
   EXPECT_EQ(utf8_prefix("hello", 3), "hel");

@@ -29,6 +29,12 @@ config::UsageLogSettings settings_for(const std::string& path) {
 
 constexpr int64_t kT0 = 1'750'000'000'000;  // 2025-06-15
 
+std::vector<std::string> packed(const std::vector<UsageRecord>& records) {
+  std::vector<std::string> out;
+  for (const UsageRecord& r : records) out.push_back(pack_usage(r));
+  return out;
+}
+
 TEST(UsageDb, CreatesTheSchemaInWalModeAndStoresEveryField) {
   TempDir dir;
   const std::string path = dir.file("u.db");
@@ -83,13 +89,13 @@ TEST(UsageDb, InsertUntilCommitsTheRowsDoneWhenAskedToStop) {
   std::atomic<bool> stop{true};
   std::size_t committed = 99;
   std::string error;
-  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  ASSERT_TRUE(db.insert_until(packed(rs), stop, committed, error)) << error;
   EXPECT_EQ(committed, 1u);  // at least one row per call, then it stops
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 1);
   EXPECT_EQ(query_text(path, "SELECT request_id FROM usage"), "r0");
   stop = false;
   rs.erase(rs.begin());
-  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  ASSERT_TRUE(db.insert_until(packed(rs), stop, committed, error)) << error;
   EXPECT_EQ(committed, 4u);
   EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 5);
 }
@@ -178,7 +184,7 @@ TEST(UsageDb, InsertUntilStopsAfterAWholeStatement) {
   std::atomic<bool> stop{true};
   std::size_t committed = 0;
   std::string error;
-  ASSERT_TRUE(db.insert_until(rs, stop, committed, error)) << error;
+  ASSERT_TRUE(db.insert_until(packed(rs), stop, committed, error)) << error;
   EXPECT_EQ(committed, UsageDb::kRowsPerInsert);  // the first statement's rows, then it stops
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(UsageDb::kRowsPerInsert));
   EXPECT_EQ(query_int(path, "SELECT MAX(ts) FROM usage"),
