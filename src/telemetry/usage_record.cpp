@@ -1,5 +1,7 @@
 #include "telemetry/usage_record.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "util/json.h"
@@ -92,7 +94,10 @@ std::string pack_usage(const UsageRecord& r) {
     } else {
       out.append(texts[i]);
     }
-    const auto length = static_cast<uint32_t>(out.size() - at - sizeof(uint32_t));
+    // A text past 4 GiB (only a request body near that size could carry one) is cut to fit its length.
+    const std::size_t written = out.size() - at - sizeof(uint32_t);
+    const auto length = static_cast<uint32_t>(std::min<std::size_t>(written, UINT32_MAX));
+    if (length != written) out.resize(at + sizeof(uint32_t) + length);
     std::memcpy(out.data() + at, &length, sizeof length);
   }
   return out;

@@ -24,27 +24,15 @@ TEST(UsageRecordEncoding, TagsAndToolsAsJson) {
 // Every field comes back from its packed form as it went in; texts keep any byte (NUL included) and any
 // length, and an absent prompt stays apart from an empty one.
 TEST(UsageRecordEncoding, PackedRecordsReadBackEveryField) {
-  UsageRecord r;
-  r.time_ms = 1'750'000'000'123;
-  r.request_id = "req-\xe2\x82\xac";
-  r.api = "openai";
-  r.operation = "chat.completions";
-  r.pool = "gpt-4o";
-  r.deployment = "gpt-4o-dep";
+  UsageRecord r = test_util::sample_record(1'750'000'000'123, "req-\xe2\x82\xac");
   r.model = "gpt-4o-2024-08-06";
-  r.backend = "az";
   r.attempts = 3;
-  r.subscription = "team-a";
-  r.product = "standard";
   r.tags = {{"team", "sea\"rch"}, {"cc", "42"}};
   r.user_hash = "0123456789abcdef";
   r.tools = {"get_weather", "search"};
   r.status = 502;
   r.error = "backend_timeout";
   r.stream = true;
-  r.prompt_tokens = 11;
-  r.completion_tokens = 22;
-  r.total_tokens = 33;
   r.cached_tokens = 4;
   r.reasoning_tokens = 5;
   r.tokens_estimated = true;
@@ -75,9 +63,9 @@ TEST(UsageRecordEncoding, PackedRecordsReadBackEveryField) {
   EXPECT_EQ(v.status, 502);
   EXPECT_EQ(v.error, r.error);
   EXPECT_TRUE(v.stream);
-  EXPECT_EQ(v.prompt_tokens, 11);
-  EXPECT_EQ(v.completion_tokens, 22);
-  EXPECT_EQ(v.total_tokens, 33);
+  EXPECT_EQ(v.prompt_tokens, 10);
+  EXPECT_EQ(v.completion_tokens, 20);
+  EXPECT_EQ(v.total_tokens, 30);
   EXPECT_EQ(v.cached_tokens, 4);
   EXPECT_EQ(v.reasoning_tokens, 5);
   EXPECT_TRUE(v.tokens_estimated);
