@@ -16,7 +16,6 @@
 // The verdict is the median of the rounds' ratios, with their range: a difference smaller than that range
 // is not one this machine can show.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,27 +50,9 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (!o.a || !o.b) throw new Error('usage: ab.mjs --a PATH --b PATH [--seconds 10] [--rounds 6] [--conns 32]');
 
-// wrk with e2e/chat.lua, not waiting: resolves with wrk's BENCHJSON summary.
-function wrkChat(port, conns, seconds) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t', conns > 1 ? '2' : '1', '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s',
-      '-s', path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
-      env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000);
-    child.on('error', reject);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
-      if (line) resolve(JSON.parse(line.slice(10)));
-      else reject(new Error(`wrk: ${out}`));
-    });
-  });
-}
+// What chat.lua needs: the client key and the ~1 KB request body.
+const wrkEnv = { BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
+const wrkChat = (port, conns, seconds) => P.runWrk(`http://127.0.0.1:${port}/v1/chat/completions`, conns, seconds, wrkEnv);
 
 async function startGateway(dir, bin, upPort, nolog, usageOpts) {
   fs.mkdirSync(dir, { recursive: true });
@@ -114,9 +95,8 @@ async function main() {
       const r = {};
       for (const k of ['A', 'B']) {
         const cpu = P.cpuSeconds([sides[k].child.pid]) - cpu0[k];
-        const errors = w[k].err_connect + w[k].err_read + w[k].err_write + w[k].err_status + w[k].err_timeout;
-        r[k] = { rps: w[k].requests / (w[k].duration_us / 1e6), p50: w[k].p50_us, p99: w[k].p99_us,
-          cpu_us: (cpu / w[k].requests) * 1e6, errors };
+        r[k] = { rps: w[k].rps, p50: w[k].p50_us, p99: w[k].p99_us, cpu_us: (cpu / w[k].requests) * 1e6,
+          errors: w[k].errors };
       }
       rows.push(r);
       const f = (x) => x.toFixed(0);

@@ -128,6 +128,30 @@ export function wrkChat(port, conns, seconds, threads = 1) {
   return JSON.parse(line.slice(10));
 }
 
+// wrk with e2e/chat.lua against `url`, not waiting: resolves wrk's BENCHJSON summary plus `rps` and
+// `errors` (the sum of wrk's error counts); rejects when wrk fails or prints no summary.
+export function runWrk(url, conns, seconds, env) {
+  const threads = Math.min(conns, 2);
+  const args = ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--timeout', '10s', '-s',
+    path.join(here, 'chat.lua'), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
+      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));
+      const r = JSON.parse(line.slice('BENCHJSON '.length));
+      r.rps = r.requests / (r.duration_us / 1e6);
+      r.errors = r.err_connect + r.err_read + r.err_write + r.err_status + r.err_timeout;
+      resolve(r);
+    });
+  });
+}
+
 // Direct children of `pid` (nginx workers of a master).
 export function childPids(pid) {
   const out = [];

@@ -3,7 +3,7 @@
 // its default policies on; then streaming directly, through nginx and through Spillway, a memory soak, and
 // the tokenizer benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,29 +109,6 @@ const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 function log(msg) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${P.loadAverage()}] ${msg}\n`);
-}
-
-// Runs wrk once; resolves the BENCHJSON object plus the wall time.
-function runWrk(url, conns, seconds, env) {
-  const threads = Math.min(conns, 2);
-  const args = ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--timeout', '10s', '-s',
-    path.join(here, 'chat.lua'), url];
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
-      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));
-      const r = JSON.parse(line.slice('BENCHJSON '.length));
-      r.rps = r.requests / (r.duration_us / 1e6);
-      r.errors = r.err_connect + r.err_read + r.err_write + r.err_status + r.err_timeout;
-      resolve(r);
-    });
-  });
 }
 
 // The "build:" line of `spillway version` (build type, profile-guided or not), or '?' (older binaries).
@@ -297,7 +274,7 @@ async function main() {
     const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
     if (o.baseline) order.push('baseline');
     if (o.nolog) order.push('nolog');
-    for (const t of order) await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
+    for (const t of order) await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
 
     // --- interleaved runs ------------------------------------------------------------------------------
     for (let rep = 0; rep < o.reps; rep++) {
@@ -310,7 +287,7 @@ async function main() {
         for (const t of rotated) {
           const pids = targets[t].pids();
           const cpu0 = P.cpuSeconds(pids);
-          const w = await runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, o.duration, wrkEnv);
+          const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, o.duration, wrkEnv);
           const cpu = P.cpuSeconds(pids) - cpu0;
           const run = { rep, conns, target: t, rps: w.rps, p50_us: w.p50_us, p99_us: w.p99_us, p90_us: w.p90_us,
             requests: w.requests, errors: w.errors, cpu_s: cpu, cpu_per_1000: (cpu / w.requests) * 1000 };
@@ -458,7 +435,7 @@ async function soak(o, pid, port, chatPath, wrkEnv) {
   const samples = [];
   const interval = Math.max(1, Math.round(o.soak / 30));
   const t0 = Date.now();
-  const wrkDone = runWrk(`http://127.0.0.1:${port}${chatPath}`, 64, o.soak, wrkEnv);
+  const wrkDone = P.runWrk(`http://127.0.0.1:${port}${chatPath}`, 64, o.soak, wrkEnv);
   let finished = false;
   wrkDone.finally(() => (finished = true)).catch(() => {});
   while (!finished && Date.now() - t0 < (o.soak + 40) * 1000) {
