@@ -9,16 +9,34 @@
 namespace spillway::telemetry {
 namespace {
 
-// pack_usage's layout: Numbers, then kTexts times (uint32 length, bytes), in the order of its `texts`.
+// pack_usage's layout: Numbers, then each Text in order as a uint32 length and its bytes.
 struct Numbers {
   int64_t time_ms, prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens;
   double ttft_ms, duration_ms;
   int32_t attempts, status;
   uint8_t stream, tokens_estimated, client_disconnected, has_prompt, has_completion;
 };
-constexpr int kTexts = 17;
-constexpr int kTags = 9;  // tags and tools are written as JSON, not copied
-constexpr int kTools = 11;
+// The texts, in their order in the layout. Tags and tools are written as JSON, not copied.
+enum Text : int {
+  kRequestId,
+  kApi,
+  kOperation,
+  kPool,
+  kDeployment,
+  kModel,
+  kBackend,
+  kSubscription,
+  kProduct,
+  kTags,
+  kUserHash,
+  kTools,
+  kError,
+  kUsageSource,
+  kCache,
+  kPrompt,
+  kCompletion,
+  kTexts
+};
 
 void append_tags(std::string& out, const std::vector<std::pair<std::string, std::string>>& tags) {
   out.push_back('{');
@@ -43,24 +61,22 @@ void append_tools(std::string& out, const std::vector<std::string>& tools) {
 }  // namespace
 
 std::string pack_usage(const UsageRecord& r) {
-  const std::string_view none;
-  const std::string_view texts[kTexts] = {r.request_id,
-                                          r.api,
-                                          r.operation,
-                                          r.pool,
-                                          r.deployment,
-                                          r.model,
-                                          r.backend,
-                                          r.subscription,
-                                          r.product,
-                                          none /* tags */,
-                                          r.user_hash,
-                                          none /* tools */,
-                                          r.error,
-                                          r.usage_source,
-                                          r.cache,
-                                          r.prompt ? std::string_view(*r.prompt) : none,
-                                          r.completion ? std::string_view(*r.completion) : none};
+  std::string_view texts[kTexts];  // kTags and kTools stay empty: they are written as JSON below
+  texts[kRequestId] = r.request_id;
+  texts[kApi] = r.api;
+  texts[kOperation] = r.operation;
+  texts[kPool] = r.pool;
+  texts[kDeployment] = r.deployment;
+  texts[kModel] = r.model;
+  texts[kBackend] = r.backend;
+  texts[kSubscription] = r.subscription;
+  texts[kProduct] = r.product;
+  texts[kUserHash] = r.user_hash;
+  texts[kError] = r.error;
+  texts[kUsageSource] = r.usage_source;
+  texts[kCache] = r.cache;
+  if (r.prompt) texts[kPrompt] = *r.prompt;
+  if (r.completion) texts[kCompletion] = *r.completion;
   std::size_t size = sizeof(Numbers) + kTexts * sizeof(uint32_t) + 2 + 2;  // the JSON brackets
   for (const std::string_view t : texts) size += t.size();
   for (const auto& [k, v] : r.tags) size += k.size() + v.size() + 6;  // quotes, colon, comma
@@ -117,21 +133,21 @@ PackedUsageView unpack_usage(std::string_view packed) {
   }
   PackedUsageView row;
   row.time_ms = n.time_ms;
-  row.request_id = texts[0];
-  row.api = texts[1];
-  row.operation = texts[2];
-  row.pool = texts[3];
-  row.deployment = texts[4];
-  row.model = texts[5];
-  row.backend = texts[6];
+  row.request_id = texts[kRequestId];
+  row.api = texts[kApi];
+  row.operation = texts[kOperation];
+  row.pool = texts[kPool];
+  row.deployment = texts[kDeployment];
+  row.model = texts[kModel];
+  row.backend = texts[kBackend];
   row.attempts = n.attempts;
-  row.subscription = texts[7];
-  row.product = texts[8];
+  row.subscription = texts[kSubscription];
+  row.product = texts[kProduct];
   row.tags = texts[kTags];
-  row.user_hash = texts[10];
+  row.user_hash = texts[kUserHash];
   row.tools = texts[kTools];
   row.status = n.status;
-  row.error = texts[12];
+  row.error = texts[kError];
   row.stream = n.stream != 0;
   row.prompt_tokens = n.prompt_tokens;
   row.completion_tokens = n.completion_tokens;
@@ -139,13 +155,13 @@ PackedUsageView unpack_usage(std::string_view packed) {
   row.cached_tokens = n.cached_tokens;
   row.reasoning_tokens = n.reasoning_tokens;
   row.tokens_estimated = n.tokens_estimated != 0;
-  row.usage_source = texts[13];
+  row.usage_source = texts[kUsageSource];
   row.ttft_ms = n.ttft_ms;
   row.duration_ms = n.duration_ms;
-  row.cache = texts[14];
+  row.cache = texts[kCache];
   row.client_disconnected = n.client_disconnected != 0;
-  if (n.has_prompt) row.prompt = texts[15];
-  if (n.has_completion) row.completion = texts[16];
+  if (n.has_prompt) row.prompt = texts[kPrompt];
+  if (n.has_completion) row.completion = texts[kCompletion];
   return row;
 }
 
