@@ -19,7 +19,9 @@ struct Usage {
 // responses) or one SSE `data:` payload (a chat chunk with "usage", or a Responses API
 // `response.completed` event whose usage sits in "response.usage"). Handles both naming schemes
 // (prompt_tokens/completion_tokens and input_tokens/output_tokens). total_tokens is derived when absent.
-// Returns nullopt when there is no usage object (or it is null) or the JSON is invalid. Never throws.
+// Returns nullopt when there is no usage object (or it is null) or the JSON is invalid. A root "usage"
+// member is read from the document's end without parsing what precedes it, so a body that is malformed
+// only before its usage still yields it (a backend did bill those tokens). Never throws.
 std::optional<Usage> extract_usage(std::string_view json);
 
 // True for a chat/completions stream chunk that exists only to carry usage: "choices" is an empty array

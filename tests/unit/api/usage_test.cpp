@@ -128,6 +128,49 @@ TEST(ExtractUsageTest, NoUsage) {
   }
 }
 
+// extract_usage reads a lone root-level "usage" from the end of the document (the suffix after it, with
+// "{" in front, is an object only when the key is a member of the root); everything else goes through a
+// parse of the whole document. Both ways must agree.
+TEST(ExtractUsageTest, SuffixAndWholeDocumentAgree) {
+  // Root member, in any position, with whitespace around it.
+  EXPECT_EQ(
+      expect_usage(R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"x":[1,{"y":2}]}]})")
+          .total_tokens,
+      3);
+  EXPECT_EQ(expect_usage("{\n  \"id\": \"a\",\n  \"usage\" :\n {\"prompt_tokens\": 4}\n}\n").prompt_tokens,
+            4);
+  // Nested deeper than the root: the suffix has closing brackets left over.
+  EXPECT_FALSE(extract_usage(R"({"data":{"usage":{"prompt_tokens":1}},"n":1})"));
+  EXPECT_FALSE(extract_usage(R"({"data":[{"usage":{"prompt_tokens":1}}]})"));
+  EXPECT_FALSE(extract_usage(R"({"a":{"b":{"usage":{}}}})"));
+  // "usage" as a value, or as the end of an escaped string: not a member.
+  EXPECT_FALSE(extract_usage(R"({"kind":"usage","prompt_tokens":1})"));
+  EXPECT_FALSE(extract_usage(R"({"k":["usage",{"prompt_tokens":1}]})"));
+  EXPECT_FALSE(extract_usage(R"({"x\"usage":{"prompt_tokens":1}})"));
+  // What comes before a lone root member is not parsed: a body malformed only there still yields its
+  // usage (a backend did bill those tokens).
+  EXPECT_EQ(expect_usage(R"({"id":01,"usage":{"prompt_tokens":7}})").prompt_tokens, 7);
+  // The content mentions "usage" and the usage follows: two occurrences, the whole document decides.
+  EXPECT_EQ(expect_usage(R"({"choices":[{"message":{"content":"\"usage\": see \"usage\""}}],)"
+                         R"("usage":{"prompt_tokens":5}})")
+                .prompt_tokens,
+            5);
+  // Duplicate root members: the first counts, as with a DOM lookup.
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}})").prompt_tokens, 1);
+  EXPECT_FALSE(extract_usage(R"({"usage":null,"usage":{"prompt_tokens":2}})"));
+  // Root-level usage that is not an object, alone or with a final Responses event's nested usage.
+  EXPECT_FALSE(extract_usage(R"({"choices":[],"usage":null})"));
+  EXPECT_EQ(expect_usage(R"({"type":"response.completed","usage":null,)"
+                         R"("response":{"usage":{"input_tokens":3,"output_tokens":1}}})")
+                .total_tokens,
+            4);
+  // A long body before the usage (the suffix is short) and a long one after it (parsed whole).
+  const std::string filler(100000, 'x');
+  EXPECT_EQ(expect_usage(R"({"content":")" + filler + R"(","usage":{"prompt_tokens":9}})").prompt_tokens, 9);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":8},"content":")" + filler + R"("})").prompt_tokens, 8);
+  EXPECT_FALSE(extract_usage(R"({"usage":{"prompt_tokens":8},"content":")" + filler + R"(")"));
+}
+
 TEST(IsUsageOnlyChunkTest, Cases) {
   EXPECT_TRUE(is_usage_only_chunk(
       R"({"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})"));
