@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string_view>
 
@@ -12,30 +13,39 @@
 namespace spillway::proxy {
 namespace {
 
+// Writes into a buffer sized beforehand (append_access_record): no capacity check per piece.
+struct Writer {
+  char* p;
+  void append(const char* s, std::size_t n) {
+    std::memcpy(p, s, n);
+    p += n;
+  }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  void push_back(char c) { *p++ = c; }
+};
+
 // `name` is a literal of the form ",\"name\":" (no escaping needed).
 template <std::size_t N>
-void literal(std::string& out, const char (&s)[N]) {
+void literal(Writer& out, const char (&s)[N]) {
   out.append(s, N - 1);
 }
 
 template <std::size_t N>
-void field(std::string& out, const char (&name)[N], std::string_view value) {
+void field(Writer& out, const char (&name)[N], std::string_view value) {
   literal(out, name);
   out.push_back('"');
-  util::append_json_escaped(out, value);
+  out.p = util::write_json_escaped(out.p, value);
   out.push_back('"');
 }
 
 template <std::size_t N>
-void field(std::string& out, const char (&name)[N], int64_t value) {
+void field(Writer& out, const char (&name)[N], int64_t value) {
   literal(out, name);
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, r.ptr);
+  out.p = std::to_chars(out.p, out.p + 20, value).ptr;  // at most 20 characters
 }
 
 template <std::size_t N>
-void field(std::string& out, const char (&name)[N], bool value) {
+void field(Writer& out, const char (&name)[N], bool value) {
   literal(out, name);
   if (value) {
     literal(out, "true");
@@ -65,15 +75,16 @@ std::string_view utc_second(std::chrono::system_clock::time_point t) {
 }
 
 // Exactly what printf("%.3f") prints for the double the old code formatted, for negative or huge values.
-void append_millis_printf(std::string& out, std::chrono::nanoseconds d) {
+template <class Out>
+void append_millis_printf(Out& out, std::chrono::nanoseconds d) {
   char num[48];
   const int n = std::snprintf(num, sizeof num, "%.3f", std::chrono::duration<double, std::milli>(d).count());
   if (n > 0) out.append(num, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof num - 1));
 }
 
-}  // namespace
-
-void append_millis(std::string& out, std::chrono::nanoseconds d) {
+// At most 18 characters: |ms| < 2^63 ns = 9.3e12 ms, so a sign, 13 digits, a point and 3 decimals.
+template <class Out>
+void millis_into(Out& out, std::chrono::nanoseconds d) {
   const int64_t ns = d.count();
   // Below 10^15 ns (11.5 days) the millisecond double is within 1.2e-16 relative of the exact value,
   // closer than 1 ns to it, so printf rounds it to the same microsecond as exact arithmetic does,
@@ -104,50 +115,63 @@ void append_millis(std::string& out, std::chrono::nanoseconds d) {
   p[1] = static_cast<char>('0' + frac3 / 100);
   p[2] = static_cast<char>('0' + frac3 / 10 % 10);
   p[3] = static_cast<char>('0' + frac3 % 10);
-  out.append(buf, p + 4);
+  out.append(buf, static_cast<std::size_t>(p + 4 - buf));
 }
+
+}  // namespace
+
+void append_millis(std::string& out, std::chrono::nanoseconds d) { millis_into(out, d); }
 
 void append_access_record(std::string& out, const pipeline::RequestContext& ctx) {
   const std::string_view api = ctx.route.api ? std::string_view(ctx.route.api->name) : std::string_view{};
   const std::string_view subscription =
       ctx.subscription ? std::string_view(ctx.subscription->name) : std::string_view{};
-  // The fixed part (names, numbers, timestamp) is under 512 bytes; strings usually need no escaping.
-  out.reserve(out.size() + 512 + ctx.request_id.size() + api.size() + ctx.pool.size() + ctx.backend.size() +
-              ctx.deployment.size() + subscription.size() + ctx.error_code.size() + ctx.attempt_log.size());
-  literal(out, "{\"ts\":\"");
-  out.append(utc_second(ctx.started_at));
-  out.push_back('"');
-  field(out, ",\"request_id\":", ctx.request_id);
-  if (ctx.request) field(out, ",\"method\":", std::string_view(ctx.request->method));
-  field(out, ",\"api\":", api);
-  field(out, ",\"operation\":", ctx.route.api ? api::operation_name(ctx.route.op) : std::string_view{});
-  field(out, ",\"pool\":", ctx.pool);
-  field(out, ",\"backend\":", ctx.backend);
-  field(out, ",\"deployment\":", ctx.deployment);
-  field(out, ",\"subscription\":", subscription);
-  field(out, ",\"status\":", static_cast<int64_t>(ctx.status));
-  if (!ctx.error_code.empty()) field(out, ",\"error\":", ctx.error_code);
-  field(out, ",\"attempts\":", static_cast<int64_t>(ctx.attempts));
-  if (!ctx.attempt_log.empty()) field(out, ",\"attempt_log\":", ctx.attempt_log);
-  field(out, ",\"stream\":", ctx.stream);
-  field(out, ",\"prompt_tokens\":", ctx.usage.prompt_tokens);
-  field(out, ",\"completion_tokens\":", ctx.usage.completion_tokens);
-  field(out, ",\"total_tokens\":", ctx.usage.total_tokens);
-  field(out, ",\"cached_tokens\":", ctx.usage.cached_tokens);
-  field(out, ",\"reasoning_tokens\":", ctx.usage.reasoning_tokens);
+  const std::string_view method = ctx.request ? std::string_view(ctx.request->method) : std::string_view{};
+  const std::string_view operation = ctx.route.api ? api::operation_name(ctx.route.op) : std::string_view{};
+  // Everything but the strings takes under 700 bytes (names and punctuation about 400, the timestamp 20,
+  // seven integers of at most 20 characters, two durations of at most 18): 1024 is room to spare. A
+  // string takes at most kJsonEscapedMaxPerByte times its length.
+  const std::size_t strings = ctx.request_id.size() + method.size() + api.size() + operation.size() +
+                              ctx.pool.size() + ctx.backend.size() + ctx.deployment.size() +
+                              subscription.size() + ctx.error_code.size() + ctx.attempt_log.size();
+  const std::size_t start = out.size();
+  out.resize(start + 1024 + util::kJsonEscapedMaxPerByte * strings);
+  Writer w{out.data() + start};
+  literal(w, "{\"ts\":\"");
+  w.append(utc_second(ctx.started_at));
+  w.push_back('"');
+  field(w, ",\"request_id\":", ctx.request_id);
+  if (ctx.request) field(w, ",\"method\":", method);
+  field(w, ",\"api\":", api);
+  field(w, ",\"operation\":", operation);
+  field(w, ",\"pool\":", ctx.pool);
+  field(w, ",\"backend\":", ctx.backend);
+  field(w, ",\"deployment\":", ctx.deployment);
+  field(w, ",\"subscription\":", subscription);
+  field(w, ",\"status\":", static_cast<int64_t>(ctx.status));
+  if (!ctx.error_code.empty()) field(w, ",\"error\":", ctx.error_code);
+  field(w, ",\"attempts\":", static_cast<int64_t>(ctx.attempts));
+  if (!ctx.attempt_log.empty()) field(w, ",\"attempt_log\":", ctx.attempt_log);
+  field(w, ",\"stream\":", ctx.stream);
+  field(w, ",\"prompt_tokens\":", ctx.usage.prompt_tokens);
+  field(w, ",\"completion_tokens\":", ctx.usage.completion_tokens);
+  field(w, ",\"total_tokens\":", ctx.usage.total_tokens);
+  field(w, ",\"cached_tokens\":", ctx.usage.cached_tokens);
+  field(w, ",\"reasoning_tokens\":", ctx.usage.reasoning_tokens);
   if (ctx.usage_present) {
-    literal(out, ",\"usage_source\":\"backend\"");
+    literal(w, ",\"usage_source\":\"backend\"");
   } else {
-    literal(out, ",\"usage_source\":\"none\"");
+    literal(w, ",\"usage_source\":\"none\"");
   }
-  field(out, ",\"client_disconnected\":", ctx.client_disconnected);
-  literal(out, ",\"duration_ms\":");
-  append_millis(out, ctx.finished - ctx.started);
+  field(w, ",\"client_disconnected\":", ctx.client_disconnected);
+  literal(w, ",\"duration_ms\":");
+  millis_into(w, ctx.finished - ctx.started);
   if (ctx.first_byte) {
-    literal(out, ",\"ttfb_ms\":");
-    append_millis(out, *ctx.first_byte - ctx.started);
+    literal(w, ",\"ttfb_ms\":");
+    millis_into(w, *ctx.first_byte - ctx.started);
   }
-  out.push_back('}');
+  w.push_back('}');
+  out.resize(static_cast<std::size_t>(w.p - out.data()));
 }
 
 std::string access_record(const pipeline::RequestContext& ctx) {

@@ -60,11 +60,10 @@ std::size_t next_special(std::string_view s, std::size_t i) {
   return i;
 }
 
-}  // namespace
-
-void append_json_escaped(std::string& out, std::string_view s) {
+// The escaping itself, for any `out` with append(const char*, size_t).
+template <class Out>
+void escape_into(Out& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size());
   std::size_t run = 0;  // start of the bytes not yet appended, all of them copied as they are
   std::size_t i = 0;
   while ((i = next_special(s, i)) < s.size()) {
@@ -103,6 +102,27 @@ void append_json_escaped(std::string& out, std::string_view s) {
     run = ++i;
   }
   out.append(s.data() + run, s.size() - run);
+}
+
+struct RawOut {
+  char* p;
+  void append(const char* s, std::size_t n) {
+    std::memcpy(p, s, n);
+    p += n;
+  }
+};
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size());
+  escape_into(out, s);
+}
+
+char* write_json_escaped(char* out, std::string_view s) {
+  RawOut raw{out};
+  escape_into(raw, s);
+  return raw.p;
 }
 
 }  // namespace spillway::util

@@ -11,6 +11,13 @@ namespace spillway::util {
 // invalid UTF-8 bytes become U+FFFD so the output is always valid JSON.
 void append_json_escaped(std::string& out, std::string_view s);
 
+// The most bytes escaping can make of one input byte (a control character's \u00XX).
+inline constexpr std::size_t kJsonEscapedMaxPerByte = 6;
+
+// Writes `s` JSON-escaped, as append_json_escaped does, to `out`, which has room for
+// kJsonEscapedMaxPerByte * s.size() bytes; returns the end of what it wrote.
+char* write_json_escaped(char* out, std::string_view s);
+
 // Appends "\"s\"" (escaped).
 inline void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');

@@ -176,5 +176,48 @@ TEST(AccessRecord, DurationsAsPrintfWithinARecord) {
       << line;
 }
 
+// The record is written into a buffer sized beforehand: the longest values (every string byte escaped to
+// six, the widest integers, durations printed by printf) must fit, and the string must end where the
+// record does.
+TEST(AccessRecord, LongestValuesFit) {
+  Filled f;
+  const std::string ctl(1000, '\x01');
+  std::string escaped;
+  for (int i = 0; i < 1000; ++i) escaped += "\\u0001";
+  f.request.method = ctl;
+  f.ctx.request_id = ctl;
+  f.ctx.pool = ctl;
+  f.ctx.backend = ctl;
+  f.ctx.deployment = ctl;
+  f.ctx.error_code = ctl;
+  f.ctx.attempt_log = ctl;
+  f.sub.name = ctl;
+  f.api.name = ctl;
+  f.ctx.status = std::numeric_limits<int>::min();
+  f.ctx.attempts = std::numeric_limits<int>::min();
+  f.ctx.usage = api::Usage{.prompt_tokens = std::numeric_limits<int64_t>::min(),
+                           .completion_tokens = std::numeric_limits<int64_t>::min(),
+                           .total_tokens = std::numeric_limits<int64_t>::min(),
+                           .cached_tokens = std::numeric_limits<int64_t>::min(),
+                           .reasoning_tokens = std::numeric_limits<int64_t>::min()};
+  f.ctx.started = pipeline::SteadyTime(nanoseconds(std::numeric_limits<int64_t>::max()));
+  f.ctx.finished = pipeline::SteadyTime(nanoseconds(1));
+  f.ctx.first_byte = pipeline::SteadyTime(nanoseconds(0));
+  std::string out = "x";
+  append_access_record(out, f.ctx);
+  const std::string line = out.substr(1);
+  EXPECT_EQ(line.back(), '}');
+  EXPECT_EQ(line.find('\0'), std::string::npos);
+  EXPECT_NE(line.find(R"("request_id":")" + escaped + R"(","method":")" + escaped + R"(","api":")" + escaped),
+            std::string::npos);
+  EXPECT_NE(line.find(R"("error":")" + escaped + R"(","attempts":-2147483648,"attempt_log":")" + escaped),
+            std::string::npos);
+  EXPECT_NE(line.find(R"("reasoning_tokens":-9223372036854775808,)"), std::string::npos);
+  EXPECT_NE(
+      line.find(R"("duration_ms":)" + printf_millis(nanoseconds(1 - std::numeric_limits<int64_t>::max())) +
+                R"(,"ttfb_ms":)" + printf_millis(nanoseconds(-std::numeric_limits<int64_t>::max())) + "}"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace spillway::proxy
