@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "telemetry/usage_record.h"
@@ -17,15 +19,20 @@ struct sqlite3_stmt;
 namespace spillway::telemetry {
 
 // PRAGMA user_version of the schema this build writes.
-inline constexpr int kUsageSchemaVersion = 1;
+inline constexpr int kUsageSchemaVersion = 2;
 
 class UsageDb {
  public:
   // Rows per INSERT statement while a batch has that many left (the rest go one by one).
   static constexpr std::size_t kRowsPerInsert = 16;
+  // usage_dims.max_ts is raised to a row's ts plus this when the row's ts passes it: one UPDATE per hour of
+  // traffic per combination, and a combination outlives its last row by at most this much.
+  static constexpr int64_t kDimsTsSlackMs = 3'600'000;
+  // Combinations the writer remembers (their id and max_ts); past this it forgets them all.
+  static constexpr std::size_t kDimsCacheSize = 4096;
 
-  // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing.
-  // Throws std::runtime_error naming the file (never a secret) when it cannot.
+  // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing and
+  // converts a schema 1 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
   explicit UsageDb(const std::string& path);
   ~UsageDb();
   UsageDb(const UsageDb&) = delete;
@@ -42,7 +49,8 @@ class UsageDb {
   // call.
   bool insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                     std::size_t& committed, std::string& error);
-  // Deletes the rows with time_ms < `before_ms`, in short transactions. Returns the number deleted.
+  // Deletes the rows with time_ms < `before_ms`, in short transactions, then the combinations no row can
+  // use any more. Returns the number of rows deleted.
   int64_t prune(int64_t before_ms);
   const std::string& path() const { return path_; }
 
@@ -53,14 +61,31 @@ class UsageDb {
   void close();
   bool insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop,
                    std::size_t& committed, std::string& error);
+  // The usage_dims id of `r`'s combination (inserted if new), its max_ts raised to cover r.time_ms; inside
+  // the caller's transaction. -1 on a database error.
+  int64_t dims_id(const PackedUsageView& r);
+
+  struct Dims {
+    int64_t id = -1;
+    int64_t max_ts = 0;  // as stored: a rolled back transaction clears the cache
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
 
   std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;       // one row
   sqlite3_stmt* insert_many_ = nullptr;  // kRowsPerInsert rows
+  sqlite3_stmt* find_dims_ = nullptr;
+  sqlite3_stmt* insert_dims_ = nullptr;
+  sqlite3_stmt* raise_max_ts_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
-  sqlite3_stmt* begin_ = nullptr;   // BEGIN IMMEDIATE
-  sqlite3_stmt* commit_ = nullptr;  // COMMIT
+  sqlite3_stmt* prune_dims_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;                                         // BEGIN IMMEDIATE
+  sqlite3_stmt* commit_ = nullptr;                                        // COMMIT
+  std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
 };
 
 }  // namespace spillway::telemetry

@@ -16,9 +16,10 @@ struct Numbers {
   int32_t attempts, status;
   uint8_t stream, tokens_estimated, client_disconnected, has_prompt, has_completion;
 };
-// The texts, in their order in the layout. Tags and tools are written as JSON, not copied.
+// The texts, in their order in the layout. Tags and tools are written as JSON, not copied. The columns of
+// the usage log's dimension table (usage_db.cpp) come first, together: their bytes, lengths included, are
+// the dimensions' key (PackedUsageView::dims_key) without a copy.
 enum Text : int {
-  kRequestId,
   kApi,
   kOperation,
   kPool,
@@ -28,11 +29,13 @@ enum Text : int {
   kSubscription,
   kProduct,
   kTags,
-  kUserHash,
-  kTools,
   kError,
   kUsageSource,
   kCache,
+  kDimsEnd,  // the texts above are the dimensions
+  kRequestId = kDimsEnd,
+  kUserHash,
+  kTools,
   kPrompt,
   kCompletion,
   kTexts
@@ -124,14 +127,17 @@ PackedUsageView unpack_usage(std::string_view packed) {
   std::memcpy(&n, packed.data(), sizeof n);
   std::size_t at = sizeof n;
   std::string_view texts[kTexts];
-  for (std::string_view& t : texts) {
+  std::size_t dims_end = at;
+  for (int i = 0; i < kTexts; ++i) {
     uint32_t length;
     std::memcpy(&length, packed.data() + at, sizeof length);
     at += sizeof length;
-    t = packed.substr(at, length);
+    texts[i] = packed.substr(at, length);
     at += length;
+    if (i + 1 == kDimsEnd) dims_end = at;
   }
   PackedUsageView row;
+  row.dims_key = packed.substr(sizeof n, dims_end - sizeof n);
   row.time_ms = n.time_ms;
   row.request_id = texts[kRequestId];
   row.api = texts[kApi];

@@ -74,6 +74,10 @@ struct PackedUsageView {
   std::string_view cache;
   bool client_disconnected = false;
   std::optional<std::string_view> prompt, completion;
+  // api, operation, pool, deployment, model, backend, subscription, product, tags, error, usage_source and
+  // cache, each with its length, as one string: equal exactly when all twelve are (the usage log's
+  // dimension table is keyed by it).
+  std::string_view dims_key;
 };
 // REQUIRES: `packed` is a string pack_usage() returned, unchanged.
 PackedUsageView unpack_usage(std::string_view packed);

@@ -1,0 +1,255 @@
+// Schema 2 of the usage log: the repeated columns in usage_dims, the `usage` view, the writer's cache of
+// combinations, pruning of combinations, and the conversion of a schema 1 file.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "telemetry/usage_db.h"
+#include "usage_test_util.h"
+
+namespace spillway::telemetry {
+namespace {
+
+using test_util::query_int;
+using test_util::query_text;
+using test_util::sample_record;
+using test_util::TempDir;
+
+constexpr int64_t kT0 = 1'750'000'000'000;  // 2025-06-15
+constexpr int64_t kSlack = UsageDb::kDimsTsSlackMs;
+
+// Runs statements on a connection of its own (the gateway's is another).
+void exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+            SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+// Every column of the `usage` view (or schema 1's table), row by row, as text.
+std::vector<std::string> dump(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT * FROM usage ORDER BY id", -1, &s, nullptr), SQLITE_OK);
+  std::vector<std::string> rows;
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+    std::string row;
+    for (int c = 0; c < sqlite3_column_count(s); ++c) {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, c));
+      row += std::string(sqlite3_column_name(s, c)) + "=" + (t ? t : "<null>") + ";";
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return rows;
+}
+
+TEST(UsageDims, EachCombinationIsStoredOnce) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::vector<UsageRecord> rs;
+  for (int i = 0; i < 40; ++i) rs.push_back(sample_record(kT0 + i, "a" + std::to_string(i)));
+  rs.push_back(sample_record(kT0, "b", "team-b"));
+  UsageRecord odd = sample_record(kT0, "c");
+  odd.error = "backend_timeout";
+  odd.tags = {{"team", "x"}, {"cost-center", "42"}};
+  rs.push_back(odd);
+  std::string error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 3);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 42);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE subscription = 'team-b'"), 1);
+  EXPECT_EQ(query_text(path, "SELECT tags FROM usage WHERE request_id = 'c'"),
+            R"({"team":"x","cost-center":"42"})");
+  EXPECT_EQ(query_text(path, "SELECT error FROM usage WHERE request_id = 'c'"), "backend_timeout");
+  // Another connection (the gateway restarted) finds the stored combinations instead of adding them again.
+  {
+    UsageDb again(path);
+    ASSERT_TRUE(again.insert({sample_record(kT0, "d"), sample_record(kT0, "e", "team-b")}, error)) << error;
+  }
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 3);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE subscription = 'team-b'"), 2);
+}
+
+TEST(UsageDims, AnEmptyAndAMissingTextAreDifferentCombinations) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  // The same bytes split differently between two columns must not share a combination.
+  UsageRecord a = sample_record(kT0, "a");
+  a.api = "ab";
+  a.operation = "";
+  UsageRecord b = sample_record(kT0, "b");
+  b.api = "a";
+  b.operation = "b";
+  std::string error;
+  ASSERT_TRUE(db.insert({a, b}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 2);
+  EXPECT_EQ(query_text(path, "SELECT api || '|' || operation FROM usage WHERE request_id = 'a'"), "ab|");
+  EXPECT_EQ(query_text(path, "SELECT api || '|' || operation FROM usage WHERE request_id = 'b'"), "a|b");
+}
+
+TEST(UsageDims, MaxTsCoversEveryRowOfItsCombination) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::string error;
+  ASSERT_TRUE(db.insert({sample_record(kT0, "a")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + kSlack);
+  // Within the slack: no update. Past it: raised to that row's ts plus the slack.
+  ASSERT_TRUE(db.insert({sample_record(kT0 + kSlack, "b")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + kSlack);
+  ASSERT_TRUE(db.insert({sample_record(kT0 + kSlack + 1, "c")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + 2 * kSlack + 1);
+  // An older row never lowers it.
+  ASSERT_TRUE(db.insert({sample_record(kT0 - 5 * kSlack, "d")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + 2 * kSlack + 1);
+}
+
+TEST(UsageDims, ARolledBackTransactionLeavesNoCombinationBehindInTheCache) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  exec(path,
+       "CREATE TRIGGER boom BEFORE INSERT ON usage_rows WHEN NEW.request_id = 'boom' "
+       "BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+  std::string error;
+  // The new combination of "first" is inserted in the transaction that "boom" makes fail.
+  EXPECT_FALSE(
+      db.insert({sample_record(kT0, "first", "team-new"), sample_record(kT0, "boom", "team-new")}, error));
+  EXPECT_NE(error.find("boom"), std::string::npos) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 0);
+  // The same combination again: stored afresh, and the row is visible through the view.
+  ASSERT_TRUE(db.insert({sample_record(kT0, "second", "team-new")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 1);
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE subscription = 'team-new'"), "second");
+  // A raised max_ts that was rolled back is raised again.
+  EXPECT_FALSE(
+      db.insert({sample_record(kT0 + 3 * kSlack, "x", "team-new"), sample_record(kT0, "boom")}, error));
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + kSlack);
+  ASSERT_TRUE(db.insert({sample_record(kT0 + 3 * kSlack, "y", "team-new")}, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims"), kT0 + 4 * kSlack);
+}
+
+TEST(UsageDims, PruneDeletesTheCombinationsOnlyPrunedRowsUsed) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::string error;
+  ASSERT_TRUE(db.insert({sample_record(kT0, "old", "team-old"), sample_record(kT0, "both-old", "team-both"),
+                         sample_record(kT0 + 10 * kSlack, "new", "team-new"),
+                         sample_record(kT0 + 10 * kSlack, "both-new", "team-both")},
+                        error))
+      << error;
+  EXPECT_EQ(db.prune(kT0 + 5 * kSlack), 2);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 2);  // team-old's is gone
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims WHERE subscription = 'team-old'"), 0);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2);
+  // A late row of the deleted combination gets it back (the cache forgot it with the delete).
+  ASSERT_TRUE(db.insert({sample_record(kT0, "late", "team-old")}, error)) << error;
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE subscription = 'team-old'"), "late");
+}
+
+TEST(UsageDims, TheCacheStartsOverPastItsBound) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::vector<UsageRecord> rs;
+  const int distinct = static_cast<int>(UsageDb::kDimsCacheSize) + 10;
+  for (int i = 0; i < distinct; ++i)
+    rs.push_back(sample_record(kT0, "r" + std::to_string(i), "s" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i)
+    rs.push_back(sample_record(kT0, "again" + std::to_string(i), "s" + std::to_string(i)));
+  std::string error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), distinct);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), distinct + 20);
+  EXPECT_EQ(query_text(path, "SELECT subscription FROM usage WHERE request_id = 'again3'"), "s3");
+}
+
+// What schema 1 was: one table with every column (and user_version 1).
+constexpr const char* kSchema1 = R"sql(
+CREATE TABLE usage (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, request_id TEXT NOT NULL, api TEXT NOT NULL,
+  operation TEXT NOT NULL, pool TEXT NOT NULL, deployment TEXT NOT NULL, model TEXT NOT NULL,
+  backend TEXT NOT NULL, attempts INTEGER NOT NULL, subscription TEXT NOT NULL, product TEXT NOT NULL,
+  tags TEXT NOT NULL, user_hash TEXT NOT NULL, tools TEXT NOT NULL, status INTEGER NOT NULL,
+  error TEXT NOT NULL, stream INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+  reasoning_tokens INTEGER NOT NULL, tokens_estimated INTEGER NOT NULL, usage_source TEXT NOT NULL,
+  ttft_ms REAL, duration_ms REAL NOT NULL, cache TEXT NOT NULL, client_disconnected INTEGER NOT NULL,
+  prompt TEXT, completion TEXT);
+CREATE INDEX usage_ts ON usage(ts);
+INSERT INTO usage VALUES
+  (3, 1750000000000, 'r3', 'openai', 'chat.completions', 'gpt-4o', 'dep', 'gpt-4o-2024', 'az', 1, 'team-a',
+   'standard', '{"team":"a"}', 'h1', '["get_weather"]', 200, '', 0, 10, 20, 30, 0, 0, 0, 'backend', 12.5, 40.0,
+   '', 0, NULL, NULL),
+  (7, 1750000001000, 'r7', 'openai', 'chat.completions', 'gpt-4o', 'dep', 'gpt-4o-2024', 'az', 2, 'team-a',
+   'standard', '{"team":"a"}', 'h2', '[]', 502, 'backend_error', 1, 5, 0, 5, 1, 2, 1, 'estimate', NULL, 7.25,
+   'miss', 1, '[{"role":"user","content":"hi"}]', 'partial'),
+  (9, 1750000002000, 'r9', 'azure', 'embeddings', 'emb', 'emb-dep', 'emb', 'ptu', 1, 'team-b', 'premium',
+   '{}', '', '[]', 200, '', 0, 8, 0, 8, 0, 0, 0, 'backend', 3.0, 3.5, '', 0, NULL, NULL);
+PRAGMA user_version = 1;
+)sql";
+
+TEST(UsageDims, ASchema1FileIsConvertedWithEveryValueAndId) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  exec(path, kSchema1);
+  const std::vector<std::string> before = dump(path);
+  ASSERT_EQ(before.size(), 3u);
+  {
+    UsageDb db(path);
+    EXPECT_EQ(query_int(path, "PRAGMA user_version"), kUsageSchemaVersion);
+    EXPECT_EQ(dump(path), before);  // the view: the same columns, in the same order, with the same values
+    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 3);  // r7 ended differently from r3
+    EXPECT_EQ(query_int(path, "SELECT max_ts FROM usage_dims WHERE error = 'backend_error'"), kT0 + 1000);
+    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('usage_v1', 'usage_ts')"),
+              0);
+    EXPECT_EQ(query_text(path, "SELECT type FROM sqlite_master WHERE name = 'usage'"), "view");
+    // New rows follow the converted ones, and reuse their combinations.
+    std::string error;
+    UsageRecord r = sample_record(kT0 + 5000, "r10", "team-b");
+    r.api = "azure";
+    r.operation = "embeddings";
+    r.pool = "emb";
+    r.deployment = "emb-dep";
+    r.model = "emb";
+    r.backend = "ptu";
+    r.product = "premium";
+    r.tags = {};
+    ASSERT_TRUE(db.insert({r}, error)) << error;
+    EXPECT_EQ(query_int(path, "SELECT id FROM usage WHERE request_id = 'r10'"), 10);
+    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 3);
+  }
+  // Opening it again changes nothing.
+  { UsageDb again(path); }
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 4);
+  EXPECT_EQ(dump(path).front(), before.front());
+}
+
+TEST(UsageDims, AFailedConversionLeavesTheSchema1FileAsItWas) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  exec(path, kSchema1);
+  // A table in the way of schema 2's makes the conversion fail half-way; it must roll back whole.
+  exec(path, "CREATE TABLE usage_rows (x INTEGER)");
+  const std::vector<std::string> before = dump(path);
+  EXPECT_THROW(UsageDb db(path), std::runtime_error);
+  EXPECT_EQ(query_int(path, "PRAGMA user_version"), 1);
+  EXPECT_EQ(dump(path), before);
+  EXPECT_EQ(query_text(path, "SELECT type FROM sqlite_master WHERE name = 'usage'"), "table");
+}
+
+}  // namespace
+}  // namespace spillway::telemetry
