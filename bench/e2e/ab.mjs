@@ -49,6 +49,13 @@ for (let i = 0; i < argv.length; i++) {
   else throw new Error(`unknown option ${a}`);
 }
 if (!o.a || !o.b) throw new Error('usage: ab.mjs --a PATH --b PATH [--seconds 10] [--rounds 6] [--conns 32]');
+for (const bin of [o.a, o.b]) {
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    throw new Error(`${bin}: not an executable file`);
+  }
+}
 
 // What chat.lua needs: the client key and the ~1 KB request body.
 const wrkEnv = { BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
