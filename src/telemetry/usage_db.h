@@ -56,6 +56,7 @@ class UsageDb {
 
  private:
   void exec(const char* sql);
+  bool usage_is_view();
   // Finalizes the statements and closes the connection (each may be null); used by the destructor and by
   // a constructor that fails half-way.
   void close();
