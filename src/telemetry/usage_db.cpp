@@ -69,7 +69,7 @@ FROM usage_rows AS r JOIN usage_dims AS d ON d.id = r.dims;
 
 // Schema 1 (one table `usage` with every column) to 2, in the transaction that creates schema 2: every
 // distinct combination becomes a usage_dims row, every row keeps its id. Runs once, on the first open by a
-// build with schema 2, before the gateway listens: about 6-9 s per million rows on the 2-vCPU test machine.
+// build with schema 2, before the gateway listens: about 5 s per million rows on the 2-vCPU test machine.
 // Each combination's max_ts is the newest row's ts, an upper bound that needs no GROUP BY (which took
 // longer than the rest of the conversion together).
 constexpr const char* kMigrateFrom1 = R"sql(
