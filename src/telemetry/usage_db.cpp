@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS usage_rows (
   completion          TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_rows_ts ON usage_rows(ts);
+CREATE INDEX IF NOT EXISTS usage_dims_max_ts ON usage_dims(max_ts);
 CREATE VIEW IF NOT EXISTS usage AS
 SELECT r.id, r.ts, r.request_id, d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
        d.subscription, d.product, d.tags, r.user_hash, r.tools, r.status, d.error, r.stream, r.prompt_tokens,

@@ -53,6 +53,22 @@ std::vector<std::string> dump(const std::string& path) {
   return rows;
 }
 
+// SQLite's plan for `sql`: the detail column of EXPLAIN QUERY PLAN, line by line.
+std::string plan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &s, nullptr), SQLITE_OK);
+  std::string out;
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+    out += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+    out += "\n";
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
 TEST(UsageDims, EachCombinationIsStoredOnce) {
   TempDir dir;
   const std::string path = dir.file("u.db");
@@ -152,6 +168,9 @@ TEST(UsageDims, PruneDeletesTheCombinationsOnlyPrunedRowsUsed) {
                         error))
       << error;
   EXPECT_EQ(db.prune(kT0 + 5 * kSlack), 2);
+  // Found by the max_ts index, not a scan of every combination (a client can make one per call).
+  EXPECT_NE(plan(path, "DELETE FROM usage_dims WHERE max_ts < 0").find("usage_dims_max_ts"),
+            std::string::npos);
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), 2);  // team-old's is gone
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims WHERE subscription = 'team-old'"), 0);
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2);
