@@ -225,7 +225,10 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
 
   ctx.finished = Clock::now();
   gateway->chain.complete(ctx, ran);
-  if (util::append_access_log(access_record(ctx))) {
+  const auto write_record = [](std::string& buffer, const void* c) {
+    append_access_record(buffer, *static_cast<const pipeline::RequestContext*>(c));
+  };
+  if (util::append_access_log(write_record, &ctx)) {
     // Behind the handlers that are ready now: their requests' lines go out in the same write.
     const auto executor = co_await boost::asio::this_coro::executor;
     boost::asio::post(executor, [] { util::flush_access_log(); });

@@ -80,9 +80,15 @@ void log(LogLevel level, std::string_view message) {
 }
 
 bool append_access_log(std::string_view json_object) {
+  return append_access_log(
+      [](std::string& buffer, const void* arg) { buffer.append(*static_cast<const std::string_view*>(arg)); },
+      &json_object);
+}
+
+bool append_access_log(AccessLogWriter write, const void* arg) {
   std::string& lines = access_buffer().lines;
   const bool first = lines.empty();
-  lines.append(json_object);
+  write(lines, arg);
   lines.push_back('\n');
   if (lines.size() >= kAccessFlushBytes) {
     flush_access_log();

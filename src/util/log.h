@@ -3,6 +3,7 @@
 // with a single write(2), so lines from different threads never interleave. Thread-safe. Callers never
 // pass secrets.
 
+#include <string>
 #include <string_view>
 
 namespace spillway::util {
@@ -27,6 +28,10 @@ inline void log_error(std::string_view m) { log(LogLevel::kError, m); }
 // loop posts it behind the handlers that are ready, so the lines of one loop iteration go out in one
 // write(2)). A buffer over 64 KiB is written at once; a thread's buffer is also written when it exits.
 bool append_access_log(std::string_view json_object);
+// The same, with the record written straight into the buffer by `write(buffer, arg)` (it appends the JSON
+// object), instead of built in a string of its own and copied.
+using AccessLogWriter = void (*)(std::string& buffer, const void* arg);
+bool append_access_log(AccessLogWriter write, const void* arg);
 void flush_access_log();
 
 }  // namespace spillway::util
