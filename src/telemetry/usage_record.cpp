@@ -41,22 +41,46 @@ enum Text : int {
   kTexts
 };
 
-void append_tags(std::string& out, const std::vector<std::pair<std::string, std::string>>& tags) {
+// Where the JSON of tags and tools goes: pack_usage's buffer, sized beforehand (at most
+// util::kJsonEscapedMaxPerByte bytes per byte of text, plus the punctuation), or a string (tags_json,
+// tools_json).
+struct RawOut {
+  char* p;
+  void push_back(char c) { *p++ = c; }
+  void append(std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  void append_json_string(std::string_view s) {
+    push_back('"');
+    p = util::write_json_escaped(p, s);
+    push_back('"');
+  }
+};
+struct StringOut {
+  std::string& s;
+  void push_back(char c) { s.push_back(c); }
+  void append_json_string(std::string_view v) { util::append_json_string(s, v); }
+};
+
+template <class Out>
+void write_tags(Out& out, const std::vector<std::pair<std::string, std::string>>& tags) {
   out.push_back('{');
   for (std::size_t i = 0; i < tags.size(); ++i) {
     if (i > 0) out.push_back(',');
-    util::append_json_string(out, tags[i].first);
+    out.append_json_string(tags[i].first);
     out.push_back(':');
-    util::append_json_string(out, tags[i].second);
+    out.append_json_string(tags[i].second);
   }
   out.push_back('}');
 }
 
-void append_tools(std::string& out, const std::vector<std::string>& tools) {
+template <class Out>
+void write_tools(Out& out, const std::vector<std::string>& tools) {
   out.push_back('[');
   for (std::size_t i = 0; i < tools.size(); ++i) {
     if (i > 0) out.push_back(',');
-    util::append_json_string(out, tools[i]);
+    out.append_json_string(tools[i]);
   }
   out.push_back(']');
 }
@@ -80,12 +104,15 @@ std::string pack_usage(const UsageRecord& r) {
   texts[kCache] = r.cache;
   if (r.prompt) texts[kPrompt] = *r.prompt;
   if (r.completion) texts[kCompletion] = *r.completion;
+  // The most it can take: the texts as they are, tags and tools escaped at worst.
+  constexpr std::size_t kEsc = util::kJsonEscapedMaxPerByte;
   std::size_t size = sizeof(Numbers) + kTexts * sizeof(uint32_t) + 2 + 2;  // the JSON brackets
   for (const std::string_view t : texts) size += t.size();
-  for (const auto& [k, v] : r.tags) size += k.size() + v.size() + 6;  // quotes, colon, comma
-  for (const auto& t : r.tools) size += t.size() + 3;
+  for (const auto& [k, v] : r.tags) size += kEsc * (k.size() + v.size()) + 6;  // quotes, colon, comma
+  for (const auto& t : r.tools) size += kEsc * t.size() + 3;
   std::string out;
-  out.reserve(size);
+  out.resize(size);
+  RawOut w{out.data()};
   Numbers n{};
   n.time_ms = r.time_ms;
   n.prompt_tokens = r.prompt_tokens;
@@ -102,23 +129,24 @@ std::string pack_usage(const UsageRecord& r) {
   n.client_disconnected = r.client_disconnected;
   n.has_prompt = r.prompt.has_value();
   n.has_completion = r.completion.has_value();
-  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  w.append(std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
   for (int i = 0; i < kTexts; ++i) {
-    const std::size_t at = out.size();
-    out.append(sizeof(uint32_t), '\0');
+    char* const length_at = w.p;
+    w.p += sizeof(uint32_t);
     if (i == kTags) {
-      append_tags(out, r.tags);
+      write_tags(w, r.tags);
     } else if (i == kTools) {
-      append_tools(out, r.tools);
+      write_tools(w, r.tools);
     } else {
-      out.append(texts[i]);
+      w.append(texts[i]);
     }
     // A text past 4 GiB (only a request body near that size could carry one) is cut to fit its length.
-    const std::size_t written = out.size() - at - sizeof(uint32_t);
+    const auto written = static_cast<std::size_t>(w.p - length_at) - sizeof(uint32_t);
     const auto length = static_cast<uint32_t>(std::min<std::size_t>(written, UINT32_MAX));
-    if (length != written) out.resize(at + sizeof(uint32_t) + length);
-    std::memcpy(out.data() + at, &length, sizeof length);
+    w.p = length_at + sizeof(uint32_t) + length;
+    std::memcpy(length_at, &length, sizeof length);
   }
+  out.resize(static_cast<std::size_t>(w.p - out.data()));
   return out;
 }
 
@@ -173,13 +201,15 @@ PackedUsageView unpack_usage(std::string_view packed) {
 
 std::string tags_json(const std::vector<std::pair<std::string, std::string>>& tags) {
   std::string out;
-  append_tags(out, tags);
+  StringOut o{out};
+  write_tags(o, tags);
   return out;
 }
 
 std::string tools_json(const std::vector<std::string>& tools) {
   std::string out;
-  append_tools(out, tools);
+  StringOut o{out};
+  write_tools(o, tools);
   return out;
 }
 

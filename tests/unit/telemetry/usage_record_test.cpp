@@ -89,6 +89,27 @@ TEST(UsageRecordEncoding, PackedRecordsReadBackEveryField) {
   EXPECT_LT(e.ttft_ms, 0);
 }
 
+// pack_usage sizes its buffer before writing: tags and tools whose every byte escapes to six (a control
+// character) or three (an invalid UTF-8 byte, as U+FFFD) must still fit, and the texts after them stay
+// intact.
+TEST(UsageRecordEncoding, TagsAndToolsAtTheirLongestEscapesFit) {
+  UsageRecord r = test_util::sample_record(1'750'000'000'000, "req-1");
+  r.tags = {{std::string(300, '\x01'), std::string(300, '\x1f')}, {"k", std::string(200, '\xff')}};
+  r.tools = {std::string(500, '\x02'), "\xfe", ""};
+  r.prompt = "after";
+  const std::string packed = pack_usage(r);
+  const PackedUsageView v = unpack_usage(packed);
+  EXPECT_EQ(v.tags, tags_json(r.tags));
+  // {"<300 x \u0001>":"<300 x \u001f>","k":"<200 x U+FFFD>"}
+  EXPECT_EQ(v.tags.size(), 1 + (2 + 6 * 300) + 1 + (2 + 6 * 300) + 1 + 3 + 1 + (2 + 3 * 200) + 1);
+  EXPECT_EQ(v.tools, tools_json(r.tools));
+  EXPECT_EQ(v.request_id, "req-1");
+  EXPECT_EQ(v.user_hash, r.user_hash);
+  ASSERT_TRUE(v.prompt);
+  EXPECT_EQ(*v.prompt, "after");
+  EXPECT_FALSE(v.completion);
+}
+
 TEST(UsageRecordEncoding, Utf8PrefixNeverCutsACharacter) {
   EXPECT_EQ(utf8_prefix("hello", 10), "hello");
   EXPECT_EQ(utf8_prefix("hello", 3), "hel");
