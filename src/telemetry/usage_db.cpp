@@ -121,10 +121,9 @@ constexpr const char* kDimsColumns =
     "api, operation, pool, deployment, model, backend, subscription, product, tags, error, usage_source, "
     "cache";
 constexpr const char* kFindDims =
-    "SELECT id, max_ts FROM usage_dims WHERE api = ?1 AND operation = ?2 AND pool = ?3 AND deployment = ?4 "
-    "AND "
-    "model = ?5 AND backend = ?6 AND subscription = ?7 AND product = ?8 AND tags = ?9 AND error = ?10 AND "
-    "usage_source = ?11 AND cache = ?12";
+    "SELECT id, max_ts FROM usage_dims WHERE api = ?1 AND operation = ?2 AND pool = ?3 AND "
+    "deployment = ?4 AND model = ?5 AND backend = ?6 AND subscription = ?7 AND product = ?8 AND "
+    "tags = ?9 AND error = ?10 AND usage_source = ?11 AND cache = ?12";
 constexpr const char* kRaiseMaxTs = "UPDATE usage_dims SET max_ts = ?2 WHERE id = ?1 AND max_ts < ?2";
 
 // Chunks keep each delete transaction (and the WAL growth it causes) short.

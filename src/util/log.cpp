@@ -79,12 +79,6 @@ void log(LogLevel level, std::string_view message) {
   write_all(STDERR_FILENO, line);
 }
 
-bool append_access_log(std::string_view json_object) {
-  return append_access_log(
-      [](std::string& buffer, const void* arg) { buffer.append(*static_cast<const std::string_view*>(arg)); },
-      &json_object);
-}
-
 bool append_access_log(AccessLogWriter write, const void* arg) {
   std::string& lines = access_buffer().lines;
   const bool first = lines.empty();

@@ -22,14 +22,12 @@ inline void log_info(std::string_view m) { log(LogLevel::kInfo, m); }
 inline void log_warn(std::string_view m) { log(LogLevel::kWarn, m); }
 inline void log_error(std::string_view m) { log(LogLevel::kError, m); }
 
-// The access log on stdout, buffered for event-loop threads: append_access_log() adds one record (a JSON
-// object without the trailing newline) to the calling thread's buffer and returns true when the buffer was
-// empty, i.e. when the caller must arrange a call to flush_access_log() on this same thread soon (an event
-// loop posts it behind the handlers that are ready, so the lines of one loop iteration go out in one
-// write(2)). A buffer over 64 KiB is written at once; a thread's buffer is also written when it exits.
-bool append_access_log(std::string_view json_object);
-// The same, with the record written straight into the buffer by `write(buffer, arg)` (it appends the JSON
-// object), instead of built in a string of its own and copied.
+// The access log on stdout, buffered for event-loop threads: append_access_log() adds one record to the
+// calling thread's buffer, written straight into it by `write(buffer, arg)` (which appends a JSON object
+// without the trailing newline), and returns true when the buffer was empty, i.e. when the caller must
+// arrange a call to flush_access_log() on this same thread soon (an event loop posts it behind the handlers
+// that are ready, so the lines of one loop iteration go out in one write(2)). A buffer over 64 KiB is
+// written at once; a thread's buffer is also written when it exits.
 using AccessLogWriter = void (*)(std::string& buffer, const void* arg);
 bool append_access_log(AccessLogWriter write, const void* arg);
 void flush_access_log();
