@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/json_doc.h"
 #include "api/request_body.h"
 #include "api/rewrite.h"
 #include "api/route.h"
@@ -173,6 +174,44 @@ void BM_ExtractUsage_Completion(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
 BENCHMARK(BM_ExtractUsage_Completion);
+
+// An embeddings response (16 inputs of 1536 dimensions, about 345 KB): its usage follows the vectors.
+const std::string& embeddings_body() {
+  static const std::string body = [] {
+    std::string b = R"({"object":"list","data":[)";
+    for (int i = 0; i < 16; ++i) {
+      if (i > 0) b += ",";
+      b += R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":[)";
+      for (int j = 0; j < 1536; ++j) b += j == 0 ? "-0.0123456789" : ",-0.0123456789";
+      b += "]}";
+    }
+    b += R"(],"model":"text-embedding-3-small","usage":{"prompt_tokens":800,"total_tokens":800}})";
+    return b;
+  }();
+  return body;
+}
+
+void BM_ExtractUsage_Embeddings(benchmark::State& state) {
+  const std::string& body = embeddings_body();
+  for (auto _ : state) {
+    auto u = api::extract_usage(body);
+    benchmark::DoNotOptimize(u);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ExtractUsage_Embeddings);
+
+// The baseline for the one above, in the same run: a DOM parse of the whole body, what extract_usage did
+// before it read the usage from the document's end.
+void BM_ParseWholeDocument_Embeddings(benchmark::State& state) {
+  const std::string& body = embeddings_body();
+  for (auto _ : state) {
+    const api::ParsedJson doc(body);
+    benchmark::DoNotOptimize(doc.error());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ParseWholeDocument_Embeddings);
 
 // The relay's per-event work on a 200-token stream, fed in reads of `state.range(0)` bytes: SSE framing,
 // the "usage" check, and extraction on the usage chunk.
