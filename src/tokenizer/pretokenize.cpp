@@ -1,5 +1,9 @@
 #include "tokenizer/pretokenize.h"
 
+#include <array>
+#include <cstdint>
+#include <string>
+
 #include "tokenizer/unicode_class.h"
 
 namespace spillway::tokenizer {
@@ -162,9 +166,115 @@ WordMatch o200k_word(const unsigned char* s, const unsigned char* end) {
   return {nullptr, 0};
 }
 
+// ASCII bytes by what the patterns ask of them. The table is written out here; pretokenize_test checks it
+// against the Unicode table for all 128 bytes (detail::ascii_kinds_match): letters and digits as the
+// scanners above assume, White_Space is \t \n \v \f \r and space, and every other byte, control characters
+// included, is [^\s\p{L}\p{N}].
+enum AsciiKind : uint8_t { kAsciiPunct, kAsciiUpper, kAsciiLower, kAsciiDigit, kAsciiSpace, kAsciiLineBreak };
+
+constexpr std::array<uint8_t, 128> make_ascii_kinds() {
+  std::array<uint8_t, 128> t{};  // kAsciiPunct
+  for (int b = 'A'; b <= 'Z'; ++b) t[b] = kAsciiUpper;
+  for (int b = 'a'; b <= 'z'; ++b) t[b] = kAsciiLower;
+  for (int b = '0'; b <= '9'; ++b) t[b] = kAsciiDigit;
+  t['\t'] = t['\v'] = t['\f'] = t[' '] = kAsciiSpace;
+  t['\r'] = t['\n'] = kAsciiLineBreak;
+  return t;
+}
+constexpr std::array<uint8_t, 128> kAsciiKinds = make_ascii_kinds();
+
+// REQUIRES: b < 0x80.
+inline AsciiKind ascii_kind(unsigned char b) { return static_cast<AsciiKind>(kAsciiKinds[b]); }
+inline bool is_letter_kind(AsciiKind k) { return k == kAsciiUpper || k == kAsciiLower; }
+
+// The fast paths below cut a piece as the general scanners would, looking only at ASCII bytes: words with
+// or without a prefix, numbers, punctuation, whitespace. Each returns 0, leaving the piece to the general
+// scanner, as soon as a byte that ends a run is not ASCII: a letter, mark, number or White_Space character
+// there could continue the run, or change which alternative matches.
+
+// \p{N}{1,3} at p (an ASCII digit).
+inline std::size_t ascii_numbers(const unsigned char* p, const unsigned char* end) {
+  const unsigned char* q = p + 1;
+  while (q < end && q - p < 3 && *q < 0x80 && ascii_kind(*q) == kAsciiDigit) ++q;
+  if (q - p < 3 && q < end && *q >= 0x80) return 0;
+  return static_cast<std::size_t>(q - p);
+}
+
+// [^\s\p{L}\p{N}]+ from s (ASCII punctuation), then [\r\n]* ([\r\n/]* for o200k); the length from p.
+template <bool kO200k>
+inline std::size_t ascii_punctuation(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
+  const unsigned char* q = s + 1;
+  while (q < end && *q < 0x80 && ascii_kind(*q) == kAsciiPunct) ++q;
+  if (q < end && *q >= 0x80) return 0;
+  while (q < end && (*q == '\r' || *q == '\n' || (kO200k && *q == '/'))) ++q;
+  return static_cast<std::size_t>(q - p);
+}
+
+// \s*[\r\n]+|\s+(?!\S)|\s+ at p (ASCII White_Space), as whitespace() above.
+inline std::size_t ascii_whitespace(const unsigned char* p, const unsigned char* end) {
+  const unsigned char* q = p;
+  const unsigned char* last_newline_end = nullptr;
+  for (; q < end && *q < 0x80; ++q) {
+    const AsciiKind k = ascii_kind(*q);
+    if (k == kAsciiLineBreak) {
+      last_newline_end = q + 1;
+    } else if (k != kAsciiSpace) {
+      break;
+    }
+  }
+  if (q < end && *q >= 0x80) return 0;
+  if (last_newline_end) return static_cast<std::size_t>(last_newline_end - p);
+  if (q == end || q - p == 1) return static_cast<std::size_t>(q - p);
+  return static_cast<std::size_t>(q - p - 1);  // all but the last: it may prefix what follows
+}
+
+// cl100k's \p{L}+ from s (an ASCII letter); the length from p.
+inline std::size_t ascii_letters(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
+  const unsigned char* q = s + 1;
+  while (q < end && ascii_letter(*q)) ++q;
+  if (q < end && *q >= 0x80) return 0;
+  return static_cast<std::size_t>(q - p);
+}
+
+// o200k's word from s (an ASCII letter): [A-Z]*[a-z]+ or [A-Z]+, then an optional contraction; the length
+// from p.
+inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
+  const unsigned char* q = s;
+  while (q < end && ascii_upper(*q)) ++q;
+  while (q < end && ascii_lower(*q)) ++q;
+  if (q < end && *q >= 0x80) return 0;  // the word might go on
+  return static_cast<std::size_t>(q - p) + contraction(q, end);
+}
+
+// The piece at p when the ASCII bytes around it decide it, else 0.
+template <bool kO200k>
+inline std::size_t ascii_piece(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = *p;
+  if (c >= 0x80) return 0;
+  const AsciiKind k = ascii_kind(c);
+  if (is_letter_kind(k)) return kO200k ? ascii_o200k_word(p, p, end) : ascii_letters(p, p, end);
+  if (k == kAsciiDigit) return ascii_numbers(p, end);
+  if (!kO200k && c == '\'') {
+    if (const std::size_t n = contraction(p, end)) return n;
+  }
+  if (p + 1 == end) return 1;  // a last punctuation or White_Space byte is a piece of its own
+  const unsigned char c1 = p[1];
+  if (c1 >= 0x80) return 0;
+  const AsciiKind k1 = ascii_kind(c1);
+  // [^\r\n\p{L}\p{N}]? before a word: punctuation or White_Space other than a line break.
+  if (is_letter_kind(k1) && k != kAsciiLineBreak) {
+    return kO200k ? ascii_o200k_word(p, p + 1, end) : ascii_letters(p, p + 1, end);
+  }
+  if (k == kAsciiPunct) return ascii_punctuation<kO200k>(p, p, end);
+  if (c == ' ' && k1 == kAsciiPunct) return ascii_punctuation<kO200k>(p, p + 1, end);
+  return ascii_whitespace(p, end);
+}
+
 }  // namespace
 
-std::size_t next_piece_cl100k(const unsigned char* p, const unsigned char* end) {
+namespace detail {
+
+std::size_t next_piece_cl100k_general(const unsigned char* p, const unsigned char* end) {
   const Char c0 = char_at(p);
   if (c0.cp == '\'') {
     if (const std::size_t n = contraction(p, end)) return n;
@@ -179,23 +289,7 @@ std::size_t next_piece_cl100k(const unsigned char* p, const unsigned char* end) 
   return whitespace(p, end);
 }
 
-// The commonest o200k pieces of ASCII text, " word", "Word", " WORD", found without decoding or class
-// lookups: an optional space, then [A-Z]*[a-z]+ or [A-Z]+, then an optional contraction. Only when every
-// byte it looks at is ASCII, including the one that ends the word (a non-ASCII letter or mark could
-// continue it); else 0, and the general scanner decides. Other prefixes are left to it, so that text which
-// is not prose (code, other scripts) pays two or three comparisons for this.
-inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char* end) {
-  const unsigned char* s = p + (*p == ' ');
-  if (s == end || !ascii_letter(*s)) return 0;
-  const unsigned char* q = s;
-  while (q < end && ascii_upper(*q)) ++q;
-  while (q < end && ascii_lower(*q)) ++q;
-  if (q < end && *q >= 0x80) return 0;  // the word might go on
-  return static_cast<std::size_t>(q - p) + contraction(q, end);
-}
-
-std::size_t next_piece_o200k(const unsigned char* p, const unsigned char* end) {
-  if (const std::size_t n = ascii_o200k_word(p, end)) return n;
+std::size_t next_piece_o200k_general(const unsigned char* p, const unsigned char* end) {
   const Char c0 = char_at(p);
   const unsigned char* word_end = nullptr;
   if (detail::is_letter(c0.cls)) {
@@ -215,6 +309,43 @@ std::size_t next_piece_o200k(const unsigned char* p, const unsigned char* end) {
   if (c0.cp == ' ' && p + 1 < end && is_punct(char_at(p + 1).cls)) return 1 + punctuation(p + 1, end, true);
   if (is_punct(c0.cls)) return punctuation(p, end, true);
   return whitespace(p, end);
+}
+
+std::string ascii_kinds_mismatch() {
+  for (uint32_t b = 0; b < 0x80; ++b) {
+    const CharClass c = char_class(b);
+    int want = kAsciiPunct;
+    if (b == '\r' || b == '\n') {
+      want = kAsciiLineBreak;
+    } else if (c == kSpace) {
+      want = kAsciiSpace;
+    } else if (c == kNumber) {
+      want = kAsciiDigit;
+    } else if (c == kLu) {
+      want = kAsciiUpper;
+    } else if (c == kLl) {
+      want = kAsciiLower;
+    } else if (c != kOther) {
+      want = -1;  // no ASCII byte is Lt, Lm, Lo or a mark; the fast paths assume it
+    }
+    if (kAsciiKinds[b] != want) {
+      return "byte " + std::to_string(b) + ": kind " + std::to_string(kAsciiKinds[b]) + ", class " +
+             std::to_string(c);
+    }
+  }
+  return {};
+}
+
+}  // namespace detail
+
+std::size_t next_piece_cl100k(const unsigned char* p, const unsigned char* end) {
+  if (const std::size_t n = ascii_piece<false>(p, end)) return n;
+  return detail::next_piece_cl100k_general(p, end);
+}
+
+std::size_t next_piece_o200k(const unsigned char* p, const unsigned char* end) {
+  if (const std::size_t n = ascii_piece<true>(p, end)) return n;
+  return detail::next_piece_o200k_general(p, end);
 }
 
 std::vector<std::string_view> pretokenize(Encoding e, std::string_view text) {

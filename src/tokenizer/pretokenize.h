@@ -13,6 +13,7 @@
 // \s is the White_Space property and (?i) folds s to S and U+017F (the regex crate's Unicode semantics).
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +25,15 @@ namespace spillway::tokenizer {
 // REQUIRES: p < end and [p, end) is valid UTF-8.
 std::size_t next_piece_cl100k(const unsigned char* p, const unsigned char* end);
 std::size_t next_piece_o200k(const unsigned char* p, const unsigned char* end);
+
+namespace detail {
+// The scanners without their ASCII fast paths, for tests that hold the two to the same pieces.
+std::size_t next_piece_cl100k_general(const unsigned char* p, const unsigned char* end);
+std::size_t next_piece_o200k_general(const unsigned char* p, const unsigned char* end);
+// "" when the fast paths' table of ASCII bytes agrees with the Unicode table, else the first byte that
+// does not.
+std::string ascii_kinds_mismatch();
+}  // namespace detail
 
 // All pieces of `text`, in order (for tests and tools). REQUIRES: valid UTF-8.
 std::vector<std::string_view> pretokenize(Encoding e, std::string_view text);
