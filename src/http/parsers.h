@@ -14,29 +14,23 @@
 #include <string_view>
 
 #include "http/types.h"
+#include "util/ascii.h"
 
 namespace spillway::http::detail {
 
 // Beast's parser callbacks take boost::core::string_view in Boost 1.81.
 using Sv = boost::beast::string_view;
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-inline void assign_lower(std::string& out, std::string_view in) {
-  out.resize(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) out[i] = ascii_lower(in[i]);
-}
-
 // Appends (name, value) to `headers` as its `count`-th entry, reusing the strings of an entry left there by
 // an earlier message. After the head, trim_headers(headers, count) drops the stale tail.
 inline void put_header(HeaderList& headers, std::size_t& count, std::string_view name,
                        std::string_view value) {
   if (count < headers.size()) {
-    assign_lower(headers[count].first, name);
+    util::assign_ascii_lower(headers[count].first, name);
     headers[count].second.assign(value.data(), value.size());
   } else {
     headers.emplace_back();
-    assign_lower(headers.back().first, name);
+    util::assign_ascii_lower(headers.back().first, name);
     headers.back().second.assign(value.data(), value.size());
   }
   ++count;

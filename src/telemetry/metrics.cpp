@@ -11,12 +11,27 @@ namespace {
 
 // Series keys are the label values, each as a 4-byte length and its bytes, so any byte may appear in a
 // value.
-void append_encoded(std::string& key, std::string_view value) {
+char* put_encoded(char* out, std::string_view value) {
   const auto n = static_cast<uint32_t>(value.size());
-  char size[4];
-  std::memcpy(size, &n, 4);
-  key.append(size, 4);
-  key.append(value);
+  std::memcpy(out, &n, 4);
+  if (n != 0) std::memcpy(out + 4, value.data(), n);
+  return out + 4 + n;
+}
+
+// key = the encoded values; *fixed_end = where the value at index `fixed` starts (the key's size when there
+// is none). One resize, then plain copies: the key is built twice or more per request.
+void encode_key(std::string& key, std::span<const std::string_view> values, std::size_t fixed,
+                std::size_t* fixed_end) {
+  std::size_t total = 0;
+  for (const std::string_view v : values) total += 4 + v.size();
+  key.resize(total);
+  char* const begin = key.data();
+  char* out = begin;
+  *fixed_end = total;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i == fixed) *fixed_end = static_cast<std::size_t>(out - begin);
+    out = put_encoded(out, values[i]);
+  }
 }
 
 std::vector<std::string> decode(std::string_view key) {
@@ -72,13 +87,8 @@ void SeriesTable::add(std::span<const std::string_view> values, std::span<const 
                       double sum) {
   // Reused per thread: building the key allocates only while it grows.
   thread_local std::string key;
-  key.clear();
   std::size_t fixed_end = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i == options_.fixed_labels) fixed_end = key.size();
-    append_encoded(key, values[i]);
-  }
-  if (options_.fixed_labels >= values.size()) fixed_end = key.size();
+  encode_key(key, values, options_.fixed_labels, &fixed_end);
 
   Shard& shard = shards_[thread_index() % kShards];
   std::lock_guard lock(shard.mu);
@@ -88,8 +98,10 @@ void SeriesTable::add(std::span<const std::string_view> values, std::span<const 
       it = shard.series.emplace(key, Cell{std::vector<uint64_t>(width_), 0}).first;
     } else {
       ++shard.folded;
-      key.resize(fixed_end);
-      for (std::size_t i = options_.fixed_labels; i < values.size(); ++i) append_encoded(key, kOther);
+      const std::size_t dims = values.size() - std::min(options_.fixed_labels, values.size());
+      key.resize(fixed_end + dims * (4 + kOther.size()));
+      char* out = key.data() + fixed_end;
+      for (std::size_t i = 0; i < dims; ++i) out = put_encoded(out, kOther);
       it = shard.series.find(key);
       if (it == shard.series.end())
         it = shard.series.emplace(key, Cell{std::vector<uint64_t>(width_), 0}).first;

@@ -1,0 +1,62 @@
+#pragma once
+// ASCII case folding for protocol text (header names): bytes A-Z become a-z, every other byte is kept.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace spillway::util {
+
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+namespace detail {
+
+// The eight bytes of w with A-Z lowered, in parallel: a byte's high bit in `upper` is set when the byte is
+// below 0x80, at least 'A' and at most 'Z' (each sum stays within its byte: the addends are below 0x80).
+inline uint64_t lower8(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t low7 = w & ~kHigh;
+  const uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;
+  const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;
+  const uint64_t upper = at_least_a & ~above_z & ~w & kHigh;
+  return w | (upper >> 2);  // 0x80 >> 2 = 0x20, the case bit
+}
+
+inline void store_lower8(char* dst, const char* src) {
+  uint64_t w;
+  std::memcpy(&w, src, 8);
+  w = lower8(w);
+  std::memcpy(dst, &w, 8);
+}
+
+inline void store_lower4(char* dst, const char* src) {
+  uint32_t w;
+  std::memcpy(&w, src, 4);
+  w = static_cast<uint32_t>(lower8(w));  // the upper four bytes are zero: lowering leaves them so
+  std::memcpy(dst, &w, 4);
+}
+
+}  // namespace detail
+
+// out = in with A-Z lowered; reuses out's capacity. A word at a time, the last one overlapping the one
+// before (rewriting bytes already lowered changes nothing), so no copy has a variable length: header
+// names are most of a request's head by count, and a byte-at-a-time loop over them showed in profiles.
+inline void assign_ascii_lower(std::string& out, std::string_view in) {
+  const std::size_t n = in.size();
+  out.resize(n);
+  char* dst = out.data();
+  const char* src = in.data();
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8) detail::store_lower8(dst + i, src + i);
+    if (n % 8 != 0) detail::store_lower8(dst + n - 8, src + n - 8);
+  } else if (n >= 4) {
+    detail::store_lower4(dst, src);
+    detail::store_lower4(dst + n - 4, src + n - 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = ascii_lower(src[i]);
+  }
+}
+
+}  // namespace spillway::util
