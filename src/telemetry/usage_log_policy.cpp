@@ -62,15 +62,15 @@ std::string completion_delta(std::string_view data) {
   return {};
 }
 
-UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
-                              std::string_view completion) {
-  UsageRecord r;
+UsageRecordRef usage_record_ref(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
+                                std::string_view completion, UsageTexts& texts) {
+  UsageRecordRef r;
   r.time_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.started_at.time_since_epoch()).count();
   r.request_id = ctx.request_id;
   if (ctx.route.api) {
     r.api = ctx.route.api->name;
-    r.operation = std::string(api::operation_name(ctx.route.op));
+    r.operation = api::operation_name(ctx.route.op);
   }
   r.pool = ctx.pool;
   r.deployment = ctx.deployment;
@@ -80,7 +80,7 @@ UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRe
   if (ctx.subscription) {
     r.subscription = ctx.subscription->name;
     r.product = ctx.subscription->product;
-    r.tags.assign(ctx.subscription->tags.begin(), ctx.subscription->tags.end());
+    r.tag_map = &ctx.subscription->tags;
   }
   r.user_hash = ctx.user_hash;
   r.tools = ctx.tools;
@@ -98,10 +98,22 @@ UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRe
   r.duration_ms = millis(ctx.finished - ctx.started);
   r.client_disconnected = ctx.client_disconnected;
   if (options.log_prompts) {
-    if (ctx.request) r.prompt = capped(prompt_of(ctx.request->body, r.operation), options);
-    if (!completion.empty()) r.completion = capped(std::string(completion), options);
+    if (ctx.request) {
+      texts.prompt = capped(prompt_of(ctx.request->body, r.operation), options);
+      r.prompt = texts.prompt;
+    }
+    if (!completion.empty()) {
+      texts.completion = capped(std::string(completion), options);
+      r.completion = texts.completion;
+    }
   }
   return r;
+}
+
+UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
+                              std::string_view completion) {
+  UsageTexts texts;
+  return to_record(usage_record_ref(ctx, options, completion, texts));
 }
 
 UsageLogPolicy::UsageLogPolicy(UsageRecordOptions options, std::shared_ptr<UsageWriter> writer,
@@ -126,9 +138,10 @@ void UsageLogPolicy::on_complete(pipeline::RequestContext& ctx) {
     }
   }
   if (!is_llm_call(ctx)) return;
-  UsageRecord record = make_usage_record(ctx, options_, completion);
-  if (writer_) writer_->submit(record);  // packs a copy
-  if (exporter_) exporter_->submit(std::move(record));
+  UsageTexts texts;
+  const UsageRecordRef record = usage_record_ref(ctx, options_, completion, texts);
+  if (writer_) writer_->submit(record);  // packs the texts from the context: no copy first
+  if (exporter_) exporter_->submit(to_record(record));
 }
 
 }  // namespace spillway::telemetry

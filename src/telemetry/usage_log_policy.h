@@ -24,7 +24,16 @@ struct UsageRecordOptions {
 
 // False for calls that reach no model (the gateway's own `models` listing).
 bool is_llm_call(const pipeline::RequestContext& ctx);
-// The record of a finished request. `completion` is the response text gathered so far (log_prompts).
+// Texts of a record that the request's context does not hold (log_prompts: the capped prompt and
+// completion); a UsageRecordRef views them.
+struct UsageTexts {
+  std::string prompt, completion;
+};
+// The record of a finished request as views of `ctx` and `texts`, which must outlive it. `completion` is
+// the response text gathered so far (log_prompts).
+UsageRecordRef usage_record_ref(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
+                                std::string_view completion, UsageTexts& texts);
+// The same, as a record of its own (copies).
 UsageRecord make_usage_record(const pipeline::RequestContext& ctx, const UsageRecordOptions& options,
                               std::string_view completion);
 // The prompt part of a request body (chat `messages`, `prompt`, `input`) as minified JSON; "" if none.

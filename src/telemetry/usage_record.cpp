@@ -63,20 +63,23 @@ struct StringOut {
   void append_json_string(std::string_view v) { util::append_json_string(s, v); }
 };
 
-template <class Out>
-void write_tags(Out& out, const std::vector<std::pair<std::string, std::string>>& tags) {
+// Tags: any range of (name, value) pairs, written in its order.
+template <class Out, class Tags>
+void write_tags(Out& out, const Tags& tags) {
   out.push_back('{');
-  for (std::size_t i = 0; i < tags.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.append_json_string(tags[i].first);
+  bool first = true;
+  for (const auto& [name, value] : tags) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append_json_string(name);
     out.push_back(':');
-    out.append_json_string(tags[i].second);
+    out.append_json_string(value);
   }
   out.push_back('}');
 }
 
 template <class Out>
-void write_tools(Out& out, const std::vector<std::string>& tools) {
+void write_tools(Out& out, std::span<const std::string> tools) {
   out.push_back('[');
   for (std::size_t i = 0; i < tools.size(); ++i) {
     if (i > 0) out.push_back(',');
@@ -87,7 +90,80 @@ void write_tools(Out& out, const std::vector<std::string>& tools) {
 
 }  // namespace
 
-std::string pack_usage(const UsageRecord& r) {
+UsageRecordRef ref_of(const UsageRecord& r) {
+  UsageRecordRef v;
+  v.time_ms = r.time_ms;
+  v.request_id = r.request_id;
+  v.api = r.api;
+  v.operation = r.operation;
+  v.pool = r.pool;
+  v.deployment = r.deployment;
+  v.model = r.model;
+  v.backend = r.backend;
+  v.attempts = r.attempts;
+  v.subscription = r.subscription;
+  v.product = r.product;
+  v.tags = &r.tags;
+  v.user_hash = r.user_hash;
+  v.tools = r.tools;
+  v.status = r.status;
+  v.error = r.error;
+  v.stream = r.stream;
+  v.prompt_tokens = r.prompt_tokens;
+  v.completion_tokens = r.completion_tokens;
+  v.total_tokens = r.total_tokens;
+  v.cached_tokens = r.cached_tokens;
+  v.reasoning_tokens = r.reasoning_tokens;
+  v.tokens_estimated = r.tokens_estimated;
+  v.usage_source = r.usage_source;
+  v.ttft_ms = r.ttft_ms;
+  v.duration_ms = r.duration_ms;
+  v.cache = r.cache;
+  v.client_disconnected = r.client_disconnected;
+  if (r.prompt) v.prompt = *r.prompt;
+  if (r.completion) v.completion = *r.completion;
+  return v;
+}
+
+UsageRecord to_record(const UsageRecordRef& v) {
+  UsageRecord r;
+  r.time_ms = v.time_ms;
+  r.request_id = v.request_id;
+  r.api = v.api;
+  r.operation = v.operation;
+  r.pool = v.pool;
+  r.deployment = v.deployment;
+  r.model = v.model;
+  r.backend = v.backend;
+  r.attempts = v.attempts;
+  r.subscription = v.subscription;
+  r.product = v.product;
+  if (v.tags) r.tags = *v.tags;
+  if (v.tag_map) r.tags.assign(v.tag_map->begin(), v.tag_map->end());
+  r.user_hash = v.user_hash;
+  r.tools.assign(v.tools.begin(), v.tools.end());
+  r.status = v.status;
+  r.error = v.error;
+  r.stream = v.stream;
+  r.prompt_tokens = v.prompt_tokens;
+  r.completion_tokens = v.completion_tokens;
+  r.total_tokens = v.total_tokens;
+  r.cached_tokens = v.cached_tokens;
+  r.reasoning_tokens = v.reasoning_tokens;
+  r.tokens_estimated = v.tokens_estimated;
+  r.usage_source = v.usage_source;
+  r.ttft_ms = v.ttft_ms;
+  r.duration_ms = v.duration_ms;
+  r.cache = v.cache;
+  r.client_disconnected = v.client_disconnected;
+  if (v.prompt) r.prompt = std::string(*v.prompt);
+  if (v.completion) r.completion = std::string(*v.completion);
+  return r;
+}
+
+std::string pack_usage(const UsageRecord& r) { return pack_usage(ref_of(r)); }
+
+std::string pack_usage(const UsageRecordRef& r) {
   std::string_view texts[kTexts];  // kTags and kTools stay empty: they are written as JSON below
   texts[kRequestId] = r.request_id;
   texts[kApi] = r.api;
@@ -108,7 +184,13 @@ std::string pack_usage(const UsageRecord& r) {
   constexpr std::size_t kEsc = util::kJsonEscapedMaxPerByte;
   std::size_t size = sizeof(Numbers) + kTexts * sizeof(uint32_t) + 2 + 2;  // the JSON brackets
   for (const std::string_view t : texts) size += t.size();
-  for (const auto& [k, v] : r.tags) size += kEsc * (k.size() + v.size()) + 6;  // quotes, colon, comma
+  const auto tags_size = [](const auto& tags) {
+    std::size_t n = 0;
+    for (const auto& [k, v] : tags) n += kEsc * (k.size() + v.size()) + 6;  // quotes, colon, comma
+    return n;
+  };
+  if (r.tags) size += tags_size(*r.tags);
+  if (r.tag_map) size += tags_size(*r.tag_map);
   for (const auto& t : r.tools) size += kEsc * t.size() + 3;
   std::string out;
   out.resize(size);
@@ -134,7 +216,13 @@ std::string pack_usage(const UsageRecord& r) {
     char* const length_at = w.p;
     w.p += sizeof(uint32_t);
     if (i == kTags) {
-      write_tags(w, r.tags);
+      if (r.tags) {
+        write_tags(w, *r.tags);
+      } else if (r.tag_map) {
+        write_tags(w, *r.tag_map);
+      } else {
+        w.append("{}");
+      }
     } else if (i == kTools) {
       write_tools(w, r.tools);
     } else {

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +55,38 @@ struct UsageRecord {
 // on another is a cache miss on both (bench/RESULTS.md measures what that cost). Tags and tools are packed
 // as the JSON text the table stores (tags_json, tools_json). An in-process layout, not a file format.
 std::string pack_usage(const UsageRecord& r);
+
+// A record's fields as views of texts someone else owns, to pack them without copying them into a
+// UsageRecord first: the usage-log policy packs straight from the request's context (a UsageRecord is
+// built only for the OTLP exporter, which keeps it). Tags come from `tags` or `tag_map` (a subscription's),
+// whichever is set; neither: none.
+struct UsageRecordRef {
+  int64_t time_ms = 0;
+  std::string_view request_id, api, operation, pool, deployment, model, backend;
+  int attempts = 0;
+  std::string_view subscription, product;
+  const std::vector<std::pair<std::string, std::string>>* tags = nullptr;
+  const std::map<std::string, std::string>* tag_map = nullptr;
+  std::string_view user_hash;
+  std::span<const std::string> tools;
+  int status = 0;
+  std::string_view error;
+  bool stream = false;
+  int64_t prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0, reasoning_tokens = 0;
+  bool tokens_estimated = false;
+  std::string_view usage_source;
+  double ttft_ms = -1;
+  double duration_ms = 0;
+  std::string_view cache;
+  bool client_disconnected = false;
+  std::optional<std::string_view> prompt, completion;
+};
+// Views of r's fields (valid while r is).
+UsageRecordRef ref_of(const UsageRecord& r);
+// A UsageRecord holding copies of the texts.
+UsageRecord to_record(const UsageRecordRef& r);
+// The same bytes as pack_usage(to_record(r)).
+std::string pack_usage(const UsageRecordRef& r);
 
 // A packed record read back in place: the texts are views into the packed string.
 struct PackedUsageView {

@@ -68,6 +68,7 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
 UsageWriter::~UsageWriter() { stop(); }
 
 bool UsageWriter::submit(const UsageRecord& record) { return queue_.push(pack_usage(record)); }
+bool UsageWriter::submit(const UsageRecordRef& record) { return queue_.push(pack_usage(record)); }
 
 void UsageWriter::flush() {
   const uint64_t target = queue_.pushed();

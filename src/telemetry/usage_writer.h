@@ -88,6 +88,7 @@ class UsageWriter {
   // Any thread; O(1), never waits for the disk. False when the record was dropped (queue full, stopped).
   // The record is packed (pack_usage) on the calling thread.
   bool submit(const UsageRecord& record);
+  bool submit(const UsageRecordRef& record);
   // Blocks until every record submitted before the call is committed or given up (tests, tools).
   void flush();
   // Drains the queue, commits, closes the file and joins the thread. Idempotent; any thread but the

@@ -218,6 +218,31 @@ TEST_F(UsageRecordFromContext, CarriesEveryField) {
   EXPECT_FALSE(r.completion);
 }
 
+// The policy packs the context's texts in place (a UsageRecordRef) instead of copying them into a
+// UsageRecord first: the bytes are those of the record, with the subscription's tags (read from its map),
+// tools, prompts and without a subscription at all.
+TEST_F(UsageRecordFromContext, PackedInPlaceAsTheRecordWouldBe) {
+  sub_.tags = {{"team", "search"}, {"cost\"center", "4\n2"}, {"zone", ""}};
+  ctx_.tools = {"get_weather", "a\\b"};
+  UsageRecordOptions o;
+  o.log_prompts = true;
+  for (int round = 0; round < 2; ++round) {
+    UsageTexts texts;
+    const UsageRecordRef ref = usage_record_ref(ctx_, o, "the answer", texts);
+    const UsageRecord record = make_usage_record(ctx_, o, "the answer");
+    EXPECT_EQ(pack_usage(ref), pack_usage(record));
+    const PackedUsageView v = unpack_usage(pack_usage(ref));
+    EXPECT_EQ(v.tags, tags_json(record.tags));
+    EXPECT_EQ(v.tools, tools_json(record.tools));
+    ASSERT_TRUE(v.prompt && v.completion);
+    EXPECT_EQ(*v.completion, "the answer");
+    EXPECT_EQ(pack_usage(to_record(ref)), pack_usage(record));
+    ctx_.subscription = nullptr;  // second round: no subscription, so no tags
+  }
+  UsageTexts texts;
+  EXPECT_EQ(unpack_usage(pack_usage(usage_record_ref(ctx_, o, "", texts))).tags, "{}");
+}
+
 TEST_F(UsageRecordFromContext, EstimatedAndMissingUsage) {
   ctx_.usage_present = false;
   EXPECT_TRUE(make_usage_record(ctx_, {}, "").tokens_estimated);
