@@ -21,8 +21,8 @@
 #include <memory>
 #include <string>
 
+#include "tokenizer/count_cache.h"
 #include "tokenizer/tokenizer.h"
-#include "util/keyed_hash.h"
 
 namespace spillway::tokenizer {
 namespace {
@@ -41,37 +41,6 @@ struct ToolCosts {
 constexpr ToolCosts kO200kTools{7, 3, 3, -3, 3, 12};
 constexpr ToolCosts kCl100kTools{10, 3, 3, -3, 3, 12};
 
-// Token counts of the longer strings a thread counted recently. Chat clients resend the same system prompt
-// and the whole conversation so far with every turn, so most of a request's text was counted before; a
-// two-way set-associative table of keyed 128-bit hashes (util/keyed_hash.h: nobody can aim a collision,
-// and a false hit would need one) skips the tokenizer for those. The result is an estimate either way: the limit settles
-// on the backend's usage. 4096 entries, 128 KiB per thread.
-class CountCache {
- public:
-  static constexpr std::size_t kMinBytes = 48;  // shorter strings cost less to count than to look up
-
-  static CountCache& for_thread() {
-    thread_local CountCache cache;
-    return cache;
-  }
-
-  template <class Count>
-  int64_t count(Encoding e, std::string_view s, Count&& count_tokens) {
-    if (s.size() < kMinBytes) return count_tokens(s);
-    const util::Hash128 h = util::keyed_hash128(s);
-    const uint64_t owner = owners_[static_cast<std::size_t>(e)];
-    if (const int64_t* n = entries_.find(owner, h)) return *n;
-    const int64_t n = count_tokens(s);
-    entries_.put(owner, h, n);
-    return n;
-  }
-
- private:
-  // One cache owner per encoding: the same text counts differently in each.
-  uint64_t owners_[2] = {util::next_cache_owner(), util::next_cache_owner()};
-  util::HashedCache<int64_t, 4096> entries_;
-};
-
 // The string at `r`, or "" when it is missing or not a string.
 std::string_view str(simdjson::simdjson_result<dom::element> r) {
   std::string_view s;
@@ -85,7 +54,7 @@ class Estimator {
 
   int64_t text(std::string_view s) const {
     return CountCache::for_thread().count(
-        e_, s, [this](std::string_view t) { return static_cast<int64_t>(count_tokens(e_, t)); });
+        e_ == Encoding::kCl100kBase ? 0 : 1, s, [this](std::string_view t) { return static_cast<int64_t>(count_tokens(e_, t)); });
   }
 
   int64_t string_field(dom::element el) const {
