@@ -1,7 +1,7 @@
 -- wrk script: POST a realistic ~1 KB chat completion request (bench/e2e/chat-body.json) to the URL's path.
 -- Env: BENCH_BODY_FILE (default bench/e2e/chat-body.json), BENCH_API_KEY (client subscription key),
--- BENCH_USER_ID (x-user-id). done() prints one machine-readable line, "BENCHJSON {...}", with wrk's latency
--- percentiles in microseconds.
+-- BENCH_USER_ID (x-user-id), BENCH_TICKET_BASE (added to the ticket numbers, default 0). done() prints one
+-- machine-readable line, "BENCHJSON {...}", with wrk's latency percentiles in microseconds.
 --
 -- Like a chat client's traffic, the requests are not all the same: the last user message starts with a
 -- ticket number that no earlier request carried (a per-thread counter, fixed width so that the request's
@@ -49,7 +49,9 @@ if os.getenv("BENCH_FIXED") ~= "1" then
       tail = req:sub(at + #PLACEHOLDER)
     end
     wrk.headers["x-user-id"] = user
-    n = (thread_index or 1) * 100000000  -- thread k: k00000000, k00000001, ...
+    -- thread k: k00000000 + BENCH_TICKET_BASE, then +1, ... (a second run passes another base, so that it
+    -- does not resend the first run's messages)
+    n = (thread_index or 1) * 100000000 + (tonumber(os.getenv("BENCH_TICKET_BASE") or "0") or 0)
   end
 
   function request()

@@ -117,10 +117,10 @@ export async function startStaticUpstream(dir) {
 
 // wrk with e2e/chat.lua against the chat completions path of 127.0.0.1:port, waiting for it (the callers
 // measure a process that is not this one): wrk's BENCHJSON summary.
-export function wrkChat(port, conns, seconds, threads = 1) {
+export function wrkChat(port, conns, seconds, threads = 1, env = {}) {
   const out = execFileSync('wrk', ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--timeout', '30s',
     '-s', path.join(here, 'chat.lua'), `http://127.0.0.1:${port}/v1/chat/completions`], {
-    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json') },
+    env: { ...process.env, BENCH_API_KEY: CLIENT_KEY, BENCH_BODY_FILE: path.join(here, 'chat-body.json'), ...env },
     timeout: (seconds + 60) * 1000,
   }).toString();
   const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
