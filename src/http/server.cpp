@@ -157,9 +157,9 @@ class Session final : public ResponseWriter {
     gone_ = true;
     return true;
   }
-  // Starts head_ with the status line; finish_head() adds the connection header and the blank line.
-  void start_head(int status);
-  void finish_head();
+  // head_ = the status line, `headers`, content-length (or, with none, transfer-encoding: chunked), the
+  // connection header keep-alive needs, and the blank line.
+  void write_head(int status, const HeaderList& headers, std::optional<std::uint64_t> content_length);
 
   Worker& worker_;
   Server::Impl& server_;
@@ -301,36 +301,32 @@ net::awaitable<void> Session::linger_close() {
   stream_.socket().close(ec);
 }
 
-void Session::start_head(int status) {
-  head_.clear();
-  head_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  detail::append_decimal(head_, static_cast<unsigned>(status));
-  head_.push_back(' ');
-  head_.append(reason_phrase(status));
-  head_.append("\r\n");
-}
-
-void Session::finish_head() {
+void Session::write_head(int status, const HeaderList& headers, std::optional<std::uint64_t> content_length) {
+  const std::string_view reason = reason_phrase(status);
+  detail::HeadWriter w(head_, reason.size() + detail::HeadWriter::size_of(headers) + detail::HeadWriter::kHeadSlack);
+  w.put(version_ == 10 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
+  w.decimal(static_cast<unsigned>(status)).put(' ').put(reason).crlf();
+  w.fields(headers);
+  if (content_length) {
+    w.put("content-length: ").decimal(*content_length).crlf();
+  } else {
+    w.put("transfer-encoding: chunked\r\n");
+  }
   // As Beast's keep_alive(): HTTP/1.1 says only "close", HTTP/1.0 only "keep-alive".
   const bool keep = keep_alive_now();
-  if (version_ >= 11 && !keep) head_.append("connection: close\r\n");
-  if (version_ < 11 && keep) head_.append("connection: keep-alive\r\n");
-  head_.append("\r\n");
+  if (version_ >= 11 && !keep) w.put("connection: close\r\n");
+  if (version_ < 11 && keep) w.put("connection: keep-alive\r\n");
+  w.crlf();
+  w.finish();
 }
 
 // Responses are serialised by hand into head_ and written with the body in one gathered write.
 net::awaitable<bool> Session::send(Response response) {
   responded_ = true;
   if (gone_) co_return false;
-  start_head(response.status);
-  detail::append_headers(head_, response.headers);
   const bool bodiless = bodiless_status(response.status);
-  if (!bodiless) {
-    head_.append("content-length: ");
-    detail::append_decimal(head_, response.body.size());
-    head_.append("\r\n");
-  }
-  finish_head();
+  write_head(response.status, response.headers,
+             bodiless ? std::nullopt : std::optional<std::uint64_t>(response.body.size()));
   const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
                                                  bodiless ? net::const_buffer() : net::buffer(response.body)};
   const boost::system::error_code ec = co_await write_all(buffers);
@@ -366,10 +362,7 @@ constexpr std::string_view kLastChunk = "0\r\n\r\n";
 net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers, std::string_view first) {
   streaming_ = true;
   if (gone_) co_return false;
-  start_head(status);
-  detail::append_headers(head_, headers);
-  head_.append("transfer-encoding: chunked\r\n");
-  finish_head();
+  write_head(status, headers, std::nullopt);
   ChunkFrame frame;
   const auto chunk = frame.of(first);
   const std::array<net::const_buffer, 4> buffers{net::buffer(head_), chunk[0], chunk[1], chunk[2]};

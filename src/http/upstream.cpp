@@ -340,17 +340,18 @@ class Pool final : public UpstreamPool {
       // The head is written by hand into the connection's reused string and goes out with the body in one
       // gathered write (Beast's serializer cost more than the rest of the request path together).
       std::string& head = conn->head;
-      head.clear();
-      head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nhost: ");
-      head.append(state_->host_header).append("\r\n");
-      for (const auto& [name, value] : request.headers)
-        head.append(name).append(": ").append(value).append("\r\n");
+      std::size_t bound = request.method.size() + request.target.size() + state_->host_header.size() +
+                          detail::HeadWriter::kHeadSlack;
+      for (const auto& [name, value] : request.headers) bound += name.size() + value.size() + 4;
+      detail::HeadWriter w(head, bound);
+      w.put(request.method).put(' ').put(request.target).put(" HTTP/1.1\r\nhost: ");
+      w.put(state_->host_header).crlf();
+      for (const auto& [name, value] : request.headers) w.field(name, value);
       if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
-        head.append("content-length: ");
-        detail::append_decimal(head, request.body.size());
-        head.append("\r\n");
+        w.put("content-length: ").decimal(request.body.size()).crlf();
       }
-      head.append("\r\n");
+      w.crlf();
+      w.finish();
       const std::array<net::const_buffer, 2> buffers{net::buffer(head),
                                                      net::buffer(request.body.data(), request.body.size())};
 
