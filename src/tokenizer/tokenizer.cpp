@@ -7,6 +7,7 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/encoding.h"
 #include "tokenizer/pretokenize.h"
+#include "tokenizer/pretokenize_ascii.h"
 #include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
 #include "tokenizer/utf8.h"
@@ -100,11 +101,21 @@ ThreadState& thread_state() {
   return state;
 }
 
-// Calls sink.one(id) / sink.many(ids, n) for the tokens of `text`. REQUIRES: valid UTF-8.
-template <class Sink>
-void encode_valid(Encoding e, std::string_view text, Sink& sink) {
+// The splitter for text that is all ASCII: the scanners' ASCII fast paths, inlined into the loop below
+// (they cut every piece of such text; the general scanner stays behind them all the same).
+template <bool kO200k>
+struct AsciiSplitter {
+  std::size_t operator()(const unsigned char* p, const unsigned char* end) const {
+    const std::size_t n = detail::ascii_piece<kO200k>(p, end);
+    return n != 0 ? n : (kO200k ? next_piece_o200k : next_piece_cl100k)(p, end);
+  }
+};
+
+// Calls sink.one(id) / sink.many(ids, n) for the tokens of `text`, cut into pieces by next(p, end).
+// REQUIRES: valid UTF-8.
+template <class Sink, class Next>
+void encode_valid(Encoding e, std::string_view text, Sink& sink, Next next) {
   const RankTable& ranks = rank_table(e);
-  const NextPiece next = splitter(e);
   ThreadState& ts = thread_state();
   const int which = e == Encoding::kCl100kBase ? 0 : 1;
   if (!ts.cache[which]) ts.cache[which] = std::make_unique<PieceCache>();
@@ -156,11 +167,17 @@ void encode_valid(Encoding e, std::string_view text, Sink& sink) {
 
 template <class Sink>
 void encode_any(Encoding e, std::string_view text, Sink& sink) {
-  if (is_valid_utf8(text)) {
-    encode_valid(e, text, sink);
+  if (is_ascii(text)) {
+    if (e == Encoding::kCl100kBase) {
+      encode_valid(e, text, sink, AsciiSplitter<false>{});
+    } else {
+      encode_valid(e, text, sink, AsciiSplitter<true>{});
+    }
+  } else if (is_valid_utf8(text)) {
+    encode_valid(e, text, sink, splitter(e));
   } else {
     const std::string repaired = to_valid_utf8(text);
-    encode_valid(e, repaired, sink);
+    encode_valid(e, repaired, sink, splitter(e));
   }
 }
 

@@ -54,6 +54,11 @@ std::size_t ascii_prefix(const unsigned char* p, const unsigned char* end) {
 
 }  // namespace
 
+bool is_ascii(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return ascii_prefix(p, p + s.size()) == s.size();
+}
+
 bool is_valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();

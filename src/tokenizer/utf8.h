@@ -9,6 +9,9 @@
 
 namespace spillway::tokenizer {
 
+// True if every byte of `s` is ASCII (below 0x80).
+bool is_ascii(std::string_view s);
+
 // True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
