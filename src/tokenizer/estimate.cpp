@@ -237,15 +237,38 @@ class Estimator {
     return n;
   }
 
+  // Tools, legacy functions and structured-output schemas. One pass over the body's keys (a lookup per
+  // field walked them four times, on every request); of a key given twice the first counts, as a lookup
+  // would find it.
   int64_t definitions(dom::object body) const {
+    enum Field { kTools, kFunctions, kResponseFormat, kText, kFields };
+    dom::element found[kFields];
+    bool seen[kFields] = {};
+    for (dom::key_value_pair kv : body) {
+      int f = kFields;
+      if (kv.key == "tools") {
+        f = kTools;
+      } else if (kv.key == "functions") {
+        f = kFunctions;
+      } else if (kv.key == "response_format") {
+        f = kResponseFormat;
+      } else if (kv.key == "text") {
+        f = kText;
+      }
+      if (f != kFields && !seen[f]) {
+        seen[f] = true;
+        found[f] = kv.value;
+      }
+    }
     int64_t n = 0;
     dom::array list;
-    if (body["tools"].get(list) == simdjson::SUCCESS && list.size() > 0) n += tools(list);
-    if (body["functions"].get(list) == simdjson::SUCCESS && list.size() > 0) n += tools(list);
+    for (const int f : {kTools, kFunctions}) {
+      if (seen[f] && found[f].get(list) == simdjson::SUCCESS && list.size() > 0) n += tools(list);
+    }
     dom::element schema;
-    if (body["response_format"]["json_schema"].get(schema) == simdjson::SUCCESS)
+    if (seen[kResponseFormat] && found[kResponseFormat]["json_schema"].get(schema) == simdjson::SUCCESS)
       n += text(simdjson::minify(schema));
-    if (body["text"]["format"]["schema"].get(schema) == simdjson::SUCCESS)
+    if (seen[kText] && found[kText]["format"]["schema"].get(schema) == simdjson::SUCCESS)
       n += text(simdjson::minify(schema));
     return n;
   }

@@ -45,6 +45,34 @@ TEST(Estimate, ToolsFollowTheCookbook) {
   EXPECT_EQ(estimate_prompt_tokens(kO2, "chat.completions", kCookbookTools), 101);
 }
 
+// Legacy `functions` count as `tools` do, both when both are given; a structured-output schema counts the
+// tokens of its minified JSON (chat's response_format.json_schema, the Responses API's text.format.schema);
+// of a key given twice, the first counts.
+TEST(Estimate, FunctionsAndSchemasCountWithTheTools) {
+  const std::string msgs = R"("messages":[{"role":"user","content":"hi"}])";
+  const std::string fn =
+      R"({"name":"get_weather","description":"Get the weather.","parameters":{"type":"object",)"
+      R"("properties":{"city":{"type":"string","description":"The city"}}}})";
+  const auto chat = [](const std::string& body) { return estimate_prompt_tokens(kO2, "chat.completions", body); };
+  const int64_t bare = chat("{" + msgs + "}");
+  const int64_t with_tools = chat("{" + msgs + R"(,"tools":[{"type":"function","function":)" + fn + "}]}");
+  const int64_t with_functions = chat("{" + msgs + R"(,"functions":[)" + fn + "]}");
+  EXPECT_GT(with_tools, bare + 10);
+  EXPECT_EQ(with_functions, with_tools);
+  EXPECT_EQ(chat("{" + msgs + R"(,"functions":[)" + fn + R"(],"tools":[{"type":"function","function":)" + fn +
+                 "}]}"),
+            2 * with_tools - bare);
+  EXPECT_EQ(chat("{" + msgs + R"(,"tools":[{"type":"function","function":)" + fn + R"(}],"tools":[])" + "}"),
+            with_tools);
+
+  const std::string schema = R"({"type":"object","properties":{"answer":{"type":"string"}}})";
+  const int64_t schema_tokens = static_cast<int64_t>(count_tokens(kO2, schema));
+  EXPECT_EQ(chat("{" + msgs + R"(,"response_format":{"type":"json_schema","json_schema":)" + schema + "}}"),
+            bare + schema_tokens);
+  EXPECT_EQ(chat("{" + msgs + R"(,"text":{"format":{"type":"json_schema","schema":)" + schema + "}}}"),
+            bare + schema_tokens);
+}
+
 TEST(Estimate, MessageOverheadAndNames) {
   // 3 priming + 3 per message + role + content (+1 and the name's tokens with a name).
   const int64_t one = estimate_prompt_tokens(kO2, "chat.completions",
