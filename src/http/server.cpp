@@ -303,7 +303,8 @@ net::awaitable<void> Session::linger_close() {
 
 void Session::write_head(int status, const HeaderList& headers, std::optional<std::uint64_t> content_length) {
   const std::string_view reason = reason_phrase(status);
-  detail::HeadWriter w(head_, reason.size() + detail::HeadWriter::size_of(headers) + detail::HeadWriter::kHeadSlack);
+  detail::HeadWriter w(head_,
+                       reason.size() + detail::HeadWriter::size_of(headers) + detail::HeadWriter::kHeadSlack);
   w.put(version_ == 10 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
   w.decimal(static_cast<unsigned>(status)).put(' ').put(reason).crlf();
   w.fields(headers);

@@ -53,8 +53,9 @@ class Estimator {
   explicit Estimator(Encoding e) : e_(e), costs_(e == Encoding::kCl100kBase ? kCl100kTools : kO200kTools) {}
 
   int64_t text(std::string_view s) const {
-    return CountCache::for_thread().count(
-        e_ == Encoding::kCl100kBase ? 0 : 1, s, [this](std::string_view t) { return static_cast<int64_t>(count_tokens(e_, t)); });
+    return CountCache::for_thread().count(e_ == Encoding::kCl100kBase ? 0 : 1, s, [this](std::string_view t) {
+      return static_cast<int64_t>(count_tokens(e_, t));
+    });
   }
 
   int64_t string_field(dom::element el) const {

@@ -68,7 +68,8 @@ inline std::size_t ascii_numbers(const unsigned char* p, const unsigned char* en
 
 // [^\s\p{L}\p{N}]+ from s (ASCII punctuation), then [\r\n]* ([\r\n/]* for o200k); the length from p.
 template <bool kO200k>
-inline std::size_t ascii_punctuation(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
+inline std::size_t ascii_punctuation(const unsigned char* p, const unsigned char* s,
+                                     const unsigned char* end) {
   const unsigned char* q = s + 1;
   while (q < end && *q < 0x80 && ascii_kind(*q) == kAsciiPunct) ++q;
   if (q < end && *q >= 0x80) return 0;
@@ -104,7 +105,8 @@ inline std::size_t ascii_letters(const unsigned char* p, const unsigned char* s,
 
 // o200k's word from s (an ASCII letter): [A-Z]*[a-z]+ or [A-Z]+, then an optional contraction; the length
 // from p.
-inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
+inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char* s,
+                                    const unsigned char* end) {
   const unsigned char* q = s;
   while (q < end && ascii_upper(*q)) ++q;
   while (q < end && ascii_lower(*q)) ++q;

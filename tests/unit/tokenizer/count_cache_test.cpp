@@ -54,18 +54,34 @@ TEST(CountCache, TextsThatShareTheirEndsAreToldApart) {
   const std::string a = text(200, 'q', 'A');
   const std::string b = text(200, 'q', 'B');
   const std::string c = text(200, 'q', 'C');
-  const int64_t na = cache.count(0, a, [&](std::string_view) { ++counter.calls; return int64_t{1}; });
-  const int64_t nb = cache.count(0, b, [&](std::string_view) { ++counter.calls; return int64_t{2}; });
+  const int64_t na = cache.count(0, a, [&](std::string_view) {
+    ++counter.calls;
+    return int64_t{1};
+  });
+  const int64_t nb = cache.count(0, b, [&](std::string_view) {
+    ++counter.calls;
+    return int64_t{2};
+  });
   EXPECT_EQ(na, 1);
   EXPECT_EQ(nb, 2);
   EXPECT_EQ(cache.count(0, a, std::ref(counter)), 1);
   EXPECT_EQ(cache.count(0, b, std::ref(counter)), 2);
   EXPECT_EQ(counter.calls, 2);
   // A third one evicts the least recently used of the two (a, since b was used last).
-  EXPECT_EQ(cache.count(0, c, [&](std::string_view) { ++counter.calls; return int64_t{3}; }), 3);
+  EXPECT_EQ(cache.count(0, c,
+                        [&](std::string_view) {
+                          ++counter.calls;
+                          return int64_t{3};
+                        }),
+            3);
   EXPECT_EQ(cache.count(0, b, std::ref(counter)), 2);
   EXPECT_EQ(counter.calls, 3);
-  EXPECT_EQ(cache.count(0, a, [&](std::string_view) { ++counter.calls; return int64_t{1}; }), 1);
+  EXPECT_EQ(cache.count(0, a,
+                        [&](std::string_view) {
+                          ++counter.calls;
+                          return int64_t{1};
+                        }),
+            1);
   EXPECT_EQ(counter.calls, 4);
 }
 

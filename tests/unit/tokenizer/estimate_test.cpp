@@ -53,7 +53,9 @@ TEST(Estimate, FunctionsAndSchemasCountWithTheTools) {
   const std::string fn =
       R"({"name":"get_weather","description":"Get the weather.","parameters":{"type":"object",)"
       R"("properties":{"city":{"type":"string","description":"The city"}}}})";
-  const auto chat = [](const std::string& body) { return estimate_prompt_tokens(kO2, "chat.completions", body); };
+  const auto chat = [](const std::string& body) {
+    return estimate_prompt_tokens(kO2, "chat.completions", body);
+  };
   const int64_t bare = chat("{" + msgs + "}");
   const int64_t with_tools = chat("{" + msgs + R"(,"tools":[{"type":"function","function":)" + fn + "}]}");
   const int64_t with_functions = chat("{" + msgs + R"(,"functions":[)" + fn + "]}");

@@ -102,10 +102,11 @@ TEST(Pretokenize, AsciiKindTableAgreesWithTheUnicodeTable) { EXPECT_EQ(detail::a
 // punctuation, U+017F after an apostrophe). Every piece of every string is compared: 40,000 strings.
 TEST(Pretokenize, AsciiFastPathsCutWhatTheGeneralScannersCut) {
   const std::vector<std::string> alphabet = {
-      "a", "e", "s", "t", "r", "l", "v", "m", "d", "z", "A", "S", "T", "L", "Z", "0", "7", "9",
-      " ", " ", " ", "\t", "\v", "\f", "\r", "\n", "'", "'", ".", ",", "-", "/", "(", "$", "\x01", "\x7f",
-      "\u00e9", "\u00c9", "\u01c5", "\u02b0", "\u4e2d", "\u0301", "\u0663", "\u00bd", "\u00a0", "\u3000",
-      "\u2014", "\u00bf", "\u017f", "\U0001F600"};
+      "a",      "e",      "s",      "t",      "r",      "l",      "v",      "m",      "d",      "z",
+      "A",      "S",      "T",      "L",      "Z",      "0",      "7",      "9",      " ",      " ",
+      " ",      "\t",     "\v",     "\f",     "\r",     "\n",     "'",      "'",      ".",      ",",
+      "-",      "/",      "(",      "$",      "\x01",   "\x7f",   "\u00e9", "\u00c9", "\u01c5", "\u02b0",
+      "\u4e2d", "\u0301", "\u0663", "\u00bd", "\u00a0", "\u3000", "\u2014", "\u00bf", "\u017f", "\U0001F600"};
   std::mt19937 rng(20261205);
   std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
   std::uniform_int_distribution<int> length(1, 12);
@@ -127,8 +128,8 @@ TEST(Pretokenize, AsciiFastPathsCutWhatTheGeneralScannersCut) {
         const std::size_t fast = s.fast(p, end);
         const std::size_t general = s.general(p, end);
         if (fast != general) {
-          ADD_FAILURE() << s.name << " at byte " << (p - begin) << " of \"" << text << "\": fast path " << fast
-                        << " bytes, general scanner " << general;
+          ADD_FAILURE() << s.name << " at byte " << (p - begin) << " of \"" << text << "\": fast path "
+                        << fast << " bytes, general scanner " << general;
           ++failures;
           break;
         }
@@ -146,10 +147,10 @@ TEST(Pretokenize, AsciiFastPathsOnPunctuationNumbersAndWhitespace) {
             (Pieces{"BILL", "-", "000", "000", "001", ".", " Yes", ",", " (", "maybe", ")?"}));
   EXPECT_EQ(o2("a.b\tc\n\nd  e  \n"), (Pieces{"a", ".b", "\tc", "\n\n", "d", " ", " e", "  \n"}));
   EXPECT_EQ(cl("'s 'x x's"), (Pieces{"'s", " '", "x", " x", "'s"}));
-  EXPECT_EQ(o2("12\u0663"), (Pieces{"12\u0663"}));     // an Arabic-Indic digit continues the number
-  EXPECT_EQ(o2("1\u00bd"), (Pieces{"1\u00bd"}));       // so does a vulgar fraction (No)
+  EXPECT_EQ(o2("12\u0663"), (Pieces{"12\u0663"}));      // an Arabic-Indic digit continues the number
+  EXPECT_EQ(o2("1\u00bd"), (Pieces{"1\u00bd"}));        // so does a vulgar fraction (No)
   EXPECT_EQ(o2(" \u00a0x"), (Pieces{" ", "\u00a0x"}));  // no-break space: White_Space, and a prefix
-  EXPECT_EQ(o2("!!\u2014!"), (Pieces{"!!\u2014!"}));   // non-ASCII punctuation continues the run
+  EXPECT_EQ(o2("!!\u2014!"), (Pieces{"!!\u2014!"}));    // non-ASCII punctuation continues the run
 }
 
 TEST(Pretokenize, PiecesCoverTheInput) {
