@@ -37,13 +37,24 @@ TEST(CountCache, RepeatsAreAnsweredWithoutCountingAgain) {
   }
 }
 
-TEST(CountCache, ShortStringsAreAlwaysCounted) {
+// Short strings are remembered too, compared whole: a repeat is not counted again, and across many
+// distinct ones (sharing entries, evicting each other) every answer is the string's own count.
+TEST(CountCache, ShortStringsAreRememberedExactly) {
   CountCache cache;
   Counter counter;
-  const std::string s(CountCache::kMinBytes - 1, 'x');
-  cache.count(0, s, std::ref(counter));
-  cache.count(0, s, std::ref(counter));
-  EXPECT_EQ(counter.calls, 2);
+  const std::string role = "assistant";
+  const int64_t first = cache.count(0, role, std::ref(counter));
+  EXPECT_EQ(cache.count(0, std::string(role), std::ref(counter)), first);
+  EXPECT_EQ(counter.calls, 1);
+  EXPECT_EQ(cache.count(1, role, [](std::string_view) { return int64_t{42}; }), 42);  // the other slot
+  EXPECT_EQ(cache.count(0, "", [](std::string_view) { return int64_t{0}; }), 0);
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 1000; ++i) {
+      std::string s = std::to_string(i * 7919);
+      s.resize(static_cast<std::size_t>(1 + i % static_cast<int>(CountCache::kMinBytes - 1)), 'x');
+      ASSERT_EQ(cache.count(0, s, Counter{}), Counter{}(s)) << s;
+    }
+  }
 }
 
 // Strings with the same length and the same first and last 16 bytes land in one set; the whole text is
