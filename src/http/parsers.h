@@ -16,6 +16,7 @@
 
 #include "http/types.h"
 #include "util/ascii.h"
+#include "util/raw_writer.h"
 
 namespace spillway::http::detail {
 
@@ -122,7 +123,7 @@ class ResponseParser final : public boost::beast::http::basic_parser<false> {
 // Writes a message head through a raw pointer into `out`, which the constructor resizes to `bound` bytes:
 // the caller's upper bound of everything it will write (the variable parts, plus kHeadSlack for the fixed
 // ones). finish() cuts `out` to what was written. Instead of an append per part, each checking the
-// capacity (and a strlen per literal): a head took some thirty of them.
+// capacity (and a strlen per literal): a head took some thirty of them. The writes are util::RawWriter's.
 class HeadWriter {
  public:
   // Room for every fixed part a head adds besides names, values, target, reason and host: request and
@@ -136,26 +137,20 @@ class HeadWriter {
 
   HeadWriter(std::string& out, std::size_t bound) : out_(out) {
     out.resize(bound);
-    p_ = out.data();
+    w_.p = out.data();
   }
   HeadWriter& put(std::string_view s) {
-    std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
+    w_.append(s);
     return *this;
   }
   HeadWriter& put(char c) {
-    *p_++ = c;
+    w_.push_back(c);
     return *this;
   }
   HeadWriter& crlf() { return put('\r').put('\n'); }
   HeadWriter& decimal(std::uint64_t v) {
-    char buf[24];
-    char* q = buf + sizeof buf;
-    do {
-      *--q = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    return put(std::string_view(q, static_cast<std::size_t>(buf + sizeof buf - q)));
+    w_.integer(v);
+    return *this;
   }
   HeadWriter& field(std::string_view name, std::string_view value) {
     return put(name).put(':').put(' ').put(value).crlf();
@@ -164,11 +159,11 @@ class HeadWriter {
     for (const auto& [name, value] : headers) field(name, value);
     return *this;
   }
-  void finish() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+  void finish() { out_.resize(static_cast<std::size_t>(w_.p - out_.data())); }
 
  private:
   std::string& out_;
-  char* p_;
+  util::RawWriter w_{nullptr};
 };
 
 // Feeds `parser` what `buffer` already holds, without reading: until the message is done or the parser

@@ -9,20 +9,13 @@
 #include <string_view>
 
 #include "util/json.h"
+#include "util/raw_writer.h"
 
 namespace spillway::proxy {
 namespace {
 
-// Writes into a buffer sized beforehand (append_access_record): no capacity check per piece.
-struct Writer {
-  char* p;
-  void append(const char* s, std::size_t n) {
-    std::memcpy(p, s, n);
-    p += n;
-  }
-  void append(std::string_view s) { append(s.data(), s.size()); }
-  void push_back(char c) { *p++ = c; }
-};
+// Writes into a buffer sized beforehand (append_access_record).
+using Writer = util::RawWriter;
 
 // `name` is a literal of the form ",\"name\":" (no escaping needed).
 template <std::size_t N>
@@ -33,15 +26,13 @@ void literal(Writer& out, const char (&s)[N]) {
 template <std::size_t N>
 void field(Writer& out, const char (&name)[N], std::string_view value) {
   literal(out, name);
-  out.push_back('"');
-  out.p = util::write_json_escaped(out.p, value);
-  out.push_back('"');
+  out.append_json_string(value);
 }
 
 template <std::size_t N>
 void field(Writer& out, const char (&name)[N], int64_t value) {
   literal(out, name);
-  out.p = std::to_chars(out.p, out.p + 20, value).ptr;  // at most 20 characters
+  out.integer(value);
 }
 
 template <std::size_t N>

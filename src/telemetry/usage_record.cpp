@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/json.h"
+#include "util/raw_writer.h"
 
 namespace spillway::telemetry {
 namespace {
@@ -42,21 +43,8 @@ enum Text : int {
 };
 
 // Where the JSON of tags and tools goes: pack_usage's buffer, sized beforehand (at most
-// util::kJsonEscapedMaxPerByte bytes per byte of text, plus the punctuation), or a string (tags_json,
-// tools_json).
-struct RawOut {
-  char* p;
-  void push_back(char c) { *p++ = c; }
-  void append(std::string_view s) {
-    std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  }
-  void append_json_string(std::string_view s) {
-    push_back('"');
-    p = util::write_json_escaped(p, s);
-    push_back('"');
-  }
-};
+// util::kJsonEscapedMaxPerByte bytes per byte of text, plus the punctuation; a util::RawWriter), or a
+// string (tags_json, tools_json).
 struct StringOut {
   std::string& s;
   void push_back(char c) { s.push_back(c); }
@@ -194,7 +182,7 @@ std::string pack_usage(const UsageRecordRef& r) {
   for (const auto& t : r.tools) size += kEsc * t.size() + 3;
   std::string out;
   out.resize(size);
-  RawOut w{out.data()};
+  util::RawWriter w{out.data()};
   Numbers n{};
   n.time_ms = r.time_ms;
   n.prompt_tokens = r.prompt_tokens;

@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "util/raw_writer.h"
+
 namespace spillway::util {
 namespace {
 
@@ -104,14 +106,6 @@ void escape_into(Out& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
 }
 
-struct RawOut {
-  char* p;
-  void append(const char* s, std::size_t n) {
-    std::memcpy(p, s, n);
-    p += n;
-  }
-};
-
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view s) {
@@ -120,7 +114,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
 }
 
 char* write_json_escaped(char* out, std::string_view s) {
-  RawOut raw{out};
+  RawWriter raw{out};
   escape_into(raw, s);
   return raw.p;
 }
