@@ -10,7 +10,6 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 

@@ -1,6 +1,5 @@
 #include "tokenizer/pretokenize.h"
 
-#include <array>
 #include <cstdint>
 #include <string>
 
