@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/count_cache.h"
 #include "tokenizer/tokenizer.h"
+#include "util/keyed_hash.h"
 
 namespace spillway {
 namespace {
@@ -47,6 +49,34 @@ void BM_CountTokens_NewMessage_Warm(benchmark::State& state) { count_message(sta
 void BM_CountTokens_NewMessage_Cold(benchmark::State& state) { count_message(state, true); }
 BENCHMARK(BM_CountTokens_NewMessage_Warm)->UseManualTime();
 BENCHMARK(BM_CountTokens_NewMessage_Cold)->UseManualTime()->Iterations(3000);
+
+// A conversation's history resent with every turn, looked up in the token-count cache: the text is kept and
+// compared whole (CountCache). Baseline in the same run: the keyed 128-bit hash of the same bytes, which
+// the cache computed on every lookup before it kept texts (and still does for texts over 16 KiB).
+std::string history(std::size_t bytes) {
+  std::string s;
+  for (uint64_t i = 0; s.size() < bytes; ++i) s += message(i) + "\n";
+  s.resize(bytes);
+  return s;
+}
+
+void BM_CountCacheHit_Resent(benchmark::State& state) {
+  const std::string text = history(static_cast<std::size_t>(state.range(0)));
+  tokenizer::CountCache cache;
+  cache.count(1, text, [](std::string_view) { return int64_t{1}; });
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(cache.count(1, text, [](std::string_view) { return int64_t{-1}; }));
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_KeyedHash128_Resent(benchmark::State& state) {
+  const std::string text = history(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(util::keyed_hash128(text));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_CountCacheHit_Resent)->Arg(650)->Arg(16 * 1024);
+BENCHMARK(BM_KeyedHash128_Resent)->Arg(650)->Arg(16 * 1024);
 
 }  // namespace
 }  // namespace spillway
