@@ -165,13 +165,28 @@ class HeadWriter {
   util::RawWriter w_{nullptr};
 };
 
-// Feeds `parser` what `buffer` already holds, without reading: until the message is done or the parser
-// needs more input. Consumes what was parsed. Returns the parser's error, if any (needing more is none).
-template <bool isRequest, class DynamicBuffer>
+// `done` conditions for parse_buffered() and read_until() (read_until.h).
+struct MessageDone {  // the whole message
+  template <bool isRequest>
+  bool operator()(const boost::beast::http::basic_parser<isRequest>& p) const {
+    return p.is_done();
+  }
+};
+struct HeaderDone {  // its head (Beast's parser_is_header_done)
+  template <bool isRequest>
+  bool operator()(const boost::beast::http::basic_parser<isRequest>& p) const {
+    return p.is_header_done();
+  }
+};
+
+// Feeds `parser` what `buffer` already holds, without reading: until `done(parser)` (at the latest the
+// end of the message) or the parser needs more input. Consumes what was parsed. Returns the parser's
+// error, if any (needing more is none).
+template <bool isRequest, class DynamicBuffer, class Done = MessageDone>
 boost::system::error_code parse_buffered(boost::beast::http::basic_parser<isRequest>& parser,
-                                         DynamicBuffer& buffer) {
+                                         DynamicBuffer& buffer, Done done = {}) {
   boost::system::error_code ec;
-  while (!parser.is_done() && buffer.size() > 0) {
+  while (!parser.is_done() && !done(parser) && buffer.size() > 0) {
     const std::size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
     if (ec == boost::beast::http::error::need_more) return {};

@@ -16,6 +16,7 @@
 
 #include "http/deadlines.h"
 #include "http/parsers.h"
+#include "http/read_until.h"
 #include "http/write_now.h"
 #include "util/log.h"
 
@@ -193,7 +194,8 @@ net::awaitable<void> Session::run() {
     busy_ = false;
     if (server_.draining.load()) break;
     arm_read();
-    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTok);
+    const boost::system::error_code ec =
+        co_await detail::read_until(stream_.socket(), buffer_, parser, detail::HeaderDone{});
     read_deadline_.disarm();
     if (ec) {
       if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen with the head
@@ -227,15 +229,13 @@ net::awaitable<void> Session::run() {
       const boost::system::error_code wec = co_await write_all(buffer);
       if (wec) break;
     }
-    // The body usually came in with the head: parse what is buffered here, and read only for the rest
-    // (Beast's async_read would take a composed operation, a timer and a posted completion even when it
-    // never touches the socket).
+    // The body usually came in with the head: parse what is buffered here, and arm the deadline and read
+    // only for the rest.
     boost::system::error_code bec = detail::parse_buffered(parser, buffer_);
     if (!bec && !parser.is_done()) {
       arm_read();
-      auto [rec, rn] = co_await bhttp::async_read(stream_, buffer_, parser, kTok);
+      bec = co_await detail::read_until(stream_.socket(), buffer_, parser, detail::MessageDone{});
       read_deadline_.disarm();
-      bec = rec;
     }
     if (bec == bhttp::error::body_limit) {
       co_await reject(ProtocolError::kBodyTooLarge, "");

@@ -16,6 +16,7 @@
 
 #include "http/deadlines.h"
 #include "http/parsers.h"
+#include "http/read_until.h"
 #include "http/write_now.h"
 
 namespace spillway::http {
@@ -244,8 +245,8 @@ class Exchange final : public UpstreamExchange {
   net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte,
                                                       bool& total_armed) {
     total_armed = arm_read(*conn_, first_byte, deadline_);
-    auto [rec, n] = co_await read_from(
-        *conn_, [&](auto& s) { return bhttp::async_read_header(s, conn_->buffer, parser_, kTok); });
+    const boost::system::error_code rec = co_await read_from(
+        *conn_, [&](auto& s) { return detail::read_until(s, conn_->buffer, parser_, detail::HeaderDone{}); });
     const boost::system::error_code ec = end_read(*conn_, rec);
     if (ec) co_return ec;
     status_ = parser_.status();
@@ -264,19 +265,19 @@ class Exchange final : public UpstreamExchange {
     }
     parser_.set_sink(&out);
     // What is already buffered first: a small response usually came whole with its head, and then there
-    // is nothing to wait for (Beast's async_read_some would still take a composed operation and a posted
-    // completion).
+    // is nothing to wait for.
     const std::size_t had = out.size();
     boost::system::error_code ec = detail::parse_buffered(parser_, conn_->buffer);
     bool total_armed = false;
     if (!ec && !parser_.is_done() && out.size() == had) {
       total_armed = arm_read(*conn_, idle_, deadline_);
-      auto [rec, n] = co_await read_from(
-          *conn_, [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer, parser_, kTok); });
+      // Until some body bytes came (a chunk's size line alone gives none) or the body ended.
+      const auto some = [&](const auto&) { return out.size() != had; };
+      const boost::system::error_code rec = co_await read_from(
+          *conn_, [&](auto& s) { return detail::read_until(s, conn_->buffer, parser_, some); });
       ec = end_read(*conn_, rec);
-      // async_read_some parses one piece (one chunk); parse the rest of what is already buffered too
-      // (several SSE events often arrive in one read), without waiting for more. (An eager parser would
-      // wait: Beast's read_some reads again whenever the parser ends in need_more.)
+      // Then the rest of what is already buffered (several SSE events often arrive in one read), without
+      // waiting for more.
       if (!ec) ec = detail::parse_buffered(parser_, conn_->buffer);
     }
     parser_.set_sink(nullptr);
@@ -373,8 +374,8 @@ class Pool final : public UpstreamPool {
       if (wec) {
         if (reused && attempt == 0 && wec != beast::error::timeout) continue;  // stale keep-alive connection
         if (wec == beast::error::timeout) {
-          co_return UpstreamResult{total_armed ? UpstreamError::kTotalTimeout
-                                               : UpstreamError::kFirstByteTimeout};
+          co_return UpstreamResult{
+              total_armed ? UpstreamError::kTotalTimeout : UpstreamError::kFirstByteTimeout, nullptr};
         }
         co_return UpstreamResult{UpstreamError::kWrite, nullptr};
       }
