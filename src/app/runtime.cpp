@@ -148,6 +148,19 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
     util::log_error(e.what());
     return 1;
   }
+  process_metrics().gauge(
+      telemetry::FamilyOptions{
+          .name = "spillway_open_connections",
+          .help = "Client connections open on each worker (gateway and admin listeners).",
+          .labels = {"worker"}},
+      [counts = server.connection_counts()] {
+        std::vector<telemetry::GaugeSample> samples;
+        const std::vector<std::size_t> open = counts();
+        for (std::size_t i = 0; i < open.size(); ++i) {
+          samples.push_back({{std::to_string(i)}, static_cast<double>(open[i])});
+        }
+        return samples;
+      });
   server.start();
   const uint16_t port = server.bound_port("gateway");
   const uint16_t admin_port = server.bound_port("admin");

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "http/deadlines.h"
 #include "http/parsers.h"
@@ -60,9 +63,16 @@ bool bodiless_status(int status) { return status < 200 || status == 204 || statu
 
 class Session;
 
+// Open client connections per worker. Shared: connection_counts() readers may outlive the server.
+struct ConnectionCounts {
+  explicit ConnectionCounts(std::size_t workers) : open(workers) {}
+  std::vector<std::atomic<std::size_t>> open;
+};
+
 // Member order matters for destruction: handlers and acceptors go while the io_context lives; a session
 // frame still pending when the io_context dies may still touch `sessions`.
 struct Worker {
+  std::size_t index = 0;
   // Read deadlines, swept by the anchor timer. First: the sessions' and connections' entries go before it.
   detail::ReadDeadlines deadlines;
   std::unordered_set<Session*> sessions;  // only touched on this worker's thread
@@ -71,6 +81,7 @@ struct Worker {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::unique_ptr<Handler>> handlers;
+  std::vector<std::size_t> listener_of;  // per acceptor: its index in Server::Impl::listeners
   // See anchor_loop(). Created by start(), cancelled by shutdown(); only touched on this worker's thread
   // after start().
   std::unique_ptr<net::steady_timer> anchor;
@@ -78,8 +89,16 @@ struct Worker {
 };
 
 struct Server::Impl {
+  // Per listener, per worker: the handler that serves it there (null on a worker that does not).
+  struct Listener {
+    std::vector<Handler*> handlers;
+    bool all_workers = true;
+  };
+
   ServerLimits limits;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<Listener> listeners;
+  std::shared_ptr<ConnectionCounts> counts;
   std::map<std::string, uint16_t, std::less<>> ports;
   std::atomic<bool> draining{false};
   bool started = false;
@@ -101,7 +120,10 @@ class Session final : public ResponseWriter {
     stream_.socket().non_blocking(true, ec);
     worker_.sessions.insert(this);
   }
-  ~Session() override { worker_.sessions.erase(this); }
+  ~Session() override {
+    worker_.sessions.erase(this);
+    server_.counts->open[worker_.index].fetch_sub(1, std::memory_order_relaxed);
+  }
 
   net::awaitable<void> run();
 
@@ -397,8 +419,45 @@ net::awaitable<void> run_session(Worker& worker, Server::Impl& server, Handler& 
   co_await session.run();
 }
 
+// An accepted socket on its way to another worker: closed if the hand-over never runs (shutdown).
+struct HandedOver {
+  int fd = -1;
+  tcp protocol = tcp::v4();
+  HandedOver(int f, tcp p) : fd(f), protocol(p) {}
+  HandedOver(HandedOver&& o) noexcept : fd(std::exchange(o.fd, -1)), protocol(o.protocol) {}
+  HandedOver(const HandedOver&) = delete;
+  ~HandedOver() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// The worker that takes a connection accepted by `worker` on `listener`: the one with the fewest open
+// connections among those serving it, `worker` itself unless another has strictly fewer. The kernel's
+// SO_REUSEPORT hash spreads connections at random: 64 keep-alive connections over 2 workers often come out
+// as 38 and 26, and the fuller worker's requests then wait longer (its queue sets the tail latency).
+// Balancing the counts at accept time is Envoy's exact_balance; it costs a cross-thread post per
+// connection moved, and nothing per request.
+std::size_t pick_worker(const Server::Impl& server, const Server::Impl::Listener& listener,
+                        std::size_t worker) {
+  if (!listener.all_workers) return worker;
+  const auto& open = server.counts->open;
+  std::size_t best = worker;
+  std::size_t fewest = open[worker].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < open.size(); ++i) {
+    if (listener.handlers[i] == nullptr) continue;
+    const std::size_t n = open[i].load(std::memory_order_relaxed);
+    if (n < fewest) {
+      fewest = n;
+      best = i;
+    }
+  }
+  return best;
+}
+
 net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acceptor& acceptor,
-                                 Handler& handler) {
+                                 std::size_t listener_index) {
+  const Server::Impl::Listener& listener = server.listeners[listener_index];
+  const tcp protocol = acceptor.local_endpoint().protocol();
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTok);
     if (ec) {
@@ -411,8 +470,33 @@ net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acce
     }
     boost::system::error_code oec;
     socket.set_option(tcp::no_delay(true), oec);
-    net::co_spawn(worker.ioc, run_session(worker, server, handler, std::move(socket)),
-                  [](std::exception_ptr e) { log_exception("session", e); });
+    const std::size_t target = pick_worker(server, listener, worker.index);
+    // Counted from now on (its Session's destructor uncounts it), so that the next pick sees it.
+    server.counts->open[target].fetch_add(1, std::memory_order_relaxed);
+    if (target == worker.index) {
+      net::co_spawn(worker.ioc, run_session(worker, server, *listener.handlers[target], std::move(socket)),
+                    [](std::exception_ptr e) { log_exception("session", e); });
+      continue;
+    }
+    Worker& to = *server.workers[target];
+    HandedOver moved(socket.release(oec), protocol);
+    if (oec) {
+      server.counts->open[target].fetch_sub(1, std::memory_order_relaxed);
+      continue;  // `socket` still owns it and closes it
+    }
+    net::post(to.ioc,
+              [&to, &server, handler = listener.handlers[target], moved = std::move(moved)]() mutable {
+                tcp::socket s(to.ioc);
+                boost::system::error_code aec;
+                s.assign(moved.protocol, moved.fd, aec);
+                if (aec) {
+                  server.counts->open[to.index].fetch_sub(1, std::memory_order_relaxed);
+                  return;  // `moved` closes it
+                }
+                moved.fd = -1;  // the socket owns it now
+                net::co_spawn(to.ioc, run_session(to, server, *handler, std::move(s)),
+                              [](std::exception_ptr e) { log_exception("session", e); });
+              });
   }
 }
 
@@ -452,7 +536,11 @@ tcp::endpoint resolve_endpoint(const std::string& host, uint16_t port) {
 Server::Server(std::size_t workers, ServerLimits limits) : impl_(std::make_unique<Impl>()) {
   impl_->limits = limits;
   if (workers == 0) workers = 1;
-  for (std::size_t i = 0; i < workers; ++i) impl_->workers.push_back(std::make_unique<Worker>());
+  impl_->counts = std::make_shared<ConnectionCounts>(workers);
+  for (std::size_t i = 0; i < workers; ++i) {
+    impl_->workers.push_back(std::make_unique<Worker>());
+    impl_->workers.back()->index = i;
+  }
 }
 
 Server::~Server() {
@@ -462,6 +550,7 @@ Server::~Server() {
 void Server::add_listener(const ListenerSpec& spec) {
   tcp::endpoint endpoint = resolve_endpoint(spec.host, spec.port);
   const std::size_t count = spec.all_workers ? impl_->workers.size() : 1;
+  Impl::Listener listener{std::vector<Handler*>(impl_->workers.size(), nullptr), spec.all_workers};
   for (std::size_t i = 0; i < count; ++i) {
     Worker& worker = *impl_->workers[i];
     auto acceptor = std::make_unique<tcp::acceptor>(worker.ioc);
@@ -478,8 +567,11 @@ void Server::add_listener(const ListenerSpec& spec) {
     // Port 0: the first acceptor picks the port, the others share it through SO_REUSEPORT.
     endpoint.port(acceptor->local_endpoint().port());
     worker.handlers.push_back(spec.make_handler(i));
+    listener.handlers[i] = worker.handlers.back().get();
     worker.acceptors.push_back(std::move(acceptor));
+    worker.listener_of.push_back(impl_->listeners.size());
   }
+  impl_->listeners.push_back(std::move(listener));
   impl_->ports[spec.name] = endpoint.port();
 }
 
@@ -507,7 +599,7 @@ void Server::start() {
     worker.deadlines.sweep(std::chrono::steady_clock::now());
     net::co_spawn(worker.ioc, anchor_loop(worker), [](std::exception_ptr e) { log_exception("timer", e); });
     for (std::size_t i = 0; i < worker.acceptors.size(); ++i) {
-      net::co_spawn(worker.ioc, accept_loop(worker, *impl_, *worker.acceptors[i], *worker.handlers[i]),
+      net::co_spawn(worker.ioc, accept_loop(worker, *impl_, *worker.acceptors[i], worker.listener_of[i]),
                     [](std::exception_ptr e) { log_exception("acceptor", e); });
     }
     worker.thread = std::thread([&worker] {
@@ -574,5 +666,14 @@ std::size_t Server::in_flight() const {
 }
 
 bool Server::draining() const { return impl_->draining.load(); }
+
+std::function<std::vector<std::size_t>()> Server::connection_counts() const {
+  return [counts = impl_->counts] {
+    std::vector<std::size_t> out;
+    out.reserve(counts->open.size());
+    for (const auto& n : counts->open) out.push_back(n.load(std::memory_order_relaxed));
+    return out;
+  };
+}
 
 }  // namespace spillway::http

@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP/1.1 server: one io_context and thread per worker, one SO_REUSEPORT acceptor per worker and
-// listener, keep-alive sessions as C++20 coroutines. It knows nothing of policies: each request goes to
+// listener (a connection accepted by a worker with more open connections than another goes to the one
+// with fewest), keep-alive sessions as C++20 coroutines. It knows nothing of policies: each request goes to
 // the listener's Handler. Beast stays in server.cpp.
 
 #include <boost/asio/awaitable.hpp>
@@ -94,6 +95,9 @@ class Server {
   void shutdown(std::chrono::milliseconds drain);
   // Number of requests currently being handled (all workers).
   std::size_t in_flight() const;
+  // Reads the open client connections of each worker (every listener's); safe to call from any thread,
+  // also after the server is gone (then the counts are as it left them).
+  std::function<std::vector<std::size_t>()> connection_counts() const;
   bool draining() const;
 
   struct Impl;  // opaque; public only so server.cpp's helpers can name it
