@@ -1,5 +1,6 @@
 #include "api/usage.h"
 
+#include <array>
 #include <string>
 
 #include "api/json_doc.h"
@@ -24,36 +25,73 @@ int64_t count_of(const element& e) {
   return 0;
 }
 
-// The first of `keys` present (and not null) in `o`.
-std::optional<int64_t> first_count(const object& o, std::initializer_list<std::string_view> keys) {
-  for (const std::string_view key : keys) {
-    element e;
-    if (o.at_key(key).get(e) == simdjson::SUCCESS && !e.is_null()) return count_of(e);
-  }
-  return std::nullopt;
-}
+// The usage members read, by name. Each is taken at its first occurrence, as a DOM lookup (at_key) takes a
+// repeated key.
+enum UsageMember {
+  kPromptTokens,
+  kInputTokens,
+  kCompletionTokens,
+  kOutputTokens,
+  kTotalTokens,
+  kPromptDetails,
+  kInputDetails,
+  kCompletionDetails,
+  kOutputDetails,
+  kUsageMembers
+};
+constexpr std::array<std::string_view, kUsageMembers> kUsageMemberNames = {
+    "prompt_tokens",        "input_tokens",          "completion_tokens",    "output_tokens",
+    "total_tokens",         "prompt_tokens_details", "input_tokens_details", "completion_tokens_details",
+    "output_tokens_details"};
 
-int64_t nested_count(const object& o, std::initializer_list<std::string_view> parents, std::string_view key) {
-  for (const std::string_view parent : parents) {
-    object details;
-    if (o.at_key(parent).get_object().get(details) != simdjson::SUCCESS) continue;
-    element e;
-    if (details.at_key(key).get(e) == simdjson::SUCCESS && !e.is_null()) return count_of(e);
+struct UsageMembers {
+  std::array<element, kUsageMembers> value{};
+  std::array<bool, kUsageMembers> present{};
+
+  // One pass over the object (a lookup per name scanned it once per name).
+  explicit UsageMembers(const object& u) {
+    for (const auto field : u) {
+      for (std::size_t m = 0; m < kUsageMembers; ++m) {
+        if (field.key == kUsageMemberNames[m]) {
+          if (!present[m]) {
+            present[m] = true;
+            value[m] = field.value;
+          }
+          break;
+        }
+      }
+    }
   }
-  return 0;
-}
+  // The first of `members` present and not null.
+  std::optional<int64_t> first_count(std::initializer_list<UsageMember> members) const {
+    for (const UsageMember m : members) {
+      if (present[m] && !value[m].is_null()) return count_of(value[m]);
+    }
+    return std::nullopt;
+  }
+  // `key` of the first of the `parents` that is an object and has it (not null).
+  int64_t nested_count(std::initializer_list<UsageMember> parents, std::string_view key) const {
+    for (const UsageMember parent : parents) {
+      object details;
+      if (!present[parent] || value[parent].get_object().get(details) != simdjson::SUCCESS) continue;
+      element e;
+      if (details.at_key(key).get(e) == simdjson::SUCCESS && !e.is_null()) return count_of(e);
+    }
+    return 0;
+  }
+};
 
 Usage usage_from(const object& u) {
+  const UsageMembers members(u);
   Usage usage;
-  const auto prompt = first_count(u, {"prompt_tokens", "input_tokens"});
-  const auto completion = first_count(u, {"completion_tokens", "output_tokens"});
-  const auto total = first_count(u, {"total_tokens"});
+  const auto prompt = members.first_count({kPromptTokens, kInputTokens});
+  const auto completion = members.first_count({kCompletionTokens, kOutputTokens});
+  const auto total = members.first_count({kTotalTokens});
   usage.prompt_tokens = prompt.value_or(0);
   usage.completion_tokens = completion.value_or(0);
   usage.total_tokens = total ? *total : usage.prompt_tokens + usage.completion_tokens;
-  usage.cached_tokens = nested_count(u, {"prompt_tokens_details", "input_tokens_details"}, "cached_tokens");
-  usage.reasoning_tokens =
-      nested_count(u, {"completion_tokens_details", "output_tokens_details"}, "reasoning_tokens");
+  usage.cached_tokens = members.nested_count({kPromptDetails, kInputDetails}, "cached_tokens");
+  usage.reasoning_tokens = members.nested_count({kCompletionDetails, kOutputDetails}, "reasoning_tokens");
   return usage;
 }
 

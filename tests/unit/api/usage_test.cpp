@@ -92,6 +92,36 @@ TEST(ExtractUsageTest, TotalIsDerivedWhenAbsent) {
   EXPECT_EQ(empty.total_tokens, 0);
 }
 
+// Each member counts at its first occurrence (as a DOM lookup takes a repeated key); a null or absent one
+// gives way to its alternative (input_tokens for prompt_tokens, ...); escaped names match unescaped.
+TEST(ExtractUsageTest, MembersAtTheirFirstOccurrence) {
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":1,"prompt_tokens":2}})").prompt_tokens, 1);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":null,"input_tokens":4}})").prompt_tokens, 4);
+  EXPECT_EQ(
+      expect_usage(R"({"usage":{"prompt_tokens":null,"prompt_tokens":5,"input_tokens":4}})").prompt_tokens,
+      4);
+  EXPECT_EQ(expect_usage(R"({"usage":{"input_tokens":4,"prompt_tokens":3}})").prompt_tokens, 3);
+  EXPECT_EQ(
+      expect_usage(R"({"usage":{"output_tokens":7,"total_tokens":null,"total_tokens":1}})").total_tokens, 7);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt\u005ftokens":6}})").prompt_tokens, 6);
+  EXPECT_EQ(
+      expect_usage(R"({"usage":{"prompt_tokens_details":5,"input_tokens_details":{"cached_tokens":3}}})")
+          .cached_tokens,
+      3);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens_details":{"cached_tokens":null},)"
+                         R"("input_tokens_details":{"cached_tokens":2}}})")
+                .cached_tokens,
+            2);
+  EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens_details":{"cached_tokens":1},)"
+                         R"("prompt_tokens_details":{"cached_tokens":9}}})")
+                .cached_tokens,
+            1);
+  EXPECT_EQ(expect_usage(R"({"usage":{"output_tokens_details":{"reasoning_tokens":8},)"
+                         R"("completion_tokens_details":{"reasoning_tokens":2}}})")
+                .reasoning_tokens,
+            2);
+}
+
 TEST(ExtractUsageTest, OddNumbers) {
   const Usage u =
       expect_usage(R"({"usage":{"prompt_tokens":2.0,"completion_tokens":-3,"total_tokens":"9",)"
