@@ -1,7 +1,13 @@
 #include "api/usage.h"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <string>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "api/json_doc.h"
 
@@ -98,11 +104,40 @@ Usage usage_from(const object& u) {
 constexpr std::string_view kUsageKey = "\"usage\"";
 
 // Every payload that carries usage spells the key literally; skipping the parse for the others keeps
-// the per-chunk cost of a stream near zero. (string_view::find, a memchr per '"', costs less than half
-// of glibc's memmem on a chat completion.)
+// the per-chunk cost of a stream near zero. The first occurrence counts.
+//
+// How: in the first 4 KiB (where a chat completion's "usage" lies), 16 bytes at a time, looking only at
+// the places where a quote is followed by 'u'. string_view::find calls memchr once per quote, and a chat
+// completion has some forty quotes before its "usage" (about 1k instructions; this is about a third).
+// Beyond 4 KiB, find: memchr's wider loop crosses long runs without quotes (embeddings) faster.
 const char* find_usage_key(std::string_view json) {
-  const std::size_t at = json.find(kUsageKey);
-  return at == std::string_view::npos ? nullptr : json.data() + at;
+  const char* p = json.data();
+  const char* const end = p + json.size();
+#if defined(__SSE2__)
+  constexpr std::size_t kVectorScan = 4096;
+  const char* const vector_end = p + std::min(json.size(), kVectorScan);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i u = _mm_set1_epi8('u');
+  // Each step looks at the pairs starting at p .. p+15, whose second bytes reach p+16.
+  while (vector_end - p >= 17) {
+    const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i second = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    auto pairs = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(first, quote), _mm_cmpeq_epi8(second, u))));
+    while (pairs != 0) {
+      const char* candidate = p + __builtin_ctz(pairs);
+      if (static_cast<std::size_t>(end - candidate) >= kUsageKey.size() &&
+          std::memcmp(candidate, kUsageKey.data(), kUsageKey.size()) == 0) {
+        return candidate;
+      }
+      pairs &= pairs - 1;
+    }
+    p += 16;
+  }
+#endif
+  const std::string_view rest(p, static_cast<std::size_t>(end - p));
+  const std::size_t at = rest.find(kUsageKey);
+  return at == std::string_view::npos ? nullptr : p + at;
 }
 
 bool is_final_response_event(std::string_view type) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace spillway::api {
 namespace {
@@ -199,6 +200,31 @@ TEST(ExtractUsageTest, SuffixAndWholeDocumentAgree) {
   EXPECT_EQ(expect_usage(R"({"content":")" + filler + R"(","usage":{"prompt_tokens":9}})").prompt_tokens, 9);
   EXPECT_EQ(expect_usage(R"({"usage":{"prompt_tokens":8},"content":")" + filler + R"("})").prompt_tokens, 8);
   EXPECT_FALSE(extract_usage(R"({"usage":{"prompt_tokens":8},"content":")" + filler + R"(")"));
+}
+
+// "usage" is found wherever it starts (the search looks at 16 bytes at a time in the first 4 KiB, then
+// at the rest another way), past look-alikes.
+TEST(ExtractUsageTest, FoundAtEveryOffsetAndPastLookAlikes) {
+  std::vector<std::size_t> pads;
+  for (std::size_t pad = 0; pad < 80; ++pad) pads.push_back(pad);
+  for (std::size_t pad = 4000; pad < 4120; ++pad) pads.push_back(pad);
+  for (std::size_t pad = 80; pad < 20000; pad += 997) pads.push_back(pad);
+  for (const std::size_t pad : pads) {
+    SCOPED_TRACE(pad);
+    // The only occurrence: missing it would leave no usage at all.
+    const std::string doc = R"({"p":")" + std::string(pad, 'u') + R"(","usage":{"prompt_tokens":)" +
+                            std::to_string(pad + 1) + "}}";
+    EXPECT_EQ(expect_usage(doc).prompt_tokens, static_cast<int64_t>(pad + 1));
+    // Look-alikes before it: a quote and 'u' that start something else, "usage" as a value (the first
+    // occurrence: the whole document then decides), "usages", an escaped "usage".
+    const std::string decoys = R"({"p":")" + std::string(pad, 'u') +
+                               R"(","u":"usage","usages":1,"uu":"\"usage\"","usage":{"prompt_tokens":)" +
+                               std::to_string(pad + 2) + "}}";
+    EXPECT_EQ(expect_usage(decoys).prompt_tokens, static_cast<int64_t>(pad + 2));
+  }
+  // The key as the document's last bytes, and cut short.
+  EXPECT_FALSE(extract_usage(std::string(40, ' ') + R"("usage")"));
+  EXPECT_FALSE(extract_usage(std::string(40, ' ') + R"("usag)"));
 }
 
 TEST(IsUsageOnlyChunkTest, Cases) {
