@@ -206,6 +206,8 @@ std::optional<Usage> extract_usage(std::string_view json) {
   return extract_usage_dom(json);
 }
 
+bool mentions_usage(std::string_view json) { return find_usage_key(json) != nullptr; }
+
 bool is_usage_only_chunk(std::string_view json) {
   if (find_usage_key(json) == nullptr) return false;
   const ParsedJson doc(json);

@@ -24,6 +24,10 @@ struct Usage {
 // only before its usage still yields it (a backend did bill those tokens). Never throws.
 std::optional<Usage> extract_usage(std::string_view json);
 
+// True when `json` spells the key "usage" anywhere (extract_usage() finds nothing otherwise): the cheap
+// first test for each event of a stream.
+bool mentions_usage(std::string_view json);
+
 // True for a chat/completions stream chunk that exists only to carry usage: "choices" is an empty array
 // and "usage" is a non-null object (what the backend sends for stream_options.include_usage).
 bool is_usage_only_chunk(std::string_view json);

@@ -481,7 +481,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
     if (in.empty()) return;
     parser.feed(in, [&](const http::SseEvent& event) {
       gateway_->chain.chunk(ctx, event, policies_ran);
-      if (event.data.find("\"usage\"") != std::string::npos) {
+      if (api::mentions_usage(event.data)) {
         if (auto usage = api::extract_usage(event.data)) {
           ctx.usage = *usage;
           ctx.usage_present = true;

@@ -227,6 +227,18 @@ TEST(ExtractUsageTest, FoundAtEveryOffsetAndPastLookAlikes) {
   EXPECT_FALSE(extract_usage(std::string(40, ' ') + R"("usag)"));
 }
 
+TEST(MentionsUsageTest, TheQuotedKeyAnywhere) {
+  EXPECT_TRUE(mentions_usage(R"({"usage":null})"));
+  EXPECT_TRUE(mentions_usage(std::string(5000, ' ') + R"("usage")"));
+  EXPECT_TRUE(mentions_usage(R"({"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}})"));
+  // A string value "usage" too: it is a cheap first test, extract_usage() decides.
+  EXPECT_TRUE(mentions_usage(R"({"choices":[{"delta":{"content":"usage"}}]})"));
+  EXPECT_FALSE(mentions_usage(R"({"choices":[{"delta":{"content":"the usage"}}]})"));
+  EXPECT_FALSE(mentions_usage(R"({"usages":1,"usage ":2,"usag":3})"));
+  EXPECT_FALSE(mentions_usage(""));
+  EXPECT_FALSE(mentions_usage(R"("usage)"));
+}
+
 TEST(IsUsageOnlyChunkTest, Cases) {
   EXPECT_TRUE(is_usage_only_chunk(
       R"({"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})"));
