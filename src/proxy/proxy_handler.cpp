@@ -151,12 +151,16 @@ http::Response ProxyHandler::protocol_error(http::ProtocolError error, std::stri
   return response;
 }
 
-boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::ResponseWriter& writer) {
-  // Keep the snapshot alive for the whole request even if a reload swaps it.
-  const std::shared_ptr<const Gateway> gateway = gateway_;
-  const config::Config& cfg = gateway->config;
+// handle()'s steps that do not wait, kept out of its coroutine frame: every local of a coroutine lives in
+// its frame, and a frame over 1020 bytes misses Asio's per-thread recycling (an aligned allocation and
+// free per request instead).
 
-  pipeline::RequestContext ctx;
+// The request id, the route and the parsed body. Returns the answer for a request that matched no route;
+// a body that does not parse leaves its error in `body_error` (answered after the policies ran: an
+// unauthenticated client gets 401, not a verdict on its body).
+std::optional<pipeline::Reply> ProxyHandler::begin(pipeline::RequestContext& ctx, http::Request& request,
+                                                   std::unique_ptr<api::ApiError>& body_error) {
+  const config::Config& cfg = gateway_->config;
   ctx.request = &request;
   ctx.started = Clock::now();
   ctx.started_at = std::chrono::system_clock::now();
@@ -164,53 +168,70 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
       request.headers.empty() ? std::string_view{} : http::find_header(request.headers, "x-request-id");
   ctx.request_id = valid_client_request_id(client_id) ? std::string(client_id) : new_request_id();
 
-  std::optional<pipeline::Reply> reply;
-  std::size_t ran = 0;
-  std::optional<api::ApiError> body_error;
   auto routed = api::match_route(cfg.apis, request.method, request.target);
   if (auto* error = std::get_if<api::ApiError>(&routed)) {
     ctx.error_code = error->code;
-    reply = pipeline::error_reply(*error);
-  } else {
-    ctx.route = std::move(std::get<api::Route>(routed));
-    // The body is parsed once, here, so every policy reads ctx.fields. A bad body is answered only after
-    // the policies ran (an unauthenticated client gets 401, not a verdict on its body).
-    if (ctx.route.op != api::Operation::kModels) {
-      auto inspected = api::inspect_body(request.body, ctx.route);
-      if (auto* error = std::get_if<api::ApiError>(&inspected)) {
-        body_error = std::move(*error);
-      } else {
-        ctx.fields = std::move(std::get<api::RequestFields>(inspected));
-        ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
-        ctx.tools = ctx.fields.tools;
-        ctx.body_valid = true;
-      }
+    return pipeline::error_reply(*error);
+  }
+  ctx.route = std::move(std::get<api::Route>(routed));
+  // The body is parsed once, here, so every policy reads ctx.fields.
+  if (ctx.route.op != api::Operation::kModels) {
+    auto inspected = api::inspect_body(request.body, ctx.route);
+    if (auto* error = std::get_if<api::ApiError>(&inspected)) {
+      body_error = std::make_unique<api::ApiError>(std::move(*error));
+    } else {
+      ctx.fields = std::move(std::get<api::RequestFields>(inspected));
+      ctx.pool = ctx.route.model_in_body ? ctx.fields.model : ctx.route.deployment;
+      ctx.tools = ctx.fields.tools;
+      ctx.body_valid = true;
     }
+  }
+  return std::nullopt;
+}
+
+// After the policies let the request through (`reply` empty): the answer the gateway gives itself (the
+// models list, a bad body's error, an unknown model) in `reply`, else the pool to forward to.
+const config::Pool* ProxyHandler::choose_pool(pipeline::RequestContext& ctx,
+                                              std::optional<pipeline::Reply>& reply,
+                                              const api::ApiError* body_error) const {
+  const config::Config& cfg = gateway_->config;
+  if (!reply && ctx.route.op == api::Operation::kModels) {
+    reply = pipeline::Reply{
+        .status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
+  }
+  if (reply) return nullptr;
+  if (body_error != nullptr) {
+    ctx.error_code = body_error->code;
+    reply = pipeline::error_reply(*body_error);
+    return nullptr;
+  }
+  auto it = cfg.pools.find(ctx.pool);
+  if (it == cfg.pools.end()) {
+    const api::ApiError error = api::errors::unknown_model(ctx.pool);
+    ctx.error_code = error.code;
+    reply = pipeline::error_reply(error);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::ResponseWriter& writer) {
+  // Keep the snapshot alive for the whole request even if a reload swaps it.
+  const std::shared_ptr<const Gateway> gateway = gateway_;
+  // On the heap: at 864 bytes it alone would put this coroutine's frame over Asio's recycling limit.
+  const auto owned_ctx = std::make_unique<pipeline::RequestContext>();
+  pipeline::RequestContext& ctx = *owned_ctx;
+
+  std::unique_ptr<api::ApiError> body_error;
+  std::optional<pipeline::Reply> reply = begin(ctx, request, body_error);
+  std::size_t ran = 0;
+  if (!reply) {
     reply = co_await gateway->chain.run_request(ctx, ran);
     // The parsed body served the request policies; give its parser back to the worker's pool now rather
     // than holding it while the backend answers (requests in flight would each keep one).
     ctx.fields.document.reset();
   }
-
-  if (!reply && ctx.route.op == api::Operation::kModels) {
-    reply = pipeline::Reply{
-        .status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
-  }
-
-  const config::Pool* pool = nullptr;
-  if (!reply && body_error) {
-    ctx.error_code = body_error->code;
-    reply = pipeline::error_reply(*body_error);
-  } else if (!reply) {
-    auto it = cfg.pools.find(ctx.pool);
-    if (it == cfg.pools.end()) {
-      auto error = api::errors::unknown_model(ctx.pool);
-      ctx.error_code = error.code;
-      reply = pipeline::error_reply(error);
-    } else {
-      pool = &it->second;
-    }
-  }
+  const config::Pool* pool = choose_pool(ctx, reply, body_error.get());
 
   if (reply) {
     for (const auto& h : ctx.response_headers) reply->headers.push_back(h);
@@ -467,8 +488,19 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
     co_return;
   }
 
-  // Streamed: forward every complete SSE event as soon as it arrives. After the client leaves, keep reading
-  // (within the upstream timeouts) so the usage the backend reports at the end is still recorded.
+  co_await relay_stream(ctx, exchange, backend, drop_usage_chunk, writer, policies_ran, headers,
+                        from_backend);
+}
+
+// Streamed: forward every complete SSE event as soon as it arrives. After the client leaves, keep reading
+// (within the upstream timeouts) so the usage the backend reports at the end is still recorded. (A coroutine
+// of its own: its locals in relay()'s frame would put that over Asio's recycling limit for every request.)
+boost::asio::awaitable<void> ProxyHandler::relay_stream(pipeline::RequestContext& ctx,
+                                                        http::UpstreamExchange& exchange,
+                                                        const config::Backend& backend, bool drop_usage_chunk,
+                                                        http::ResponseWriter& writer,
+                                                        std::size_t policies_ran, http::HeaderList& headers,
+                                                        std::size_t from_backend) {
   ctx.stream = true;
   gateway_->chain.response(ctx, headers, policies_ran);
   drop_overridden_headers(headers, from_backend);

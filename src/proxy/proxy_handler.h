@@ -37,6 +37,10 @@ class ProxyHandler final : public http::Handler {
     std::optional<http::Response> last_response;  // the last retryable backend answer, if read whole
   };
 
+  std::optional<pipeline::Reply> begin(pipeline::RequestContext& ctx, http::Request& request,
+                                       std::unique_ptr<api::ApiError>& body_error);
+  const config::Pool* choose_pool(pipeline::RequestContext& ctx, std::optional<pipeline::Reply>& reply,
+                                  const api::ApiError* body_error) const;
   boost::asio::awaitable<bool> try_member(pipeline::RequestContext& ctx, const config::Pool& pool,
                                           const routing::Pick& pick, routing::PoolRouter& router,
                                           http::Request& request, http::ResponseWriter& writer,
@@ -44,6 +48,10 @@ class ProxyHandler final : public http::Handler {
   boost::asio::awaitable<void> relay(pipeline::RequestContext& ctx, http::UpstreamExchange& exchange,
                                      const config::Backend& backend, bool drop_usage_chunk,
                                      http::ResponseWriter& writer, std::size_t policies_ran);
+  boost::asio::awaitable<void> relay_stream(pipeline::RequestContext& ctx, http::UpstreamExchange& exchange,
+                                            const config::Backend& backend, bool drop_usage_chunk,
+                                            http::ResponseWriter& writer, std::size_t policies_ran,
+                                            http::HeaderList& headers, std::size_t from_backend);
   boost::asio::awaitable<void> answer_failure(pipeline::RequestContext& ctx, routing::PoolRouter& router,
                                               Failures& failures, http::ResponseWriter& writer);
   boost::asio::awaitable<void> forward(pipeline::RequestContext& ctx, const config::Pool& pool,
