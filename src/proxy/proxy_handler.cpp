@@ -158,9 +158,9 @@ http::Response ProxyHandler::protocol_error(http::ProtocolError error, std::stri
 // The request id, the route and the parsed body. Returns the answer for a request that matched no route;
 // a body that does not parse leaves its error in `body_error` (answered after the policies ran: an
 // unauthenticated client gets 401, not a verdict on its body).
-std::optional<pipeline::Reply> ProxyHandler::begin(pipeline::RequestContext& ctx, http::Request& request,
+std::optional<pipeline::Reply> ProxyHandler::begin(const config::Config& cfg, pipeline::RequestContext& ctx,
+                                                   http::Request& request,
                                                    std::unique_ptr<api::ApiError>& body_error) {
-  const config::Config& cfg = gateway_->config;
   ctx.request = &request;
   ctx.started = Clock::now();
   ctx.started_at = std::chrono::system_clock::now();
@@ -191,10 +191,9 @@ std::optional<pipeline::Reply> ProxyHandler::begin(pipeline::RequestContext& ctx
 
 // After the policies let the request through (`reply` empty): the answer the gateway gives itself (the
 // models list, a bad body's error, an unknown model) in `reply`, else the pool to forward to.
-const config::Pool* ProxyHandler::choose_pool(pipeline::RequestContext& ctx,
+const config::Pool* ProxyHandler::choose_pool(const config::Config& cfg, pipeline::RequestContext& ctx,
                                               std::optional<pipeline::Reply>& reply,
                                               const api::ApiError* body_error) const {
-  const config::Config& cfg = gateway_->config;
   if (!reply && ctx.route.op == api::Operation::kModels) {
     reply = pipeline::Reply{
         .status = 200, .headers = {{"content-type", "application/json"}}, .body = models_list(cfg)};
@@ -223,7 +222,7 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
   pipeline::RequestContext& ctx = *owned_ctx;
 
   std::unique_ptr<api::ApiError> body_error;
-  std::optional<pipeline::Reply> reply = begin(ctx, request, body_error);
+  std::optional<pipeline::Reply> reply = begin(gateway->config, ctx, request, body_error);
   std::size_t ran = 0;
   if (!reply) {
     reply = co_await gateway->chain.run_request(ctx, ran);
@@ -231,7 +230,7 @@ boost::asio::awaitable<void> ProxyHandler::handle(http::Request& request, http::
     // than holding it while the backend answers (requests in flight would each keep one).
     ctx.fields.document.reset();
   }
-  const config::Pool* pool = choose_pool(ctx, reply, body_error.get());
+  const config::Pool* pool = choose_pool(gateway->config, ctx, reply, body_error.get());
 
   if (reply) {
     for (const auto& h : ctx.response_headers) reply->headers.push_back(h);

@@ -37,9 +37,11 @@ class ProxyHandler final : public http::Handler {
     std::optional<http::Response> last_response;  // the last retryable backend answer, if read whole
   };
 
-  std::optional<pipeline::Reply> begin(pipeline::RequestContext& ctx, http::Request& request,
-                                       std::unique_ptr<api::ApiError>& body_error);
-  const config::Pool* choose_pool(pipeline::RequestContext& ctx, std::optional<pipeline::Reply>& reply,
+  // handle()'s steps that do not wait (see proxy_handler.cpp), on the request's config snapshot.
+  std::optional<pipeline::Reply> begin(const config::Config& cfg, pipeline::RequestContext& ctx,
+                                       http::Request& request, std::unique_ptr<api::ApiError>& body_error);
+  const config::Pool* choose_pool(const config::Config& cfg, pipeline::RequestContext& ctx,
+                                  std::optional<pipeline::Reply>& reply,
                                   const api::ApiError* body_error) const;
   boost::asio::awaitable<bool> try_member(pipeline::RequestContext& ctx, const config::Pool& pool,
                                           const routing::Pick& pick, routing::PoolRouter& router,
