@@ -89,10 +89,10 @@ struct Worker {
 };
 
 struct Server::Impl {
-  // Per listener, per worker: the handler that serves it there (null on a worker that does not).
+  // Per listener, per worker: the handler that serves it there (null on a worker that does not: a
+  // listener served by worker 0 only, the admin one, never hands a connection over).
   struct Listener {
     std::vector<Handler*> handlers;
-    bool all_workers = true;
   };
 
   ServerLimits limits;
@@ -439,7 +439,6 @@ struct HandedOver {
 // connection moved, and nothing per request.
 std::size_t pick_worker(const Server::Impl& server, const Server::Impl::Listener& listener,
                         std::size_t worker) {
-  if (!listener.all_workers) return worker;
   const auto& open = server.counts->open;
   std::size_t best = worker;
   std::size_t fewest = open[worker].load(std::memory_order_relaxed);
@@ -550,7 +549,7 @@ Server::~Server() {
 void Server::add_listener(const ListenerSpec& spec) {
   tcp::endpoint endpoint = resolve_endpoint(spec.host, spec.port);
   const std::size_t count = spec.all_workers ? impl_->workers.size() : 1;
-  Impl::Listener listener{std::vector<Handler*>(impl_->workers.size(), nullptr), spec.all_workers};
+  Impl::Listener listener{std::vector<Handler*>(impl_->workers.size(), nullptr)};
   for (std::size_t i = 0; i < count; ++i) {
     Worker& worker = *impl_->workers[i];
     auto acceptor = std::make_unique<tcp::acceptor>(worker.ioc);
