@@ -1,5 +1,5 @@
 #pragma once
-// Reading an HTTP message into a Beast parser: what Beast's http::async_read_header, async_read and
+// Reading an HTTP message into a parser of parsers.h: what Beast's http::async_read_header, async_read and
 // async_read_some do, as one loop in a coroutine. Private to src/http (includes Asio and Beast).
 //
 // Why: each of Beast's reads is two composed operations (read_op around read_some_op), each with its own
@@ -26,9 +26,9 @@ namespace spillway::http::detail {
 
 // Parses what `buffer` holds and reads `stream` into it until `done(parser)` or the end of the message.
 // Returns the read's or the parser's error.
-template <class Stream, bool isRequest, class DynamicBuffer, class Done>
-boost::asio::awaitable<boost::system::error_code> read_until(
-    Stream& stream, DynamicBuffer& buffer, boost::beast::http::basic_parser<isRequest>& parser, Done done) {
+template <class Stream, class Parser, class DynamicBuffer, class Done>
+boost::asio::awaitable<boost::system::error_code> read_until(Stream& stream, DynamicBuffer& buffer,
+                                                             Parser& parser, Done done) {
   constexpr std::size_t kMinRead = 512, kMaxRead = 64 * 1024;
   for (;;) {
     if (boost::system::error_code ec = parse_buffered(parser, buffer, done);
