@@ -164,16 +164,286 @@ std::optional<Usage> extract_usage_dom(std::string_view json) {
   return std::nullopt;
 }
 
+// The usual usage suffix read by hand, without simdjson's fixed cost (some 3k instructions for the couple
+// of hundred bytes). `in` starts at the key "usage" of a root member. It takes only a suffix that is plain:
+// ASCII strings without control characters, integers of at most 18 digits as counts, nesting at most 32
+// deep, the usage member an object, and nothing but whitespace after the root's closing brace. Whatever
+// it takes is valid JSON ("{" + suffix) and yields what usage_from() over simdjson's parse does; anything
+// else returns nullopt and goes the simdjson way.
+class PlainSuffix {
+ public:
+  explicit PlainSuffix(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+
+  std::optional<Usage> read() {
+    std::string_view key;
+    if (!string(key) || !colon() || !usage_object()) return std::nullopt;
+    for (;;) {
+      ws();
+      if (p_ == end_) return std::nullopt;
+      if (*p_ == '}') break;
+      if (*p_++ != ',') return std::nullopt;
+      ws();
+      if (!string(key) || !colon() || !skip_value(0)) return std::nullopt;
+    }
+    ++p_;
+    ws();
+    if (p_ != end_) return std::nullopt;
+    Usage usage;
+    const auto prompt = first({kPromptTokens, kInputTokens});
+    const auto completion = first({kCompletionTokens, kOutputTokens});
+    const auto total = first({kTotalTokens});
+    usage.prompt_tokens = prompt.value_or(0);
+    usage.completion_tokens = completion.value_or(0);
+    usage.total_tokens = total ? *total : usage.prompt_tokens + usage.completion_tokens;
+    usage.cached_tokens = nested({kPromptDetails, kInputDetails});
+    usage.reasoning_tokens = nested({kCompletionDetails, kOutputDetails});
+    return usage;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 32;
+  // What a member of the usage object held at its first occurrence.
+  enum class Kind : unsigned char { kAbsent, kNull, kCount, kObject, kOther };
+  struct Member {
+    Kind kind = Kind::kAbsent;
+    int64_t count = 0;
+    Kind inner_kind = Kind::kAbsent;  // a details object's cached_tokens / reasoning_tokens
+    int64_t inner_count = 0;
+  };
+
+  std::optional<int64_t> first(std::initializer_list<UsageMember> members) const {
+    for (const UsageMember m : members) {
+      const Member& v = members_[m];
+      if (v.kind == Kind::kAbsent || v.kind == Kind::kNull) continue;
+      return v.kind == Kind::kCount ? v.count : 0;  // an object, string or boolean counts 0 (count_of)
+    }
+    return std::nullopt;
+  }
+  int64_t nested(std::initializer_list<UsageMember> parents) const {
+    for (const UsageMember m : parents) {
+      const Member& v = members_[m];
+      if (v.kind != Kind::kObject || v.inner_kind == Kind::kAbsent || v.inner_kind == Kind::kNull) continue;
+      return v.inner_kind == Kind::kCount ? v.inner_count : 0;
+    }
+    return 0;
+  }
+
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool colon() {
+    ws();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    ws();
+    return true;
+  }
+  // The first byte in [p, end) that ends a run of plain string bytes: a quote, a backslash, a control
+  // character or a non-ASCII byte; `end` if none.
+  static const char* string_stop(const char* p, const char* end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      // Signed: bytes of 0x80 and more are negative, below 0x20 too.
+      const __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+      if (const int mask = _mm_movemask_epi8(stop); mask != 0)
+        return p + __builtin_ctz(static_cast<unsigned>(mask));
+      p += 16;
+    }
+#endif
+    for (; p < end; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return p;
+    }
+    return end;
+  }
+  // A string of ASCII without control characters or \u escapes; `out` is its raw text, escapes as written
+  // (so a name with an escape never equals a member name: those have no backslash, and only \u could spell
+  // one of their letters).
+  bool string(std::string_view& out) {
+    const char* p = p_;
+    if (p == end_ || *p != '"') return false;
+    const char* const begin = ++p;
+    for (;;) {
+      p = string_stop(p, end_);
+      if (p == end_) return false;
+      if (*p == '"') break;
+      if (*p != '\\' || ++p == end_) return false;  // a control character, non-ASCII, or a cut escape
+      switch (*p++) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          break;
+        default:  // \u (surrogate pairs: simdjson's rules) and invalid escapes
+          return false;
+      }
+    }
+    out = std::string_view(begin, static_cast<std::size_t>(p - begin));
+    p_ = p + 1;
+    return true;
+  }
+  // An integer of JSON's grammar with 1-18 digits (no fraction or exponent), as count_of reads it.
+  bool integer(int64_t& out) {
+    const bool negative = p_ < end_ && *p_ == '-';
+    if (negative) ++p_;
+    const char* const digits = p_;
+    int64_t v = 0;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') v = v * 10 + (*p_++ - '0');
+    const auto n = p_ - digits;
+    if (n == 0 || n > 18 || (n > 1 && *digits == '0')) return false;
+    if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    out = negative ? 0 : v;
+    return true;
+  }
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+      return false;
+    p_ += word.size();
+    return true;
+  }
+  // One value of any kind, checked and passed over.
+  bool skip_value(int depth) {
+    if (p_ == end_ || depth > kMaxDepth) return false;
+    std::string_view text;
+    int64_t n;
+    switch (*p_) {
+      case '"':
+        return string(text);
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      case '{':
+        return container(depth, '}', true);
+      case '[':
+        return container(depth, ']', false);
+      default:
+        return integer(n);
+    }
+  }
+  bool container(int depth, char close, bool object) {
+    ++p_;
+    ws();
+    if (p_ < end_ && *p_ == close) {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      if (object && (!string(key) || !colon())) return false;
+      if (!skip_value(depth + 1)) return false;
+      ws();
+      if (p_ == end_) return false;
+      if (*p_ == close) {
+        ++p_;
+        return true;
+      }
+      if (*p_++ != ',') return false;
+      ws();
+    }
+  }
+  // A count member's value: an integer, null, or another kind (counted 0).
+  bool count_value(Kind& kind, int64_t& count, int depth) {
+    if (p_ == end_) return false;
+    if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) {
+      kind = Kind::kCount;
+      return integer(count);
+    }
+    kind = *p_ == 'n' ? Kind::kNull : Kind::kOther;
+    return skip_value(depth);
+  }
+  bool usage_object() {
+    if (p_ == end_ || *p_ != '{') return false;  // null or another kind: simdjson's way decides
+    ++p_;
+    ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      if (!string(key) || !colon() || !member(key)) return false;
+      ws();
+      if (p_ == end_) return false;
+      if (*p_ == '}') {
+        ++p_;
+        return true;
+      }
+      if (*p_++ != ',') return false;
+      ws();
+    }
+  }
+  // A member of the usage object (depth 2).
+  bool member(std::string_view key) {
+    std::size_t m = 0;
+    while (m < kUsageMembers && key != kUsageMemberNames[m]) ++m;
+    if (m == kUsageMembers || members_[m].kind != Kind::kAbsent) {  // not read, or a repeat
+      Kind kind;
+      int64_t count;
+      return m == kUsageMembers ? skip_value(2) : count_value(kind, count, 2);
+    }
+    Member& v = members_[m];
+    if (m < kPromptDetails) return count_value(v.kind, v.count, 2);
+    if (p_ == end_ || *p_ != '{') {
+      v.kind = p_ < end_ && *p_ == 'n' ? Kind::kNull : Kind::kOther;
+      return skip_value(2);
+    }
+    v.kind = Kind::kObject;
+    using namespace std::string_view_literals;
+    const std::string_view inner =
+        m == kPromptDetails || m == kInputDetails ? "cached_tokens"sv : "reasoning_tokens"sv;
+    ++p_;
+    ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      std::string_view name;
+      if (!string(name) || !colon()) return false;
+      if (name == inner && v.inner_kind == Kind::kAbsent) {
+        if (!count_value(v.inner_kind, v.inner_count, 3)) return false;
+      } else if (!skip_value(3)) {
+        return false;
+      }
+      ws();
+      if (p_ == end_) return false;
+      if (*p_ == '}') {
+        ++p_;
+        return true;
+      }
+      if (*p_++ != ',') return false;
+      ws();
+    }
+  }
+
+  const char* p_;
+  const char* const end_;
+  std::array<Member, kUsageMembers> members_{};
+};
+
 // The usage of a document whose first "usage" is at `at`, read without parsing what comes before it. In a
 // valid document, "usage" with both quotes unescaped is a string token; if it is a member name of the root
 // object, what follows it is the rest of that object, so "{" + that suffix is itself a valid object (a
 // "usage" nested deeper leaves closing brackets over, one that is a value leaves no member, and either
 // fails to parse). A backend puts usage last, so this parses a couple of hundred bytes instead of the whole
-// response. Returns nullopt when the suffix does not decide (the caller parses the whole document): it does
-// not parse, it is long, or the member is not an object and another "usage" follows (a Responses API event
-// can carry its usage in "response"). What comes before the member is not validated, so a body malformed
-// only there still yields its usage.
-std::optional<std::optional<Usage>> usage_from_suffix(std::string_view json, const char* at) {
+// response: by PlainSuffix when `plain` and the suffix is of its kind, else by simdjson. Returns nullopt
+// when the suffix does not decide (the caller parses the whole document): it does not parse, it is long,
+// or the member is not an object and another "usage" follows (a Responses API event can carry its usage
+// in "response"). What comes before the member is not validated, so a body malformed only there still
+// yields its usage.
+std::optional<std::optional<Usage>> usage_from_suffix(std::string_view json, const char* at, bool plain) {
   constexpr std::size_t kMaxSuffix = 16 * 1024;  // and so the thread's copy never grows past this
   const auto suffix = static_cast<std::size_t>(json.data() + json.size() - at);
   if (suffix > kMaxSuffix) return std::nullopt;
@@ -181,6 +451,9 @@ std::optional<std::optional<Usage>> usage_from_suffix(std::string_view json, con
   std::size_t backslashes = 0;
   for (const char* p = at; p > json.data() && p[-1] == '\\'; --p) ++backslashes;
   if (backslashes % 2 != 0) return std::nullopt;
+  if (plain) {
+    if (auto usage = PlainSuffix(std::string_view(at, suffix)).read()) return std::optional<Usage>{*usage};
+  }
   thread_local std::string object_json;
   object_json.clear();
   object_json.push_back('{');
@@ -199,12 +472,22 @@ std::optional<std::optional<Usage>> usage_from_suffix(std::string_view json, con
 
 }  // namespace
 
-std::optional<Usage> extract_usage(std::string_view json) {
+namespace detail {
+
+std::optional<Usage> extract_usage(std::string_view json, bool plain_suffix) {
   const char* at = find_usage_key(json);
   if (at == nullptr) return std::nullopt;
-  if (auto found = usage_from_suffix(json, at)) return *found;
+  if (auto found = usage_from_suffix(json, at, plain_suffix)) return *found;
   return extract_usage_dom(json);
 }
+
+}  // namespace detail
+
+std::optional<Usage> detail::read_plain_usage_suffix(std::string_view suffix) {
+  return PlainSuffix(suffix).read();
+}
+
+std::optional<Usage> extract_usage(std::string_view json) { return detail::extract_usage(json, true); }
 
 bool mentions_usage(std::string_view json) { return find_usage_key(json) != nullptr; }
 

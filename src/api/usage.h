@@ -24,6 +24,15 @@ struct Usage {
 // only before its usage still yields it (a backend did bill those tokens). Never throws.
 std::optional<Usage> extract_usage(std::string_view json);
 
+namespace detail {
+// extract_usage(); with `plain_suffix` false, without its hand-written reader of the usual suffix (every
+// suffix then goes through simdjson): the reference the reader is tested against.
+std::optional<Usage> extract_usage(std::string_view json, bool plain_suffix);
+// That reader alone, on what follows a root member's key: `suffix` starts at its "usage" and runs to the
+// document's end. nullopt when it leaves the suffix to simdjson.
+std::optional<Usage> read_plain_usage_suffix(std::string_view suffix);
+}  // namespace detail
+
 // True when `json` spells the key "usage" anywhere (extract_usage() finds nothing otherwise): the cheap
 // first test for each event of a stream.
 bool mentions_usage(std::string_view json);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,112 @@ TEST(ExtractUsageTest, FoundAtEveryOffsetAndPastLookAlikes) {
   // The key as the document's last bytes, and cut short.
   EXPECT_FALSE(extract_usage(std::string(40, ' ') + R"("usage")"));
   EXPECT_FALSE(extract_usage(std::string(40, ' ') + R"("usag)"));
+}
+
+// The hand-written reader of the usual usage suffix against simdjson's reading of it: on realistic
+// documents, on every byte value at each place of their suffix, and on random mutations of it, extract_usage
+// must return exactly what it returns with the reader switched off. The reader must also take the
+// realistic ones (else the comparison would hold vacuously).
+bool same_usage(const std::string& doc) {
+  const auto with = detail::extract_usage(doc, true);
+  const auto without = detail::extract_usage(doc, false);
+  EXPECT_EQ(with.has_value(), without.has_value()) << doc;
+  if (with && without) {
+    EXPECT_EQ(with->prompt_tokens, without->prompt_tokens) << doc;
+    EXPECT_EQ(with->completion_tokens, without->completion_tokens) << doc;
+    EXPECT_EQ(with->total_tokens, without->total_tokens) << doc;
+    EXPECT_EQ(with->cached_tokens, without->cached_tokens) << doc;
+    EXPECT_EQ(with->reasoning_tokens, without->reasoning_tokens) << doc;
+  }
+  const std::size_t at = doc.find("\"usage\"");
+  return at != std::string::npos && detail::read_plain_usage_suffix(std::string_view(doc).substr(at));
+}
+
+const std::vector<std::string> kUsageDocs = {
+    // OpenAI chat completion: usage, then system_fingerprint.
+    R"({"id":"chatcmpl-1","object":"chat.completion","created":1733400000,"model":"gpt-4o","choices":[{"index":0,)"
+    R"("message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":19,)"
+    R"("completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":3,"audio_tokens":0},)"
+    R"("completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,)"
+    R"("rejected_prediction_tokens":0}},"system_fingerprint":"fp_1"})",
+    // Azure OpenAI, pretty-printed, usage last.
+    "{\n  \"choices\": [],\n  \"id\": \"x\",\n  \"usage\": {\n    \"completion_tokens\": 7,\n"
+    "    \"prompt_tokens\": 5,\n    \"total_tokens\": 12\n  }\n}\n",
+    // Responses API body: input/output names, details, then more members with nesting and literals.
+    R"({"id":"resp_1","usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":0},"output_tokens":87,)"
+    R"("output_tokens_details":{"reasoning_tokens":64},"total_tokens":123},"user":null,"metadata":{},)"
+    R"("store":true,"parallel_tool_calls":false,"tools":[],"text":{"format":{"type":"text"}},"n":[1,-2,[]]})",
+    // Final stream chunk and embeddings.
+    R"({"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,)"
+    R"("total_tokens":3}})",
+    R"({"object":"list","data":[{"embedding":[0.1,-0.2]}],"model":"e","usage":{"prompt_tokens":8,"total_tokens":8}})",
+    // Odd but plain: null, strings and objects as counts, repeats, escapes elsewhere, an empty usage.
+    R"({"usage":{"prompt_tokens":null,"input_tokens":4,"completion_tokens":"9","total_tokens":{"a":1},)"
+    R"("prompt_tokens_details":null,"input_tokens_details":{"cached_tokens":null,"cached_tokens":1},)"
+    R"("completion_tokens_details":[],"output_tokens_details":{"reasoning_tokens":-5},"prompt_tokens":7},)"
+    R"("x":"a\"b\\c\/d\n"})",
+    R"({"usage":{}})",
+};
+
+TEST(PlainUsageSuffixTest, TakesTheUsualSuffixesAndAgreesWithSimdjson) {
+  for (const std::string& doc : kUsageDocs) EXPECT_TRUE(same_usage(doc)) << doc;
+  // Left to simdjson: escaped member names, \u escapes, fractions, long numbers, non-ASCII, depth.
+  for (
+      const char* doc :
+      {R"({"usage":{"prompt\u005ftokens":6}})", R"({"usage":{"prompt_tokens":2.0}})",
+       R"({"usage":{"prompt_tokens":1},"s":"\u00e9"})", R"({"usage":{"prompt_tokens":1234567890123456789}})",
+       "{\"usage\":{\"prompt_tokens\":1},\"s\":\"\xc3\xa9\"}", R"({"usage":null})",
+       R"({"usage":{"prompt_tokens":1},"d":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})"}) {
+    EXPECT_FALSE(same_usage(doc)) << doc;
+  }
+}
+
+TEST(PlainUsageSuffixTest, EveryByteValueAtEachPlaceOfTheSuffix) {
+  int taken = 0;
+  for (const std::string& doc : kUsageDocs) {
+    const std::size_t from = doc.find("\"usage\"");
+    for (std::size_t at = from; at < doc.size(); at += 3) {
+      for (int c = 0; c < 256; ++c) {
+        std::string mutated = doc;
+        mutated[at] = static_cast<char>(c);
+        taken += same_usage(mutated);
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_GT(taken, 5000);
+}
+
+TEST(PlainUsageSuffixTest, RandomMutationsOfTheSuffix) {
+  std::string alphabet = " \t\n{}[],:\"\\/-.0159eEntrufalsx";
+  alphabet.push_back('\0');
+  alphabet.push_back('\x80');
+  std::mt19937 rng(20261205);
+  int taken = 0;
+  const int rounds = 20000;
+  for (int round = 0; round < rounds; ++round) {
+    std::string doc = kUsageDocs[static_cast<std::size_t>(round) % kUsageDocs.size()];
+    const std::size_t from = doc.find("\"usage\"") + 1;  // the key itself stays
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && doc.size() > from + 7; ++e) {
+      const std::size_t at = from + 6 + rng() % (doc.size() - from - 6);
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          doc[at] = c;
+          break;
+        case 1:
+          doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        default:
+          doc.erase(at, 1);
+          break;
+      }
+    }
+    taken += same_usage(doc);
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(taken, rounds / 10);
 }
 
 TEST(MentionsUsageTest, TheQuotedKeyAnywhere) {
