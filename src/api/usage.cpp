@@ -296,12 +296,12 @@ class PlainSuffix {
     const bool negative = p_ < end_ && *p_ == '-';
     if (negative) ++p_;
     const char* const digits = p_;
-    int64_t v = 0;
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') v = v * 10 + (*p_++ - '0');
+    uint64_t v = 0;  // unsigned: a long run of digits wraps (and is refused below), no overflow
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') v = v * 10 + static_cast<uint64_t>(*p_++ - '0');
     const auto n = p_ - digits;
     if (n == 0 || n > 18 || (n > 1 && *digits == '0')) return false;
     if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
-    out = negative ? 0 : v;
+    out = negative ? 0 : static_cast<int64_t>(v);
     return true;
   }
   bool literal(std::string_view word) {
