@@ -32,7 +32,9 @@ const USAGE = `usage: bench/run [options]
   --out FILE            also write every figure as JSON
   --keep                keep the temp dir (configs, logs, usage db)
   --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after
-  --nolog               also measure the same spillway without the usage log (target "nolog")`;
+  --nolog               also measure the same spillway without the usage log (target "nolog")
+  --no-sync             do not \`sync\` before each measured run (by default every run starts with the
+                        dirty pages of the runs before it written out)`;
 
 function parseArgs(argv) {
   const o = {
@@ -45,6 +47,7 @@ function parseArgs(argv) {
     mockThreads: 1,
     workers: os.cpus().length,
     streamRequests: 20,
+    sync: true,
     tps: 100,
     soak: 30,
     tokenizer: true,
@@ -78,6 +81,7 @@ function parseArgs(argv) {
     else if (a === '--no-tokenizer') o.tokenizer = false;
     else if (a === '--out') o.out = path.resolve(v());
     else if (a === '--keep') o.keep = true;
+    else if (a === '--no-sync') o.sync = false;
     else if (a === '--baseline') o.baseline = path.resolve(v());
     else if (a === '--nolog') o.nolog = true;
     else if (a === '-h' || a === '--help') {
@@ -279,12 +283,18 @@ async function main() {
     // --- interleaved runs ------------------------------------------------------------------------------
     for (let rep = 0; rep < o.reps; rep++) {
       for (const conns of o.conns) {
-        // Rotate the order each repetition so that no target always runs first, and reverse it every other
-        // repetition so that no target always runs right after the same one (a run leaves dirty pages and
-        // warm caches behind that the next one pays for).
-        const rotated = order.map((_, i) => order[(i + rep) % order.length]);
-        if (rep % 2 === 1) rotated.reverse();
+        // Every target runs first once in every order.length repetitions (the first run of a block comes
+        // right after the heaviest load, the previous block's), and the order runs forwards in even
+        // repetitions, backwards in odd ones, so no target always runs right after the same one (a run
+        // leaves dirty pages and warm caches behind that the next one pays for). Before: rotated, then
+        // reversed every other repetition, which with 5 targets and 5 repetitions put spillway first twice
+        // and nginx never.
+        const n = order.length;
+        const rotated = order.map((_, i) => order[(((rep % 2 === 0 ? rep + i : rep - i) % n) + n) % n]);
         for (const t of rotated) {
+          // The dirty pages of the runs before (access logs, the usage log) written out now, not during
+          // this run: the kernel's writeback and journal commits would otherwise land on whoever runs next.
+          if (o.sync) spawnSync('sync', [], { stdio: 'ignore', timeout: 120000 });
           const pids = targets[t].pids();
           const cpu0 = P.cpuSeconds(pids);
           const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, o.duration, wrkEnv);
@@ -465,8 +475,8 @@ function report(o, res) {
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
   L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
-  L.push(`Each configuration ${o.reps}x ${o.duration}s, interleaved; figures are medians over the repetitions ` +
-    `(added latency: per repetition, proxy minus direct, then the median).`);
+  L.push(`Each configuration ${o.reps}x ${o.duration}s, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
+    `figures are medians over the repetitions (added latency: per repetition, proxy minus direct, then the median).`);
   const pol = res.policies;
   L.push(`Spillway policies seen working: key auth ${pol.key_auth ? 'on' : 'OFF'}, token limit ${pol.token_limit ? 'on' : 'OFF'}, ` +
     `token metrics ${pol.token_metrics ? 'on' : 'OFF'} (user_hash ${pol.token_metrics_user_hash ? 'on' : 'OFF'}), ` +

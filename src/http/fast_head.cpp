@@ -1,6 +1,8 @@
 #include "http/fast_head.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "util/ascii.h"
 
