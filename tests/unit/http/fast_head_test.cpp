@@ -264,8 +264,8 @@ TEST(FastHead, LimitsAreBeastsLimits) {
   const std::size_t head = kRequest.find("\r\n\r\n") + 4;
   for (std::uint32_t limit : {16u, 64u, static_cast<std::uint32_t>(head - 1),
                               static_cast<std::uint32_t>(head), static_cast<std::uint32_t>(head + 1)}) {
-    same_request({kRequest}, true, Limits{.header = limit});
-    same_response({kResponse}, true, Limits{.header = limit});
+    same_request({kRequest}, true, Limits{.header = limit, .body = std::nullopt});
+    same_response({kResponse}, true, Limits{.header = limit, .body = std::nullopt});
   }
   EXPECT_FALSE(same_request({kRequest}, true, Limits{.body = 16}));  // body_limit, Beast's error
   EXPECT_EQ(request_fast({kRequest}, true, Limits{.body = 16}).ec, boost::beast::http::error::body_limit);
