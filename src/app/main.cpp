@@ -34,8 +34,9 @@ commands:
 // usage-log writer, some 25-50 ms later at one connection: so the same 768 KiB was returned and faulted
 // back in several times a second, on the worker, 0.3 ms for the madvise and as much again for the page
 // faults of the requests that touched it next (perf trace; one-connection p99 226/235/211/216 against
-// 417/245/228/262 us, bench/RESULTS.md). Free memory now goes back after a second unused; idle RSS is the
-// same. MIMALLOC_DECOMMIT_DELAY still overrides.
+// 417/245/228/262 us, bench/RESULTS.md). Free memory now goes back after a second unused, by a thread that
+// allocates again (an idle worker keeps it: RSS right after load 2-3 MiB higher; at start the same).
+// MIMALLOC_DECOMMIT_DELAY still overrides.
 constexpr long kDecommitDelayMs = 1000;
 
 void tune_allocator() {
