@@ -325,14 +325,20 @@ class PlainSuffix {
       case 'n':
         return literal("null");
       case '{':
-        return container(depth, '}', true);
+        return elements('}', [&] {
+          std::string_view key;
+          return string(key) && colon() && skip_value(depth + 1);
+        });
       case '[':
-        return container(depth, ']', false);
+        return elements(']', [&] { return skip_value(depth + 1); });
       default:
         return integer(n);
     }
   }
-  bool container(int depth, char close, bool object) {
+  // An object's or array's elements, from its opening bracket (at p_) to `close`: each read by `element`
+  // (a member's name, colon and value, or a value).
+  template <class Element>
+  bool elements(char close, Element element) {
     ++p_;
     ws();
     if (p_ < end_ && *p_ == close) {
@@ -340,9 +346,7 @@ class PlainSuffix {
       return true;
     }
     for (;;) {
-      std::string_view key;
-      if (object && (!string(key) || !colon())) return false;
-      if (!skip_value(depth + 1)) return false;
+      if (!element()) return false;
       ws();
       if (p_ == end_) return false;
       if (*p_ == close) {
@@ -365,24 +369,10 @@ class PlainSuffix {
   }
   bool usage_object() {
     if (p_ == end_ || *p_ != '{') return false;  // null or another kind: simdjson's way decides
-    ++p_;
-    ws();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
+    return elements('}', [&] {
       std::string_view key;
-      if (!string(key) || !colon() || !member(key)) return false;
-      ws();
-      if (p_ == end_) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_++ != ',') return false;
-      ws();
-    }
+      return string(key) && colon() && member(key);
+    });
   }
   // A member of the usage object (depth 2).
   bool member(std::string_view key) {
@@ -403,29 +393,12 @@ class PlainSuffix {
     using namespace std::string_view_literals;
     const std::string_view inner =
         m == kPromptDetails || m == kInputDetails ? "cached_tokens"sv : "reasoning_tokens"sv;
-    ++p_;
-    ws();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
+    return elements('}', [&] {
       std::string_view name;
       if (!string(name) || !colon()) return false;
-      if (name == inner && v.inner_kind == Kind::kAbsent) {
-        if (!count_value(v.inner_kind, v.inner_count, 3)) return false;
-      } else if (!skip_value(3)) {
-        return false;
-      }
-      ws();
-      if (p_ == end_) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_++ != ',') return false;
-      ws();
-    }
+      if (name == inner && v.inner_kind == Kind::kAbsent) return count_value(v.inner_kind, v.inner_count, 3);
+      return skip_value(3);
+    });
   }
 
   const char* p_;
