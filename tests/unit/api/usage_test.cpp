@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "../mutation.h"
+
 namespace spillway::api {
 namespace {
 
@@ -311,23 +313,7 @@ TEST(PlainUsageSuffixTest, RandomMutationsOfTheSuffix) {
   const int rounds = 20000;
   for (int round = 0; round < rounds; ++round) {
     std::string doc = kUsageDocs[static_cast<std::size_t>(round) % kUsageDocs.size()];
-    const std::size_t from = doc.find("\"usage\"") + 1;  // the key itself stays
-    const int edits = 1 + static_cast<int>(rng() % 3);
-    for (int e = 0; e < edits && doc.size() > from + 7; ++e) {
-      const std::size_t at = from + 6 + rng() % (doc.size() - from - 6);
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0:
-          doc[at] = c;
-          break;
-        case 1:
-          doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
-          break;
-        default:
-          doc.erase(at, 1);
-          break;
-      }
-    }
+    testing::mutate(doc, doc.find("\"usage\"") + 7, alphabet, rng);  // the key itself stays
     taken += same_usage(doc);
     if (HasFailure()) return;
   }

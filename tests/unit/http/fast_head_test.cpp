@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../mutation.h"
 #include "http/parsers.h"
 
 namespace spillway::http::detail {
@@ -129,22 +130,23 @@ Outcome request_fast(const std::vector<std::string>& pieces, bool eof = true, Li
   return request<RequestParser>(pieces, eof, limits);
 }
 
-// Both ways; returns whether the fast path took it.
-bool same_request(const std::vector<std::string>& pieces, bool eof = true, Limits limits = {}) {
-  const Outcome f = request<RequestParser>(pieces, eof, limits);
+// Both ways (`fast`, then the Beast parser alone); returns whether the fast path took it.
+using Parse = Outcome (*)(const std::vector<std::string>&, bool, Limits);
+bool same(Parse fast, Parse beast, const std::vector<std::string>& pieces, bool eof, Limits limits) {
+  const Outcome f = fast(pieces, eof, limits);
   std::string joined;
   for (const auto& p : pieces) joined += p;
-  expect_same(f, request<BeastRequestParser>(pieces, eof, limits), joined);
+  expect_same(f, beast(pieces, eof, limits), joined);
   return f.fast;
+}
+
+bool same_request(const std::vector<std::string>& pieces, bool eof = true, Limits limits = {}) {
+  return same(request<RequestParser>, request<BeastRequestParser>, pieces, eof, limits);
 }
 bool same_request(const std::string& msg) { return same_request(std::vector<std::string>{msg}); }
 
 bool same_response(const std::vector<std::string>& pieces, bool eof = true, Limits limits = {}) {
-  const Outcome f = response<ResponseParser>(pieces, eof, limits);
-  std::string joined;
-  for (const auto& p : pieces) joined += p;
-  expect_same(f, response<BeastResponseParser>(pieces, eof, limits), joined);
-  return f.fast;
+  return same(response<ResponseParser>, response<BeastResponseParser>, pieces, eof, limits);
 }
 bool same_response(const std::string& msg) { return same_response(std::vector<std::string>{msg}); }
 
@@ -312,22 +314,7 @@ TEST(FastHead, RandomMutationsOfHeads) {
   for (int round = 0; round < 6000; ++round) {
     const bool request = round % 2 == 0;
     std::string msg = request ? kRequest : kResponse;
-    const int edits = 1 + static_cast<int>(rng() % 3);
-    for (int e = 0; e < edits && !msg.empty(); ++e) {
-      const std::size_t at = rng() % msg.size();
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0:
-          msg[at] = c;
-          break;
-        case 1:
-          msg.insert(msg.begin() + static_cast<std::ptrdiff_t>(at), c);
-          break;
-        default:
-          msg.erase(at, 1);
-          break;
-      }
-    }
+    testing::mutate(msg, 0, alphabet, rng);
     ++total;
     fast += request ? same_request(msg) : same_response(msg);
     if (HasFatalFailure()) return;

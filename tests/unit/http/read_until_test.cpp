@@ -34,8 +34,8 @@ struct Conn {
   // Runs one read_until() to its end; the pieces are written first, one poll of the loop apart, so the
   // reader sees them in separate reads.
   template <class Parser, class Done>
-  boost::system::error_code run(Parser& parser, Done done,
-                                const std::vector<std::string>& pieces, bool close_after) {
+  boost::system::error_code run(Parser& parser, Done done, const std::vector<std::string>& pieces,
+                                bool close_after) {
     std::optional<boost::system::error_code> result;
     ioc.restart();  // the previous run() left it stopped, out of work
     net::co_spawn(
