@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -136,42 +137,6 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
-void bind_optional(sqlite3_stmt* s, int i, const std::optional<std::string_view>& v) {
-  if (v) {
-    bind_text(s, i, *v);
-  } else {
-    sqlite3_bind_null(s, i);
-  }
-}
-
-// Binds `r` to parameters base + 1 .. base + kColumns, without copying its texts: the packed string `r`
-// views must outlive the statement's step. `dims` is the id of its usage_dims row.
-void bind_row(sqlite3_stmt* s, int base, const PackedUsageView& r, int64_t dims) {
-  sqlite3_bind_int64(s, base + 1, r.time_ms);
-  sqlite3_bind_int64(s, base + 2, dims);
-  bind_text(s, base + 3, r.request_id);
-  sqlite3_bind_int(s, base + 4, r.attempts);
-  bind_text(s, base + 5, r.user_hash);
-  bind_text(s, base + 6, r.tools);
-  sqlite3_bind_int(s, base + 7, r.status);
-  sqlite3_bind_int(s, base + 8, r.stream ? 1 : 0);
-  sqlite3_bind_int64(s, base + 9, r.prompt_tokens);
-  sqlite3_bind_int64(s, base + 10, r.completion_tokens);
-  sqlite3_bind_int64(s, base + 11, r.total_tokens);
-  sqlite3_bind_int64(s, base + 12, r.cached_tokens);
-  sqlite3_bind_int64(s, base + 13, r.reasoning_tokens);
-  sqlite3_bind_int(s, base + 14, r.tokens_estimated ? 1 : 0);
-  if (r.ttft_ms >= 0) {
-    sqlite3_bind_double(s, base + 15, r.ttft_ms);
-  } else {
-    sqlite3_bind_null(s, base + 15);
-  }
-  sqlite3_bind_double(s, base + 16, r.duration_ms);
-  sqlite3_bind_int(s, base + 17, r.client_disconnected ? 1 : 0);
-  bind_optional(s, base + 18, r.prompt);
-  bind_optional(s, base + 19, r.completion);
-}
-
 // Binds the twelve dimension columns of `r` to parameters 1 .. 12 (kFindDims, and the insert into
 // usage_dims).
 void bind_dims(sqlite3_stmt* s, const PackedUsageView& r) {
@@ -186,6 +151,12 @@ int step_once(sqlite3_stmt* s) {
   const int rc = sqlite3_step(s);
   sqlite3_reset(s);
   return rc;
+}
+
+int64_t bits_of(double v) {
+  int64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
 }
 
 }  // namespace
@@ -243,8 +214,10 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
         throw std::runtime_error("usage log: " + path + ": " + sqlite3_errmsg(db_));
       }
     };
-    prepare(insert_sql(1), &insert_);
-    prepare(insert_sql(kRowsPerInsert), &insert_many_);
+    prepare(insert_sql(1), &insert_.stmt);
+    insert_.bound.assign(kColumns, Bound{});
+    prepare(insert_sql(kRowsPerInsert), &insert_many_.stmt);
+    insert_many_.bound.assign(kRowsPerInsert * kColumns, Bound{});
     prepare(kFindDims, &find_dims_);
     prepare(std::string("INSERT INTO usage_dims (") + kDimsColumns +
                 ", max_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -262,9 +235,64 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
 
 UsageDb::~UsageDb() { close(); }
 
+// Binds `r` to parameters base + 1 .. base + kColumns of `insert`, without copying its texts: the packed
+// string `r` views must outlive the statement's step. `dims` is the id of its usage_dims row.
+void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64_t dims) {
+  sqlite3_stmt* s = insert.stmt;
+  Bound* bound = insert.bound.data() + base;  // bound[k] is parameter base + k + 1
+  const auto set = [&](int column, Bound::Kind kind, int64_t bits, auto&& bind) {
+    Bound& b = bound[column - 1];
+    if (b.kind == kind && b.bits == bits) return;
+    b = bind() == SQLITE_OK ? Bound{kind, bits} : Bound{};
+  };
+  const auto int64 = [&](int column, int64_t v) {
+    set(column, Bound::kInt, v, [&] { return sqlite3_bind_int64(s, base + column, v); });
+  };
+  const auto real = [&](int column, double v) {
+    set(column, Bound::kReal, bits_of(v), [&] { return sqlite3_bind_double(s, base + column, v); });
+  };
+  const auto null = [&](int column) {
+    set(column, Bound::kNull, 0, [&] { return sqlite3_bind_null(s, base + column); });
+  };
+  const auto text = [&](int column, std::string_view v) {
+    bind_text(s, base + column, v);
+    bound[column - 1] = Bound{};
+  };
+  const auto optional_text = [&](int column, const std::optional<std::string_view>& v) {
+    if (v) {
+      text(column, *v);
+    } else {
+      null(column);
+    }
+  };
+  int64(1, r.time_ms);
+  int64(2, dims);
+  text(3, r.request_id);
+  int64(4, r.attempts);
+  text(5, r.user_hash);
+  text(6, r.tools);
+  int64(7, r.status);
+  int64(8, r.stream ? 1 : 0);
+  int64(9, r.prompt_tokens);
+  int64(10, r.completion_tokens);
+  int64(11, r.total_tokens);
+  int64(12, r.cached_tokens);
+  int64(13, r.reasoning_tokens);
+  int64(14, r.tokens_estimated ? 1 : 0);
+  if (r.ttft_ms >= 0) {
+    real(15, r.ttft_ms);
+  } else {
+    null(15);
+  }
+  real(16, r.duration_ms);
+  int64(17, r.client_disconnected ? 1 : 0);
+  optional_text(18, r.prompt);
+  optional_text(19, r.completion);
+}
+
 void UsageDb::close() {
-  for (sqlite3_stmt** s : {&insert_, &insert_many_, &find_dims_, &insert_dims_, &raise_max_ts_, &prune_,
-                           &prune_dims_, &begin_, &commit_}) {
+  for (sqlite3_stmt** s : {&insert_.stmt, &insert_many_.stmt, &find_dims_, &insert_dims_, &raise_max_ts_,
+                           &prune_, &prune_dims_, &begin_, &commit_}) {
     sqlite3_finalize(*s);  // a no-op on null
     *s = nullptr;
   }
@@ -363,7 +391,8 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
   std::size_t n = 0;
   while (n < packed.size()) {
     const std::size_t rows = packed.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
-    sqlite3_stmt* s = rows == 1 ? insert_ : insert_many_;
+    Insert& insert = rows == 1 ? insert_ : insert_many_;
+    sqlite3_stmt* s = insert.stmt;
     for (std::size_t i = 0; i < rows; ++i) {
       const PackedUsageView row = unpack_usage(packed[n + i]);
       const int64_t dims = dims_id(row);
@@ -371,8 +400,9 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
         sqlite3_reset(s);
         return fail();
       }
-      // Every parameter is bound for every row (nulls included), so no clear_bindings between statements.
-      bind_row(s, static_cast<int>(i) * kColumns, row, dims);
+      // Every parameter is set for every row: bound now, or still bound to the same value from the
+      // statement's last run (bind_row), so no clear_bindings between statements.
+      bind_row(insert, static_cast<int>(i) * kColumns, row, dims);
     }
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);

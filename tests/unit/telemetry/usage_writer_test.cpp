@@ -173,6 +173,52 @@ TEST(UsageDb, RunsOfEqualTagsAndToolsKeepEachRowsOwnLists) {
             total);
 }
 
+// A number or NULL equal to the one still bound at its place from the statement's last run is not bound
+// again: batch after batch, values that stay, change, and go from NULL to a value and back at the same
+// places of both statements (the multi-row one and the single-row one) must each reach their own row.
+TEST(UsageDb, ValuesThatRepeatOrChangeFromBatchToBatchReachTheirOwnRows) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  const std::size_t per_batch = UsageDb::kRowsPerInsert + 3;
+  std::string expected;
+  int64_t n = 0;
+  for (int b = 0; b < 6; ++b) {
+    std::vector<UsageRecord> rs;
+    for (std::size_t k = 0; k < per_batch; ++k, ++n) {
+      const int i = static_cast<int>(k);
+      UsageRecord r = sample_record(kT0 + n, "r" + std::to_string(n));
+      r.status = (b * i) % 3 == 0 ? 200 : 429 + b;
+      r.attempts = 1 + (b % 2) * (i % 2);
+      r.stream = (b + i) % 2 == 1;
+      r.cached_tokens = b == 2 ? i : 0;
+      r.reasoning_tokens = b >= 4 ? 7 : 0;
+      r.tokens_estimated = b == 1 || b == 5;
+      r.ttft_ms = (b + i) % 3 == 0 ? -1 : b * 10.0 + i;
+      r.duration_ms = b % 2 == 0 ? 2.5 : 1.5;
+      r.client_disconnected = b == 3;
+      if ((b + i) % 4 != 0) r.completion = "c" + std::to_string(b % 2);
+      rs.push_back(r);
+      expected += r.request_id + "|" + std::to_string(r.status) + "|" + std::to_string(r.attempts) + "|" +
+                  (r.stream ? "1" : "0") + "|" + std::to_string(r.cached_tokens) + "|" +
+                  std::to_string(r.reasoning_tokens) + "|" + (r.tokens_estimated ? "1" : "0") + "|" +
+                  (r.ttft_ms < 0 ? "null" : std::to_string(static_cast<int>(r.ttft_ms))) + "|" +
+                  (b % 2 == 0 ? "2.5" : "1.5") + "|" + (r.client_disconnected ? "1" : "0") + "|" +
+                  r.completion.value_or("null") + ";";
+    }
+    std::string error;
+    ASSERT_TRUE(db.insert(rs, error)) << error;
+  }
+  EXPECT_EQ(
+      query_text(path,
+                 "SELECT group_concat(line, ';') || ';' FROM (SELECT request_id || '|' || status || '|' || "
+                 "attempts || '|' || stream || '|' || cached_tokens || '|' || reasoning_tokens || '|' || "
+                 "tokens_estimated || '|' || ifnull(CAST(ttft_ms AS INTEGER), 'null') || '|' || "
+                 "duration_ms || '|' || client_disconnected || '|' || ifnull(completion, 'null') AS line "
+                 "FROM usage ORDER BY id)"),
+      expected);
+}
+
 TEST(UsageDb, InsertUntilStopsAfterAWholeStatement) {
   TempDir dir;
   const std::string path = dir.file("u.db");
