@@ -86,6 +86,10 @@ class UsageDb {
     int64_t id = -1;
     int64_t max_ts = 0;  // as stored: a rolled back transaction clears the cache
   };
+  // Raises d.max_ts to cover r.time_ms (an UPDATE when it must grow); d.id, or -1 on a database error.
+  int64_t raise_max_ts(Dims& d, const PackedUsageView& r);
+  // Empties the cache of combinations (past its bound, after a rollback or a prune).
+  void forget_dims();
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
@@ -103,6 +107,7 @@ class UsageDb {
   sqlite3_stmt* begin_ = nullptr;                                         // BEGIN IMMEDIATE
   sqlite3_stmt* commit_ = nullptr;                                        // COMMIT
   std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
+  std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
 };
 
 }  // namespace spillway::telemetry

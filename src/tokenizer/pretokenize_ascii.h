@@ -7,6 +7,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace spillway::tokenizer::detail {
 
@@ -31,6 +34,28 @@ inline std::size_t contraction(const unsigned char* p, const unsigned char* end)
 inline bool ascii_upper(unsigned char b) { return static_cast<unsigned char>(b - 'A') < 26; }
 inline bool ascii_lower(unsigned char b) { return static_cast<unsigned char>(b - 'a') < 26; }
 inline bool ascii_letter(unsigned char b) { return ascii_lower(static_cast<unsigned char>(b | 0x20)); }
+
+// The end of the run of bytes from q that are [a-z] (kFold false) or [A-Za-z] (kFold true). Words are cut
+// 16 bytes at a time while 16 are left (SSE2): one mask instead of a compare and a branch per letter, and
+// no mispredicted loop exit at every word's end.
+template <bool kFold>
+inline const unsigned char* skip_ascii_lower(const unsigned char* q, const unsigned char* end) {
+#if defined(__SSE2__)
+  // b - 'a' + 0x80 (mod 256) is below 0x80 + 26 as a signed byte only for b in 'a'..'z'.
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80 - 'a'));
+  const __m128i limit = _mm_set1_epi8(static_cast<char>(-128 + 26));
+  const __m128i fold = _mm_set1_epi8(kFold ? 0x20 : 0);
+  while (end - q >= 16) {
+    const __m128i v = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), fold);
+    const __m128i in = _mm_cmplt_epi8(_mm_add_epi8(v, bias), limit);
+    const unsigned out = ~static_cast<unsigned>(_mm_movemask_epi8(in)) & 0xFFFFu;
+    if (out != 0) return q + __builtin_ctz(out);
+    q += 16;
+  }
+#endif
+  while (q < end && ascii_lower(static_cast<unsigned char>(kFold ? *q | 0x20 : *q))) ++q;
+  return q;
+}
 
 // ASCII bytes by what the patterns ask of them. The table is written out here; pretokenize_test checks it
 // against the Unicode table for all 128 bytes (ascii_kinds_mismatch): letters and digits as the
@@ -97,8 +122,7 @@ inline std::size_t ascii_whitespace(const unsigned char* p, const unsigned char*
 
 // cl100k's \p{L}+ from s (an ASCII letter); the length from p.
 inline std::size_t ascii_letters(const unsigned char* p, const unsigned char* s, const unsigned char* end) {
-  const unsigned char* q = s + 1;
-  while (q < end && ascii_letter(*q)) ++q;
+  const unsigned char* q = skip_ascii_lower<true>(s + 1, end);
   if (q < end && *q >= 0x80) return 0;
   return static_cast<std::size_t>(q - p);
 }
@@ -109,7 +133,7 @@ inline std::size_t ascii_o200k_word(const unsigned char* p, const unsigned char*
                                     const unsigned char* end) {
   const unsigned char* q = s;
   while (q < end && ascii_upper(*q)) ++q;
-  while (q < end && ascii_lower(*q)) ++q;
+  q = skip_ascii_lower<false>(q, end);
   if (q < end && *q >= 0x80) return 0;  // the word might go on
   return static_cast<std::size_t>(q - p) + contraction(q, end);
 }

@@ -139,6 +139,54 @@ TEST(Pretokenize, AsciiFastPathsCutWhatTheGeneralScannersCut) {
   }
 }
 
+// Words long enough for the 16-byte scan (skip_ascii_lower): runs of 1 to 60 letters of one case or
+// mixed, ended by each kind of byte (another case, a digit, an apostrophe, White_Space, punctuation, a
+// control byte, a non-ASCII letter, mark or space) or by the end of the text, at every distance from it.
+TEST(Pretokenize, LongAsciiWordsEndWhereTheGeneralScannersEndThem) {
+  const std::vector<std::string> enders = {
+      "",  "A", "a", "Z", "0",    "'",    "'s",     " ",      "\t",     "\n",     ".",
+      "`", "{", "@", "[", "\x01", "\x7f", "\u00e9", "\u00c9", "\u0301", "\u00a0", "\u017f"};
+  const std::string cases[] = {"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                               "ThequickbrownfoxJumpsoverthelazydoG"};
+  struct Scanner {
+    const char* name;
+    std::size_t (*fast)(const unsigned char*, const unsigned char*);
+    std::size_t (*general)(const unsigned char*, const unsigned char*);
+  };
+  const Scanner scanners[] = {{"cl100k", next_piece_cl100k, detail::next_piece_cl100k_general},
+                              {"o200k", next_piece_o200k, detail::next_piece_o200k_general}};
+  int failures = 0;
+  for (const std::string& letters : cases) {
+    for (std::size_t n = 1; n <= 60 && failures < 5; ++n) {
+      std::string word;
+      for (std::size_t i = 0; i < n; ++i) word += letters[i % letters.size()];
+      for (const std::string& ender : enders) {
+        for (const std::string& tail :
+             {std::string(), std::string("xyz and more text"), std::string(20, 'q')}) {
+          for (const std::string& prefix : {std::string(), std::string(" "), std::string("(")}) {
+            const std::string text = prefix + word + ender + tail;
+            const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+            const auto* end = begin + text.size();
+            for (const Scanner& s : scanners) {
+              for (const unsigned char* p = begin; p < end;) {
+                const std::size_t fast = s.fast(p, end);
+                const std::size_t general = s.general(p, end);
+                if (fast != general) {
+                  ADD_FAILURE() << s.name << " at byte " << (p - begin) << " of \"" << text
+                                << "\": fast path " << fast << " bytes, general scanner " << general;
+                  ++failures;
+                  break;
+                }
+                p += general;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Pieces the fast paths now cut, each from the patterns themselves.
 TEST(Pretokenize, AsciiFastPathsOnPunctuationNumbersAndWhitespace) {
   EXPECT_EQ(o2("BILL-000000001. Yes, (maybe)?"),
