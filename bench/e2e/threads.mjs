@@ -16,7 +16,8 @@
 // loses the callers of, say, malloc; the files get large: keep the run short).
 // --sched: also record the scheduler's switches and wake-ups on every CPU during the run, and report the
 // wake-ups that waited longer than 250 us for their CPU, by the task that held it and the kernel function
-// it was in when it let go.
+// it was in when it let go; then, for every task woken often, the distribution of its waits from wake-up
+// to running.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -84,6 +85,7 @@ async function reportSchedDelays(file, requests) {
   }
   const woken = new Map();  // tid -> wake-up time (s)
   const byHolder = new Map();
+  const waits = new Map();  // woken task's name -> its waits for a CPU (s)
   let pending = null;  // a long wait whose holder's stack lines follow
   let count = 0;
   for await (const line of readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity })) {
@@ -108,6 +110,11 @@ async function reportSchedDelays(file, requests) {
     if (!s) continue;
     const since = woken.get(Number(s[4]));
     woken.delete(Number(s[4]));
+    if (since !== undefined) {
+      const woke = s[3].replace(/[:/]\d+$/, '');
+      if (!waits.has(woke)) waits.set(woke, []);
+      waits.get(woke).push(t - since);
+    }
     if (since === undefined || t - since < 250e-6) continue;
     count += 1;
     const holder = s[1].replace(/[:/]\d+$/, '');
@@ -122,6 +129,14 @@ async function reportSchedDelays(file, requests) {
   for (const [holder, h] of [...byHolder].sort((a, b) => b[1].total - a[1].total).slice(0, 10)) {
     const where = [...h.where].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([f, n]) => `${f} ${n}`).join(', ');
     console.log(`  ${holder.padEnd(18)} ${String(h.n).padStart(5)}  max ${(h.max * 1e3).toFixed(2)} ms  total ${(h.total * 1e3).toFixed(1)} ms  (${where})`);
+  }
+  // Every wake-up, not only the long ones: how long each task waited from being woken to running.
+  console.log('wait from wake-up to running, by the task woken (us; tasks woken 1000 times or more):');
+  for (const [name, w] of [...waits].filter(([, w]) => w.length >= 1000).sort((a, b) => b[1].length - a[1].length)) {
+    w.sort((a, b) => a - b);
+    const at = (q) => (w[Math.min(w.length - 1, Math.floor(q * w.length))] * 1e6).toFixed(0);
+    const perRequest = (w.length / requests).toFixed(2);
+    console.log(`  ${name.padEnd(18)} ${String(w.length).padStart(8)} (${perRequest} per request)  p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  p99.9 ${at(0.999)}`);
   }
 }
 
