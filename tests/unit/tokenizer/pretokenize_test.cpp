@@ -95,6 +95,32 @@ TEST(Pretokenize, O200kSpaceWordFastPathEndsWhereThePatternDoes) {
 
 TEST(Pretokenize, AsciiKindTableAgreesWithTheUnicodeTable) { EXPECT_EQ(detail::ascii_kinds_mismatch(), ""); }
 
+// Where the ASCII fast paths (next_piece_*) and the general scanners first cut `text` differently, for
+// either encoding, as a message; empty when they cut every piece alike.
+std::string fast_path_mismatch(const std::string& text) {
+  struct Scanner {
+    const char* name;
+    std::size_t (*fast)(const unsigned char*, const unsigned char*);
+    std::size_t (*general)(const unsigned char*, const unsigned char*);
+  };
+  const Scanner scanners[] = {{"cl100k", next_piece_cl100k, detail::next_piece_cl100k_general},
+                              {"o200k", next_piece_o200k, detail::next_piece_o200k_general}};
+  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = begin + text.size();
+  for (const Scanner& s : scanners) {
+    for (const unsigned char* p = begin; p < end;) {
+      const std::size_t fast = s.fast(p, end);
+      const std::size_t general = s.general(p, end);
+      if (fast != general) {
+        return std::string(s.name) + " at byte " + std::to_string(p - begin) + " of \"" + text +
+               "\": fast path " + std::to_string(fast) + " bytes, general scanner " + std::to_string(general);
+      }
+      p += general;
+    }
+  }
+  return "";
+}
+
 // The ASCII fast paths cut the pieces the general scanners cut. Random strings over an alphabet chosen to
 // sit on every boundary the fast paths decide (letters of both cases, digits, punctuation, the apostrophe of
 // contractions, every ASCII White_Space byte, control bytes) and the non-ASCII characters that would change
@@ -110,31 +136,14 @@ TEST(Pretokenize, AsciiFastPathsCutWhatTheGeneralScannersCut) {
   std::mt19937 rng(20261205);
   std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
   std::uniform_int_distribution<int> length(1, 12);
-  struct Scanner {
-    const char* name;
-    std::size_t (*fast)(const unsigned char*, const unsigned char*);
-    std::size_t (*general)(const unsigned char*, const unsigned char*);
-  };
-  const Scanner scanners[] = {{"cl100k", next_piece_cl100k, detail::next_piece_cl100k_general},
-                              {"o200k", next_piece_o200k, detail::next_piece_o200k_general}};
   int failures = 0;
   for (int i = 0; i < 40000 && failures < 5; ++i) {
     std::string text;
     for (int n = length(rng); n > 0; --n) text += alphabet[pick(rng)];
-    const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = begin + text.size();
-    for (const Scanner& s : scanners) {
-      for (const unsigned char* p = begin; p < end;) {
-        const std::size_t fast = s.fast(p, end);
-        const std::size_t general = s.general(p, end);
-        if (fast != general) {
-          ADD_FAILURE() << s.name << " at byte " << (p - begin) << " of \"" << text << "\": fast path "
-                        << fast << " bytes, general scanner " << general;
-          ++failures;
-          break;
-        }
-        p += general;
-      }
+    const std::string mismatch = fast_path_mismatch(text);
+    if (!mismatch.empty()) {
+      ADD_FAILURE() << mismatch;
+      ++failures;
     }
   }
 }
@@ -148,13 +157,6 @@ TEST(Pretokenize, LongAsciiWordsEndWhereTheGeneralScannersEndThem) {
       "`", "{", "@", "[", "\x01", "\x7f", "\u00e9", "\u00c9", "\u0301", "\u00a0", "\u017f"};
   const std::string cases[] = {"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                                "ThequickbrownfoxJumpsoverthelazydoG"};
-  struct Scanner {
-    const char* name;
-    std::size_t (*fast)(const unsigned char*, const unsigned char*);
-    std::size_t (*general)(const unsigned char*, const unsigned char*);
-  };
-  const Scanner scanners[] = {{"cl100k", next_piece_cl100k, detail::next_piece_cl100k_general},
-                              {"o200k", next_piece_o200k, detail::next_piece_o200k_general}};
   int failures = 0;
   for (const std::string& letters : cases) {
     for (std::size_t n = 1; n <= 60 && failures < 5; ++n) {
@@ -164,21 +166,10 @@ TEST(Pretokenize, LongAsciiWordsEndWhereTheGeneralScannersEndThem) {
         for (const std::string& tail :
              {std::string(), std::string("xyz and more text"), std::string(20, 'q')}) {
           for (const std::string& prefix : {std::string(), std::string(" "), std::string("(")}) {
-            const std::string text = prefix + word + ender + tail;
-            const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
-            const auto* end = begin + text.size();
-            for (const Scanner& s : scanners) {
-              for (const unsigned char* p = begin; p < end;) {
-                const std::size_t fast = s.fast(p, end);
-                const std::size_t general = s.general(p, end);
-                if (fast != general) {
-                  ADD_FAILURE() << s.name << " at byte " << (p - begin) << " of \"" << text
-                                << "\": fast path " << fast << " bytes, general scanner " << general;
-                  ++failures;
-                  break;
-                }
-                p += general;
-              }
+            const std::string mismatch = fast_path_mismatch(prefix + word + ender + tail);
+            if (!mismatch.empty()) {
+              ADD_FAILURE() << mismatch;
+              ++failures;
             }
           }
         }
