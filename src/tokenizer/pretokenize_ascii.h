@@ -53,7 +53,7 @@ inline const unsigned char* skip_ascii_lower(const unsigned char* q, const unsig
     q += 16;
   }
 #endif
-  while (q < end && ascii_lower(static_cast<unsigned char>(kFold ? *q | 0x20 : *q))) ++q;
+  while (q < end && (kFold ? ascii_letter(*q) : ascii_lower(*q))) ++q;
   return q;
 }
 
