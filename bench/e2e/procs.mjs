@@ -140,7 +140,8 @@ export function runWrk(url, conns, seconds, env) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the process can exit before its output has been read to the end.
+    child.on('close', (code) => {
       clearTimeout(killer);
       const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
       if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));

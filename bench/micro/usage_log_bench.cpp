@@ -1,4 +1,4 @@
-// Micro benchmark of the usage log's writer: one transaction of 32 or 256 typical records (256: the
+// Micro benchmark of the usage log's writer: one transaction of 32, 256 or 1024 typical records (1024: the
 // default batch_size) into a SQLite file in the temp dir, the writer thread's whole job per batch. CPU time
 // includes the kernel's (WAL writes, checkpoints), so the per-row figure is what a request costs the
 // writer thread. The file grows across iterations like a real log does.
@@ -63,7 +63,7 @@ void BM_UsageDbInsertBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch.size()));
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path.string() + suffix).c_str());
 }
-BENCHMARK(BM_UsageDbInsertBatch)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_UsageDbInsertBatch)->Arg(32)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace spillway::telemetry

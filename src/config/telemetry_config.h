@@ -33,7 +33,7 @@ struct UsageLogSettings {
   std::size_t max_prompt_bytes = 4096;  // cap of the stored prompt and of the stored completion each
   std::chrono::milliseconds retention{30LL * 24 * 3600 * 1000};  // rows older than this are pruned
   std::chrono::milliseconds flush_interval{200};                 // longest wait before a commit
-  int batch_size = 256;                                          // rows per transaction at most
+  int batch_size = 1024;                                         // rows per transaction at most
   std::size_t queue_capacity = 65536;                            // records waiting; beyond: dropped
   // Inserts on a second thread at SCHED_IDLE while the machine has idle CPU (docs/usage-log.md); false:
   // one writer thread at normal priority does everything.

@@ -6,7 +6,7 @@
 // spare (a quarter of it idle over the last 100 ms or more, from /proc/stat) it hands each batch to the
 // background thread, which runs at SCHED_IDLE (Linux): it inserts only on CPU time that nothing else
 // wants, and any request worker that wakes up preempts it at once, so the inserts' bursts of CPU (about
-// a millisecond per batch) do not sit in front of a request on a small machine. When the background
+// 1.4 ms per default batch) do not sit in front of a request on a small machine. When the background
 // thread has not finished the previous batch by the time the next one is ready (every core busy), when
 // the queue already holds another full batch, on flush() and at stop(), the dispatcher writes itself: it
 // raises a flag that makes the background thread commit the rows it has inserted so far and let go of

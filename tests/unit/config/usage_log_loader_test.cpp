@@ -68,7 +68,7 @@ TEST(UsageLogConfig, Defaults) {
   EXPECT_EQ(u.max_prompt_bytes, 4096u);
   EXPECT_EQ(u.retention, std::chrono::hours(24 * 30));
   EXPECT_EQ(u.flush_interval, std::chrono::milliseconds(200));
-  EXPECT_EQ(u.batch_size, 256);
+  EXPECT_EQ(u.batch_size, 1024);
   EXPECT_EQ(u.queue_capacity, 65536u);
   EXPECT_TRUE(u.idle_writer);
 }
