@@ -20,7 +20,10 @@ namespace {
 UsageRecord typical_record(int i) {
   UsageRecord r;
   r.time_ms = 1'780'000'000'000 + i;
-  r.request_id = "0af7651916cd43dd8448eb211c80319c-" + std::to_string(i);
+  // The gateway's own form: 32 lowercase hex digits (stored as 16 bytes).
+  char id[33];
+  std::snprintf(id, sizeof id, "0af7651916cd43dd%016llx", 0x8448eb211c800000ULL + static_cast<unsigned>(i));
+  r.request_id = id;
   r.api = "openai";
   r.operation = "chat.completions";
   r.pool = "gpt-4o";

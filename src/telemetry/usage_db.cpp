@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -12,12 +13,17 @@
 namespace spillway::telemetry {
 namespace {
 
-// Schema 2. The twelve columns that repeat from one call to the next (where the call went, for whom, how it
+// Schema 3. The twelve columns that repeat from one call to the next (where the call went, for whom, how it
 // ended) are stored once per distinct combination in usage_dims; a row of usage_rows names its combination
 // by id. `usage` is a view that joins them back, with the columns (names, order, values) of schema 1's
 // table: queries are written against it. A row is about 40% smaller and its insert binds 12 fewer values.
 // usage_dims.max_ts is at least the largest ts of the rows that use the combination (usage_db.h:
 // kDimsTsSlack), so that a combination whose every row is past the retention can be deleted.
+//
+// Schema 3 is schema 2 with another view: a request id of 32 lowercase hex digits (the gateway's own, and
+// a client's of that form) is stored as its 16 bytes, a BLOB in the TEXT column, and the view gives it back
+// as the same text. Any other id, and every row written before, is stored as it came. A row is about 16%
+// smaller for it.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS usage_dims (
   id                  INTEGER PRIMARY KEY,
@@ -62,7 +68,10 @@ CREATE TABLE IF NOT EXISTS usage_rows (
 CREATE INDEX IF NOT EXISTS usage_rows_ts ON usage_rows(ts);
 CREATE INDEX IF NOT EXISTS usage_dims_max_ts ON usage_dims(max_ts);
 CREATE VIEW IF NOT EXISTS usage AS
-SELECT r.id, r.ts, r.request_id, d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
+SELECT r.id, r.ts,
+       CASE WHEN typeof(r.request_id) = 'blob' THEN lower(hex(r.request_id)) ELSE r.request_id END
+         AS request_id,
+       d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
        d.subscription, d.product, d.tags, r.user_hash, r.tools, r.status, d.error, r.stream, r.prompt_tokens,
        r.completion_tokens, r.total_tokens, r.cached_tokens, r.reasoning_tokens, r.tokens_estimated,
        d.usage_source, r.ttft_ms, r.duration_ms, d.cache, r.client_disconnected, r.prompt, r.completion
@@ -137,6 +146,24 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case too: the view gives back lower case only
+}
+
+// The 16 bytes of a request id of 32 lowercase hex digits (see kSchema); false for any other id.
+bool compact_request_id(std::string_view id, std::array<unsigned char, 16>& out) {
+  if (id.size() != 32) return false;
+  for (std::size_t i = 0; i < 16; ++i) {
+    const int hi = hex_digit(id[2 * i]);
+    const int lo = hex_digit(id[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
 // Binds the twelve dimension columns of `r` to parameters 1 .. 12 (kFindDims, and the insert into
 // usage_dims).
 void bind_dims(sqlite3_stmt* s, const PackedUsageView& r) {
@@ -196,6 +223,9 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
                        std::to_string(kUsageSchemaVersion) + " (repeated columns in usage_dims)");
         exec(kMigrateFrom1);
       }
+      // Schema 2 had the same tables; only the view changed. A table named usage is left for the check
+      // below to refuse.
+      if (found == 2 && usage_is_view()) exec("DROP VIEW usage");
       exec(kSchema);
       if (found == 1) exec(kMigrateFrom1Copy);
       // CREATE VIEW IF NOT EXISTS leaves a table of that name in place: not a file this gateway wrote.
@@ -216,8 +246,10 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     };
     prepare(insert_sql(1), &insert_.stmt);
     insert_.bound.assign(kColumns, Bound{});
+    insert_.ids.resize(1);
     prepare(insert_sql(kRowsPerInsert), &insert_many_.stmt);
     insert_many_.bound.assign(kRowsPerInsert * kColumns, Bound{});
+    insert_many_.ids.resize(kRowsPerInsert);
     prepare(kFindDims, &find_dims_);
     prepare(std::string("INSERT INTO usage_dims (") + kDimsColumns +
                 ", max_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -267,7 +299,13 @@ void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64
   };
   int64(1, r.time_ms);
   int64(2, dims);
-  text(3, r.request_id);
+  std::array<unsigned char, 16>& id = insert.ids[static_cast<std::size_t>(base / kColumns)];
+  if (compact_request_id(r.request_id, id)) {
+    sqlite3_bind_blob(s, base + 3, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    bound[2] = Bound{};
+  } else {
+    text(3, r.request_id);
+  }
   int64(4, r.attempts);
   text(5, r.user_hash);
   text(6, r.tools);

@@ -3,6 +3,7 @@
 // thread at a time (the usage writer's two threads take turns under its lock). docs/usage-log.md
 // documents the schema.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +20,7 @@ struct sqlite3_stmt;
 namespace spillway::telemetry {
 
 // PRAGMA user_version of the schema this build writes.
-inline constexpr int kUsageSchemaVersion = 2;
+inline constexpr int kUsageSchemaVersion = 3;
 
 class UsageDb {
  public:
@@ -32,7 +33,7 @@ class UsageDb {
   static constexpr std::size_t kDimsCacheSize = 4096;
 
   // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing and
-  // converts a schema 1 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
+  // converts a schema 1 or 2 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
   explicit UsageDb(const std::string& path);
   ~UsageDb();
   UsageDb(const UsageDb&) = delete;
@@ -79,6 +80,9 @@ class UsageDb {
   struct Insert {
     sqlite3_stmt* stmt = nullptr;
     std::vector<Bound> bound;  // per parameter, from 0
+    // Per row of the statement: the bytes of its request id when bound as a BLOB (SQLITE_STATIC, so they
+    // stay here until the step).
+    std::vector<std::array<unsigned char, 16>> ids;
   };
   void bind_row(Insert& insert, int base, const PackedUsageView& r, int64_t dims);
 

@@ -1,5 +1,6 @@
-// Schema 2 of the usage log: the repeated columns in usage_dims, the `usage` view, the writer's cache of
-// combinations, pruning of combinations, and the conversion of a schema 1 file.
+// Schema 3 of the usage log: the repeated columns in usage_dims, the `usage` view, request ids stored as
+// bytes, the writer's cache of combinations, pruning of combinations, and the conversion of schema 1 and 2
+// files.
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -194,6 +195,107 @@ TEST(UsageDims, TheCacheStartsOverPastItsBound) {
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_dims"), distinct);
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), distinct + 20);
   EXPECT_EQ(query_text(path, "SELECT subscription FROM usage WHERE request_id = 'again3'"), "s3");
+}
+
+TEST(UsageDims, RequestIdsOfLowercaseHexAreStoredAsTheirSixteenBytes) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  // 40 ids of 32 lowercase hex digits (the first two are the row's number), any two of one 16-row statement
+  // different in every place, so that rows sharing the bytes they are bound from would show; then ids that
+  // must stay text.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::vector<std::string> hex_ids;
+  for (int i = 0; i < 40; ++i) {
+    std::string id = {kHex[i / 16], kHex[i % 16]};
+    for (int k = 2; k < 32; ++k) id += kHex[(i * 7 + k * 5 + k / 3) % 16];
+    hex_ids.push_back(id);
+  }
+  const std::vector<std::string> text_ids = {
+      "0123456789ABCDEF0123456789ABCDEF",      // upper case: hex() would give it back in lower case
+      "0123456789abcdef0123456789abcdeF",      // one upper-case digit
+      "0123456789abcdef0123456789abcde",       // 31 digits
+      "0123456789abcdef0123456789abcdef0",     // 33
+      "0123456789abcdef0123456789abcdeg",      // not a digit
+      "01234567-89ab-cdef-0123-456789abcdef",  // a UUID
+      "0123456789abcdef 123456789abcdef",      // a space
+      "",
+      "client-7"};
+  std::vector<UsageRecord> rs;
+  for (const std::string& id : hex_ids) rs.push_back(sample_record(kT0, id));
+  for (const std::string& id : text_ids) rs.push_back(sample_record(kT0, id));
+  std::string error;
+  ASSERT_TRUE(db.insert(rs, error)) << error;
+
+  std::vector<std::string> all = hex_ids;
+  all.insert(all.end(), text_ids.begin(), text_ids.end());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string row = "id = " + std::to_string(i + 1);
+    EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE " + row), all[i]) << i;
+    const bool compact = i < hex_ids.size();
+    EXPECT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage_rows WHERE " + row),
+              compact ? "blob" : "text")
+        << all[i];
+    EXPECT_EQ(query_int(path, "SELECT length(CAST(request_id AS BLOB)) FROM usage_rows WHERE " + row),
+              compact ? 16 : static_cast<int64_t>(all[i].size()))
+        << all[i];
+    // Found by its text, as an operator would look it up.
+    EXPECT_EQ(query_int(path, "SELECT id FROM usage WHERE request_id = '" + all[i] + "'"),
+              static_cast<int64_t>(i + 1));
+  }
+  EXPECT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage WHERE id = 1"), "text");
+}
+
+// Schema 2's view, as its builds created it (the tables were the same as schema 3's).
+constexpr const char* kSchema2View = R"sql(
+CREATE VIEW usage AS
+SELECT r.id, r.ts, r.request_id, d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
+       d.subscription, d.product, d.tags, r.user_hash, r.tools, r.status, d.error, r.stream, r.prompt_tokens,
+       r.completion_tokens, r.total_tokens, r.cached_tokens, r.reasoning_tokens, r.tokens_estimated,
+       d.usage_source, r.ttft_ms, r.duration_ms, d.cache, r.client_disconnected, r.prompt, r.completion
+FROM usage_rows AS r JOIN usage_dims AS d ON d.id = r.dims;
+PRAGMA user_version = 2;
+)sql";
+
+TEST(UsageDims, ASchema2FileGetsTheNewViewAndKeepsItsRows) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  const std::string old_id = "00112233445566778899aabbccddeeff";
+  const std::string new_id = "ffeeddccbbaa99887766554433221100";
+  std::string error;
+  {
+    // A schema 2 file: schema 3's tables with rows written as text, and schema 2's view.
+    UsageDb db(path);
+    ASSERT_TRUE(db.insert({sample_record(kT0, "text-id"), sample_record(kT0 + 1, "x")}, error)) << error;
+  }
+  exec(path, "UPDATE usage_rows SET request_id = '" + old_id + "' WHERE request_id = 'x'; DROP VIEW usage;" +
+                 kSchema2View);
+  ASSERT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage_rows WHERE id = 2"), "text");
+  const std::vector<std::string> before = dump(path);
+  ASSERT_EQ(before.size(), 2u);
+  {
+    UsageDb db(path);
+    EXPECT_EQ(query_int(path, "PRAGMA user_version"), kUsageSchemaVersion);
+    EXPECT_EQ(dump(path), before);  // rows stored as text read the same through the new view
+    ASSERT_TRUE(db.insert({sample_record(kT0 + 2, new_id)}, error)) << error;
+  }
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE id = 3"), new_id);
+  EXPECT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage_rows WHERE id = 3"), "blob");
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE id = 2"), old_id);
+  // Opening it again changes nothing.
+  { UsageDb again(path); }
+  EXPECT_EQ(dump(path).size(), 3u);
+  EXPECT_EQ(dump(path).front(), before.front());
+}
+
+TEST(UsageDims, ASchema2FileWithATableNamedUsageIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  { UsageDb db(path); }
+  exec(path, "DROP VIEW usage; CREATE TABLE usage (x INTEGER); PRAGMA user_version = 2;");
+  EXPECT_THROW(UsageDb db(path), std::runtime_error);
+  EXPECT_EQ(query_int(path, "PRAGMA user_version"), 2);  // rolled back
+  EXPECT_EQ(query_text(path, "SELECT type FROM sqlite_master WHERE name = 'usage'"), "table");
 }
 
 // What schema 1 was: one table with every column (and user_version 1).
