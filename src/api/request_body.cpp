@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api/json_doc.h"
+#include "util/ascii.h"
 #include "util/json.h"
 
 namespace spillway::api {
@@ -223,13 +224,6 @@ std::size_t skip_value(std::string_view s, std::size_t i) {
   return j == i ? kNpos : j;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Compares a JSON string token (with quotes) against an ASCII `name`, honouring escapes such as
 // "mod\u0065l", which simdjson (and the backend) read as "model".
 bool key_equals(std::string_view token, std::string_view name) {
@@ -245,7 +239,7 @@ bool key_equals(std::string_view token, std::string_view name) {
           if (i + 4 >= raw.size()) return false;
           int cp = 0;
           for (int k = 1; k <= 4; ++k) {
-            const int d = hex_digit(raw[i + k]);
+            const int d = util::hex_digit(raw[i + k]);
             if (d < 0) return false;
             cp = cp * 16 + d;
           }

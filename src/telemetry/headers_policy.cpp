@@ -2,19 +2,19 @@
 
 #include <random>
 
+#include "util/ascii.h"
+
 namespace spillway::telemetry {
 namespace {
 
 bool is_lower_hex(std::string_view s) {
   for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    if (util::lower_hex_digit(c) < 0) return false;
   }
   return true;
 }
 
 bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
-
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
 std::string random_hex(const RandomBits& random, std::size_t chars) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -68,8 +68,9 @@ std::optional<TraceParent> parse_traceparent(std::string_view text) {
   const std::string_view flags = text.substr(53, 2);
   if (!is_lower_hex(trace_id) || !is_lower_hex(parent_id) || !is_lower_hex(flags)) return std::nullopt;
   if (all_zero(trace_id) || all_zero(parent_id)) return std::nullopt;
-  return TraceParent{std::string(trace_id), std::string(parent_id),
-                     static_cast<uint8_t>(hex_value(flags[0]) * 16 + hex_value(flags[1]))};
+  return TraceParent{
+      std::string(trace_id), std::string(parent_id),
+      static_cast<uint8_t>(util::lower_hex_digit(flags[0]) * 16 + util::lower_hex_digit(flags[1]))};
 }
 
 std::string format_traceparent(const TraceParent& tp) {

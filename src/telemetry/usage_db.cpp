@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "util/ascii.h"
 #include "util/log.h"
 
 namespace spillway::telemetry {
@@ -146,18 +147,13 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case too: the view gives back lower case only
-}
-
-// The 16 bytes of a request id of 32 lowercase hex digits (see kSchema); false for any other id.
+// The 16 bytes of a request id of 32 lowercase hex digits (see kSchema); false for any other id, upper case
+// included: the view gives back lower case only.
 bool compact_request_id(std::string_view id, std::array<unsigned char, 16>& out) {
   if (id.size() != 32) return false;
   for (std::size_t i = 0; i < 16; ++i) {
-    const int hi = hex_digit(id[2 * i]);
-    const int lo = hex_digit(id[2 * i + 1]);
+    const int hi = util::lower_hex_digit(id[2 * i]);
+    const int lo = util::lower_hex_digit(id[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i] = static_cast<unsigned char>(hi << 4 | lo);
   }

@@ -1,5 +1,6 @@
 #pragma once
-// ASCII case folding for protocol text (header names): bytes A-Z become a-z, every other byte is kept.
+// ASCII for protocol text: case folding (header names: bytes A-Z become a-z, every other byte is kept) and
+// hex digits.
 
 #include <cstdint>
 #include <cstring>
@@ -9,6 +10,19 @@
 namespace spillway::util {
 
 inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// The value of a lower-case hex digit (hex as this gateway writes it); -1 for any other byte, A-F included.
+inline int lower_hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The value of a hex digit of either case; -1 for any other byte.
+inline int hex_digit(char c) {
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return lower_hex_digit(c);
+}
 
 namespace detail {
 

@@ -37,5 +37,19 @@ TEST(Ascii, AssignLowerOnHeaderNames) {
   EXPECT_EQ(out, "\xC3\x89t\xC9");
 }
 
+TEST(Ascii, HexDigitsOfEveryByte) {
+  const std::string lower = "0123456789abcdef";
+  const std::string upper = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const std::size_t l = lower.find(c);
+    const std::size_t u = upper.find(c);
+    const int want_lower = l == std::string::npos ? -1 : static_cast<int>(l);
+    const int want_any = want_lower >= 0 ? want_lower : u == std::string::npos ? -1 : static_cast<int>(u);
+    EXPECT_EQ(lower_hex_digit(c), want_lower) << b;
+    EXPECT_EQ(hex_digit(c), want_any) << b;
+  }
+}
+
 }  // namespace
 }  // namespace spillway::util
