@@ -77,30 +77,44 @@ function threads(pid, prefix) {
   return out;
 }
 
-// [start, end, tid] (ns) of every time one of `tids` was on a CPU, from a sched_switch record, sorted by start.
-async function onCpu(file, tids) {
+// Every stretch of time a task was on a CPU, from a sched_switch record: [start, end, tid, name] in ns,
+// sorted by start. `name` is the task's command without a trailing CPU or instance number (kworker/1:2
+// -> kworker), so that the instances of a kernel thread add up.
+async function onCpu(file) {
   const text = `${file}.txt`;
   const fd = fs.openSync(text, 'w');
   try {
-    execFileSync('perf', ['script', '-i', file, '-F', 'time,trace'], { stdio: ['ignore', fd, 'ignore'], timeout: 300000 });
+    execFileSync('perf', ['script', '-i', file, '-F', 'cpu,time,trace'], { stdio: ['ignore', fd, 'ignore'], timeout: 300000 });
   } finally {
     fs.closeSync(fd);
   }
-  const since = new Map();
+  const current = new Map();  // cpu -> [since, tid, name]
   const out = [];
   for await (const line of readline.createInterface({ input: fs.createReadStream(text), crlfDelay: Infinity })) {
-    const m = line.match(/^\s*(\d+)\.(\d+):.*prev_pid=(\d+) .*next_pid=(\d+)/);
+    const m = line.match(/^\s*\[(\d+)\]\s+(\d+)\.(\d+):\s+prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=(.*) next_pid=(\d+)/);
     if (!m) continue;
-    const t = Number(m[1]) * 1e9 + Number(m[2].padEnd(9, '0'));
-    const prev = Number(m[3]), next = Number(m[4]);
-    if (tids.has(prev) && since.has(prev)) {
-      out.push([since.get(prev), t, prev]);
-      since.delete(prev);
-    }
-    if (tids.has(next)) since.set(next, t);
+    const cpu = Number(m[1]);
+    const t = Number(m[2]) * 1e9 + Number(m[3].padEnd(9, '0'));
+    const was = current.get(cpu);
+    if (was && was[1] === Number(m[5])) out.push([was[0], t, was[1], was[2]]);
+    current.set(cpu, [t, Number(m[7]), m[6].replace(/\/[\w:]+$|:\d+$/, '')]);
   }
-  for (const [tid, t0] of since) out.push([t0, Infinity, tid]);
+  for (const [t0, tid, name] of current.values()) out.push([t0, Infinity, tid, name]);
   return out.sort((a, b) => a[0] - b[0]);
+}
+
+// Which of `reqs` ([start, latency], in time order) overlap one of `stretches` ([start, end, ...], sorted
+// by start): an array of booleans. A stretch that ends late can overlap many requests, so the scan keeps
+// the latest end seen so far.
+function overlapping(reqs, stretches) {
+  const out = new Array(reqs.length);
+  let i = 0, reach = -Infinity;
+  for (let k = 0; k < reqs.length; k++) {
+    const [s, l] = reqs[k];
+    while (i < stretches.length && stretches[i][0] < s + l) reach = Math.max(reach, stretches[i++][1]);
+    out[k] = reach > s;
+  }
+  return out;
 }
 
 const pct = (sorted, q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000 : NaN);
@@ -172,34 +186,58 @@ async function main() {
       `${n} requests in ${span.toFixed(2)} s at one connection`);
     console.log(`  all            ${summary(lat)}`);
     console.log(`  interrupts per request: rescheduling ${((after.RES - before.RES) / n).toFixed(2)}, function call ${((after.CAL - before.CAL) / n).toFixed(2)}`);
-    if (rec && usage.size > 0) {
-      const busy = await onCpu(perfFile, usage);
+    if (rec) {
+      const stretches = await onCpu(perfFile);
       const t0 = reqs[0][0], t1 = reqs[n - 1][0] + reqs[n - 1][1];
-      let busyNs = 0;
-      for (const [a, b] of busy) busyNs += Math.max(0, Math.min(b, t1) - Math.max(a, t0));
-      // Requests come in time order; so do the intervals (by start). An interval that ends late can overlap
-      // many requests, so the scan keeps the latest end seen so far.
-      const over = [], clear = [];
-      let i = 0, reach = -Infinity;
-      for (const [s, l] of reqs) {
-        while (i < busy.length && busy[i][0] < s + l) reach = Math.max(reach, busy[i++][1]);
-        (reach > s ? over : clear).push(l);
-      }
       const cut = [...lat].sort((a, b) => a - b)[Math.floor(0.99 * n)];
-      const slowOver = over.filter((l) => l >= cut).length, slow = lat.filter((l) => l >= cut).length;
-      const byName = new Map();
-      for (const [a, b, tid] of busy) {
-        const e = byName.get(usage.get(tid)) || { ns: 0, n: 0 };
-        e.ns += Math.max(0, Math.min(b, t1) - Math.max(a, t0));
-        e.n += 1;
-        byName.set(usage.get(tid), e);
+      const slow = lat.filter((l) => l >= cut).length;
+      const within = (a, b) => Math.max(0, Math.min(b, t1) - Math.max(a, t0));
+      if (usage.size > 0) {
+        const busy = stretches.filter((x) => usage.has(x[2]));
+        const hits = overlapping(reqs, busy);
+        const over = lat.filter((_, k) => hits[k]), clear = lat.filter((_, k) => !hits[k]);
+        const slowOver = over.filter((l) => l >= cut).length;
+        const byName = new Map();
+        let busyNs = 0;
+        for (const [a, b, tid] of busy) {
+          const e = byName.get(usage.get(tid)) || { ns: 0, n: 0 };
+          e.ns += within(a, b);
+          e.n += 1;
+          busyNs += within(a, b);
+          byName.set(usage.get(tid), e);
+        }
+        const each = [...byName].map(([name, e]) => `${name} ${(e.ns / 1e6).toFixed(1)} ms in ${e.n}`).join(', ');
+        console.log(`  the usage log's threads were on a CPU for ${(busyNs / 1e6).toFixed(1)} ms ` +
+          `(${((100 * busyNs) / ((t1 - t0) || 1)).toFixed(2)}% of the run; ${each} stretches)`);
+        console.log(`  overlapping    ${String(over.length).padStart(7)} requests (${((100 * over.length) / n).toFixed(2)}%)  ${summary(over)}`);
+        console.log(`  not            ${String(clear.length).padStart(7)} requests (${((100 * clear.length) / n).toFixed(2)}%)  ${summary(clear)}`);
+        console.log(`  of the slowest 1% (>= ${(cut / 1000).toFixed(0)} us), ${((100 * slowOver) / slow).toFixed(1)}% overlapped the usage log's threads`);
       }
-      const each = [...byName].map(([name, e]) => `${name} ${(e.ns / 1e6).toFixed(1)} ms in ${e.n}`).join(', ');
-      console.log(`  the usage log's threads were on a CPU for ${(busyNs / 1e6).toFixed(1)} ms ` +
-        `(${((100 * busyNs) / ((t1 - t0) || 1)).toFixed(2)}% of the run; ${each} stretches)`);
-      console.log(`  overlapping    ${String(over.length).padStart(7)} requests (${((100 * over.length) / n).toFixed(2)}%)  ${summary(over)}`);
-      console.log(`  not            ${String(clear.length).padStart(7)} requests (${((100 * clear.length) / n).toFixed(2)}%)  ${summary(clear)}`);
-      console.log(`  of the slowest 1% (>= ${(cut / 1000).toFixed(0)} us), ${((100 * slowOver) / slow).toFixed(1)}% overlapped the usage log's threads`);
+      // Everything else that ran meanwhile: not the gateway, the upstream, the client, perf or the idle task.
+      const own = new Set([...fs.readdirSync(`/proc/${sw.pid}/task`).map(Number), ...usage.keys()]);
+      const upstream = new Set([up.pid, ...P.childPids(up.pid)]);
+      const others = new Map();
+      for (const x of stretches) {
+        if (own.has(x[2]) || upstream.has(x[2]) || x[2] === 0 || ['timeline', 'perf', 'spillway'].includes(x[3])) continue;
+        if (!others.has(x[3])) others.set(x[3], []);
+        others.get(x[3]).push(x);
+      }
+      const rows = [];
+      for (const [name, list] of others) {
+        const hits = overlapping(reqs, list);
+        let inSlow = 0, inAll = 0;
+        for (let k = 0; k < n; k++) {
+          if (!hits[k]) continue;
+          inAll += 1;
+          if (lat[k] >= cut) inSlow += 1;
+        }
+        if (inSlow > 0) rows.push([name, inSlow, inAll]);
+      }
+      rows.sort((a, b) => b[1] - a[1]);
+      console.log(`  other tasks on a CPU during the slowest 1%: ${rows.length ? '' : 'none'}`);
+      for (const [name, inSlow, inAll] of rows.slice(0, 8)) {
+        console.log(`    ${name.padEnd(22)} ${((100 * inSlow) / slow).toFixed(1).padStart(5)}% of the slowest 1%, ${((100 * inAll) / n).toFixed(2).padStart(5)}% of all requests`);
+      }
     }
     await P.stop(sw, 20000);
   } finally {
