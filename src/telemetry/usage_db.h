@@ -31,6 +31,8 @@ class UsageDb {
   static constexpr int64_t kDimsTsSlackMs = 3'600'000;
   // Combinations the writer remembers (their id and max_ts); past this it forgets them all.
   static constexpr std::size_t kDimsCacheSize = 4096;
+  // How long a statement waits for another connection's lock before it fails (insert_open() does not).
+  static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing and
   // converts a schema 1 or 2 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
@@ -50,6 +52,14 @@ class UsageDb {
   // call.
   bool insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                     std::size_t& committed, std::string& error);
+  // One record into a transaction kept open across calls (the first call begins it) until commit_open():
+  // how request workers insert their own rows. On failure the transaction is rolled back, every row it
+  // held is gone, and false is returned with `error` set. Neither insert_packed() nor insert_until() nor
+  // prune() may run while it is open.
+  bool insert_open(std::string_view packed, std::string& error);
+  // Commits the transaction of insert_open(), if one is open. On failure it is rolled back: false.
+  bool commit_open(std::string& error);
+  bool has_open() const { return open_; }
   // Deletes the rows with time_ms < `before_ms`, in short transactions, then the combinations no row can
   // use any more. Returns the number of rows deleted.
   int64_t prune(int64_t before_ms);
@@ -94,6 +104,7 @@ class UsageDb {
   int64_t raise_max_ts(Dims& d, const PackedUsageView& r);
   // Empties the cache of combinations (past its bound, after a rollback or a prune).
   void forget_dims();
+  void rollback_open();
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
@@ -112,6 +123,7 @@ class UsageDb {
   sqlite3_stmt* commit_ = nullptr;                                        // COMMIT
   std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
   std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
+  bool open_ = false;  // insert_open()'s transaction is open
 };
 
 }  // namespace spillway::telemetry

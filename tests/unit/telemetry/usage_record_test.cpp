@@ -296,6 +296,8 @@ TEST_F(UsageRecordFromContext, PolicyWritesOneRowPerCallWithTheStreamedCompletio
   s.enabled = true;
   s.sqlite_path = dir.file("u.db");
   s.flush_interval = std::chrono::milliseconds(1);
+  // The record's time is fixed (2025): the default retention would have the writer's prune delete it.
+  s.retention = std::chrono::hours(24 * 365 * 20);
   auto writer = std::make_shared<UsageWriter>(s, util::SystemClock::instance());
   UsageRecordOptions o;
   o.log_prompts = true;
