@@ -3,15 +3,16 @@
 // file in batches, and prune rows older than the retention.
 //
 // Request workers insert their own record when they can (`inline_inserts`, on with the background
-// thread): if the file is free at that moment (no batch or commit in progress, a try-lock) the row goes
-// straight into a transaction kept open for the purpose, and the background thread only commits it (at
-// `batch_size` rows or `flush_interval` after its first row). An insert costs the worker about as much as
-// queueing the record costs the writer, so the CPU is the same; what changes is that the background
-// thread's bursts shrink to the commits. Each burst of a SCHED_IDLE thread draws the scheduler's wake-ups
-// to its CPU (it counts as idle), and each such wake-up preempts it with an interrupt, which on a
-// virtualised machine costs the request woken (bench/RESULTS.md, fourteenth session). The rows of the open
-// transaction are kept until it commits; if it fails they are written again as a batch, so none is lost.
-// When the file is busy the record is queued as below.
+// thread): while the machine has CPU to spare (the idle meter below) and the file is free at that moment
+// (no batch or commit in progress, a try-lock), the row goes straight into a transaction kept open for the
+// purpose, and the background thread only commits it (at `batch_size` rows or `flush_interval` after its
+// first row, looked at every quarter of `flush_interval`). The background thread's bursts then shrink to
+// the commits: each burst of a SCHED_IDLE thread draws the scheduler's wake-ups to its CPU (it counts as
+// idle), and each such wake-up preempts it with an interrupt, which on a virtualised machine costs the
+// request woken (bench/RESULTS.md, fourteenth session). A row inserted alone costs more CPU than one of a
+// 16-row statement, so on a busy machine records are queued. The rows of the open transaction are kept
+// until it commits; if it fails they are written again as a batch, so none is lost. When the file is busy
+// the record is queued as below.
 //
 // The dispatcher thread (normal priority) takes batches from the queue. While the machine has CPU to
 // spare (a quarter of it idle over the last 100 ms or more, from /proc/stat) it hands each batch to the
@@ -32,7 +33,8 @@
 // was submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
 // `flush_interval`; when the queue is idle, a batch the background thread has not finished is taken over
 // within a second). stop() drains the whole queue before it closes the file, so an orderly shutdown loses
-// nothing. A crash (kill -9) loses the records still in the queue and in the batch being written;
+// nothing. A crash (kill -9) loses the records still in the queue, in the workers' open transaction and in
+// the batch being written;
 // committed ones survive (WAL, synchronous=NORMAL: only a power or OS failure can undo the last commits).
 
 #include <atomic>
