@@ -419,8 +419,8 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
                           std::size_t& committed, std::string& error) {
   committed = 0;
   if (packed.empty()) return true;
-  if (open_) {  // the writer commits insert_open()'s rows first; a batch inside them could not roll back
-                // alone
+  // The writer commits insert_open()'s rows first: a batch inside them could not roll back alone.
+  if (open_) {
     error = "a transaction of single rows is open";
     return false;
   }
