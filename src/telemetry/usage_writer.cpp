@@ -103,14 +103,7 @@ bool UsageWriter::try_insert(std::string& packed) {
     // Rolled back, with the rows before it: the dispatcher writes them all again as a batch.
     util::log_warn("usage log: an insert failed, " + std::to_string(open_rows_.size()) +
                    " records are written again: " + error);
-    retry_rows_.insert(retry_rows_.end(), std::make_move_iterator(open_rows_.begin()),
-                       std::make_move_iterator(open_rows_.end()));
-    open_rows_.clear();
-    open_count_.store(0, std::memory_order_relaxed);
-    open_due_ns_.store(0, std::memory_order_relaxed);
-    retry_pending_.store(true, std::memory_order_relaxed);
-    lock.unlock();
-    queue_.nudge();
+    retry_open_rows();
     return true;
   }
   open_count_.store(open_rows_.size());
@@ -134,24 +127,33 @@ void UsageWriter::commit_open(bool background) {
   if (open_rows_.empty()) return;
   const std::size_t n = open_rows_.size();
   std::string error;
-  const bool ok = db_->commit_open(error);
-  open_count_.store(0, std::memory_order_relaxed);
-  open_due_ns_.store(0, std::memory_order_relaxed);
-  if (ok) {
-    written_ += n;
-    ++batches_;
-    if (background) background_written_ += n;
-    open_rows_.clear();
-    finish(n);
+  if (!db_->commit_open(error)) {
+    util::log_warn("usage log: a commit failed, its " + std::to_string(n) +
+                   " records are written again: " + error);
+    retry_open_rows();
     return;
   }
-  util::log_warn("usage log: a commit failed, its " + std::to_string(n) +
-                 " records are written again: " + error);
+  open_rows_.clear();
+  open_count_.store(0, std::memory_order_relaxed);
+  open_due_ns_.store(0, std::memory_order_relaxed);
+  written_ += n;
+  ++batches_;
+  if (background) background_written_ += n;
+  finish(n);
+}
+
+void UsageWriter::retry_open_rows() {
   retry_rows_.insert(retry_rows_.end(), std::make_move_iterator(open_rows_.begin()),
                      std::make_move_iterator(open_rows_.end()));
   open_rows_.clear();
+  open_count_.store(0, std::memory_order_relaxed);
+  open_due_ns_.store(0, std::memory_order_relaxed);
   retry_pending_.store(true, std::memory_order_relaxed);
-  queue_.nudge();
+  queue_.nudge();  // the dispatcher writes them as a batch
+}
+
+bool UsageWriter::spare_cpu(std::chrono::steady_clock::time_point now) {
+  return options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction;
 }
 
 void UsageWriter::settle_open(bool forced) {
@@ -177,8 +179,7 @@ void UsageWriter::settle_open(bool forced) {
     commit_open(false);
     return;
   }
-  if (now >= handoffs_paused_until_ &&
-      (options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction)) {
+  if (now >= handoffs_paused_until_ && spare_cpu(now)) {
     commit_asked_ = true;
     commit_asked_at_ = now;
     // Back by then to take it over if the background thread has not committed it.
@@ -279,9 +280,7 @@ void UsageWriter::run() {
     if (waiting > max_backlog_.load(std::memory_order_relaxed)) max_backlog_ = waiting;
     if (inline_) {
       const auto now = std::chrono::steady_clock::now();
-      machine_idle_.store(
-          options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction,
-          std::memory_order_relaxed);
+      machine_idle_.store(spare_cpu(now), std::memory_order_relaxed);
       settle_open(flushes_waiting_.load() > 0 || queue_.closed());
     }
     maybe_prune();
@@ -335,7 +334,7 @@ void UsageWriter::dispatch(std::vector<std::string>& batch, std::size_t queued) 
   // Hand off only while the machine has CPU to spare (by default a quarter of it idle lately): on a busy
   // machine the background thread would be starved, and taking its batch back costs a wait.
   if (background_batch_.empty() && !behind && !batch.empty() && now >= handoffs_paused_until_ &&
-      (options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction)) {
+      spare_cpu(now)) {
     background_batch_.swap(batch);
     background_has_batch_.store(true, std::memory_order_relaxed);
     lock.unlock();

@@ -133,6 +133,10 @@ class UsageWriter {
   bool try_insert(std::string& packed);
   // Commits the open transaction (db_mu_ held); on failure its rows go to retry_rows_.
   void commit_open(bool background);
+  // The open transaction failed and was rolled back (db_mu_ held): its rows go to the dispatcher.
+  void retry_open_rows();
+  // The idle meter saw at least options_.min_idle_fraction of the machine idle lately; dispatcher only.
+  bool spare_cpu(std::chrono::steady_clock::time_point now);
   // Dispatcher: commits the open transaction when it is due (or asks the background thread to).
   void settle_open(bool forced);
   std::chrono::milliseconds idle_wait();
