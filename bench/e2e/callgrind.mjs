@@ -4,7 +4,9 @@
 // up, zeroes the counters, runs wrk for a fixed time, dumps, and prints instructions per request; with
 // --split, the functions with the most instructions of their own (counted from start-up).
 //
-//   node bench/e2e/callgrind.mjs [--bin PATH] [--seconds 10] [--conns 4] [--keep] [--split [--top 40]]
+//   node bench/e2e/callgrind.mjs [--bin PATH] [--seconds 10] [--conns 4] [--keep] [--split [--top 40]] [--nolog]
+//
+// --nolog: without the usage log (the difference is what the log costs a request).
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +30,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--top') o.top = Number(argv[++i]);
   else if (a === '--keep') o.keep = true;
   else if (a === '--split') o.split = true;
+  else if (a === '--nolog') o.nolog = true;
   else throw new Error(`unknown option ${a}`);
 }
 
@@ -37,7 +40,7 @@ async function main() {
     const { child: up, port: upPort } = await P.startStaticUpstream(tmp);
     // The streaming pools are not used here; any port will do.
     const conf = path.join(tmp, 'gateway.yaml');
-    fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, 1));
+    fs.writeFileSync(conf, spillwayConf(tmp, upPort, upPort, upPort, 1, !o.nolog));
     const ready = path.join(tmp, 'ready.json');
     const outFile = path.join(tmp, 'callgrind.out');
     const sw = P.start('spillway (callgrind)', 'valgrind',

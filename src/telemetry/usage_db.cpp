@@ -1,5 +1,6 @@
 #include "telemetry/usage_db.h"
 
+#include <sched.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -353,9 +354,9 @@ void UsageDb::exec(const char* sql) {
   }
 }
 
-bool UsageDb::insert_packed(const std::vector<std::string>& packed, std::string& error) {
+bool UsageDb::insert_packed(const std::vector<std::string>& packed, std::string& error, Pace pace) {
   std::size_t committed = 0;
-  return insert_rows(packed, nullptr, committed, error);
+  return insert_rows(packed, nullptr, pace, committed, error);
 }
 
 bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error) {
@@ -367,7 +368,7 @@ bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error
 
 bool UsageDb::insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                            std::size_t& committed, std::string& error) {
-  return insert_rows(packed, &stop, committed, error);
+  return insert_rows(packed, &stop, Pace::kStraight, committed, error);
 }
 
 int64_t UsageDb::dims_id(const PackedUsageView& r) {
@@ -415,7 +416,7 @@ void UsageDb::forget_dims() {
   last_dims_ = nullptr;
 }
 
-bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop,
+bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop, Pace pace,
                           std::size_t& committed, std::string& error) {
   committed = 0;
   if (packed.empty()) return true;
@@ -459,6 +460,10 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
     if (rc != SQLITE_DONE) return fail();
     n += rows;
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
+    if (pace == Pace::kYield && n < packed.size()) {
+      sched_yield();
+      ++yields_;
+    }
   }
   if (step_once(commit_) != SQLITE_DONE) return fail();
   committed = n;

@@ -41,9 +41,16 @@ class UsageDb {
   UsageDb(const UsageDb&) = delete;
   UsageDb& operator=(const UsageDb&) = delete;
 
+  // How a batch shares the CPU. kYield gives it up (sched_yield) after each statement but the last, so a
+  // batch written at normal priority on a busy machine (about 1.5 ms of CPU per 1024 rows) runs in
+  // pieces of one statement (about 25 us) between the requests that want the core, instead of holding
+  // it for a whole time slice while they wait (bench/RESULTS.md, fifteenth session: p99 at 64
+  // connections 6.35 -> 5.29 ms). A yield with nothing else to run returns at once.
+  enum class Pace { kStraight, kYield };
+
   // Inserts every record (packed by pack_usage) in one transaction. On failure rolls back, and returns
   // false with `error` set.
-  bool insert_packed(const std::vector<std::string>& packed, std::string& error);
+  bool insert_packed(const std::vector<std::string>& packed, std::string& error, Pace pace = Pace::kStraight);
   // The same for records not packed yet (tests, tools).
   bool insert(const std::vector<UsageRecord>& records, std::string& error);
   // Like insert_packed(), but `stop` is read after each statement (kRowsPerInsert rows at most): once it is
@@ -60,6 +67,8 @@ class UsageDb {
   // Commits the transaction of insert_open(), if one is open. On failure it is rolled back: false.
   bool commit_open(std::string& error);
   bool has_open() const { return open_; }
+  // Times a batch gave up the CPU (Pace::kYield), since the file was opened.
+  uint64_t yields() const { return yields_; }
   // Deletes the rows with time_ms < `before_ms`, in short transactions, then the combinations no row can
   // use any more. Returns the number of rows deleted.
   int64_t prune(int64_t before_ms);
@@ -71,7 +80,7 @@ class UsageDb {
   // Finalizes the statements and closes the connection (each may be null); used by the destructor and by
   // a constructor that fails half-way.
   void close();
-  bool insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop,
+  bool insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop, Pace pace,
                    std::size_t& committed, std::string& error);
   // The usage_dims id of `r`'s combination (inserted if new), its max_ts raised to cover r.time_ms; inside
   // the caller's transaction. -1 on a database error.
@@ -124,6 +133,7 @@ class UsageDb {
   std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
   std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
   bool open_ = false;  // insert_open()'s transaction is open
+  uint64_t yields_ = 0;
 };
 
 }  // namespace spillway::telemetry

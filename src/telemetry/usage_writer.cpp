@@ -255,6 +255,7 @@ UsageWriterStats UsageWriter::stats() const {
   s.background_idle = background_idle_.load();
   s.takeovers = takeovers_.load();
   s.max_backlog = max_backlog_.load();
+  s.batch_yields = batch_yields_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -419,8 +420,11 @@ void UsageWriter::write_batch(std::vector<std::string>& batch) {
   // queue forever.
   for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
-    ok = db_->insert_packed(batch, error);
+    // The dispatcher runs at normal priority, mostly when every core is busy: it lets the requests that
+    // wait for its core go first between statements.
+    ok = db_->insert_packed(batch, error, UsageDb::Pace::kYield);
   }
+  batch_yields_.store(db_->yields(), std::memory_order_relaxed);
   if (ok) {
     written_ += batch.size();
     ++batches_;

@@ -25,9 +25,11 @@
 // the file (after at most one more row), takes over the rest of that batch and commits it with its own.
 // A take-over waits until the starved background thread gets the CPU for that row, so afterwards the
 // dispatcher keeps writing by itself for 1 s (doubling to at most about a minute while take-overs recur)
-// before it hands off again. Records are never dropped by this, only delayed. Where SCHED_IDLE is not
-// available both threads run at normal priority; `usage_log.idle_writer: false` (options.background)
-// leaves the dispatcher alone.
+// before it hands off again. Records are never dropped by this, only delayed. The dispatcher's own
+// batches (every batch on a busy machine) give up the CPU after each statement (UsageDb::Pace::kYield),
+// so they run between the requests that want its core rather than in front of them. Where SCHED_IDLE is
+// not available both threads run at normal priority; `usage_log.idle_writer: false`
+// (options.background) leaves the dispatcher alone.
 //
 // Durability: a record is committed at most about `flush_interval` plus two batches' write time after it
 // was submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
@@ -74,6 +76,7 @@ struct UsageWriterStats {
   bool background_idle = false;     // the background thread runs at SCHED_IDLE
   uint64_t takeovers = 0;           // background batches the dispatcher took over (machine saturated)
   uint64_t max_backlog = 0;         // most records seen waiting (queued plus the batch just taken)
+  uint64_t batch_yields = 0;        // times the dispatcher's batches gave up the CPU between statements
 };
 
 struct UsageWriterOptions {
@@ -188,6 +191,7 @@ class UsageWriter {
   std::atomic<uint64_t> background_written_{0};
   std::atomic<uint64_t> takeovers_{0};
   std::atomic<uint64_t> max_backlog_{0};  // written by the dispatcher only
+  std::atomic<uint64_t> batch_yields_{0};
   // Dispatcher thread only: hand-offs pause after a take-over (pause_handoffs()).
   std::chrono::steady_clock::time_point handoffs_paused_until_{};
   std::chrono::steady_clock::time_point last_takeover_{};

@@ -238,6 +238,43 @@ TEST(UsageDb, InsertUntilStopsAfterAWholeStatement) {
             kT0 + static_cast<int64_t>(UsageDb::kRowsPerInsert) - 1);
 }
 
+TEST(UsageDb, APacedBatchGivesUpTheCpuBetweenItsStatementsAndStoresEveryRow) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  std::vector<UsageRecord> rs;
+  const std::size_t n = 2 * UsageDb::kRowsPerInsert + 8;  // two 16-row statements, then 8 of one row
+  for (std::size_t i = 0; i < n; ++i) {
+    rs.push_back(sample_record(kT0 + static_cast<int64_t>(i), "r" + std::to_string(i)));
+  }
+  std::string error;
+  ASSERT_TRUE(db.insert_packed(packed(rs), error, UsageDb::Pace::kYield)) << error;
+  EXPECT_EQ(db.yields(), 9u);  // after every statement but the last
+  ASSERT_TRUE(db.insert_packed(packed({sample_record(kT0 + 100, "straight")}), error)) << error;
+  EXPECT_EQ(db.yields(), 9u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(n) + 1);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE request_id = 'r' || (ts - " +
+                                std::to_string(kT0) + ")"),
+            static_cast<int64_t>(n));
+}
+
+TEST(UsageWriter, TheDispatchersBatchesGiveUpTheCpuBetweenStatements) {
+  // Without the background thread the dispatcher writes every batch, paced.
+  TempDir dir;
+  config::UsageLogSettings s = settings_for(dir.file("u.db"));
+  s.batch_size = 64;
+  s.flush_interval = std::chrono::milliseconds(50);
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter w(s, clock, UsageWriterOptions{.background = false});
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(w.submit(sample_record(kT0 + i, "p" + std::to_string(i))));
+  w.flush();
+  // Mostly one batch of four 16-row statements: three yields. However the rows were split into batches,
+  // there are at least that many statements but one per batch.
+  EXPECT_GE(w.stats().batch_yields, 3u);
+  w.stop();
+  EXPECT_EQ(query_int(s.sqlite_path, "SELECT COUNT(*) FROM usage"), 64);
+}
+
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
