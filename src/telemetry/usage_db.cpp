@@ -354,9 +354,12 @@ void UsageDb::exec(const char* sql) {
   }
 }
 
-bool UsageDb::insert_packed(const std::vector<std::string>& packed, std::string& error, Pace pace) {
+bool UsageDb::insert_packed(const std::vector<std::string>& packed, std::string& error, Pace pace,
+                            std::chrono::steady_clock::duration yield_budget) {
   std::size_t committed = 0;
-  return insert_rows(packed, nullptr, pace, committed, error);
+  const auto yield_until = pace == Pace::kYield ? std::chrono::steady_clock::now() + yield_budget
+                                                : std::chrono::steady_clock::time_point{};
+  return insert_rows(packed, nullptr, pace, yield_until, committed, error);
 }
 
 bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error) {
@@ -368,7 +371,7 @@ bool UsageDb::insert(const std::vector<UsageRecord>& records, std::string& error
 
 bool UsageDb::insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                            std::size_t& committed, std::string& error) {
-  return insert_rows(packed, &stop, Pace::kStraight, committed, error);
+  return insert_rows(packed, &stop, Pace::kStraight, {}, committed, error);
 }
 
 int64_t UsageDb::dims_id(const PackedUsageView& r) {
@@ -417,7 +420,8 @@ void UsageDb::forget_dims() {
 }
 
 bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop, Pace pace,
-                          std::size_t& committed, std::string& error) {
+                          std::chrono::steady_clock::time_point yield_until, std::size_t& committed,
+                          std::string& error) {
   committed = 0;
   if (packed.empty()) return true;
   // The writer commits insert_open()'s rows first: a batch inside them could not roll back alone.
@@ -460,7 +464,7 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
     if (rc != SQLITE_DONE) return fail();
     n += rows;
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-    if (pace == Pace::kYield && n < packed.size()) {
+    if (pace == Pace::kYield && n < packed.size() && std::chrono::steady_clock::now() < yield_until) {
       sched_yield();
       ++yields_;
     }

@@ -129,8 +129,8 @@ class UsageWriter {
   // statement.
   std::unique_lock<std::mutex> lock_db();
   // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
-  // counted as failed.
-  void write_batch(std::vector<std::string>& batch);
+  // counted as failed. `paced`: the batch gives up the CPU between statements (UsageDb::Pace::kYield).
+  void write_batch(std::vector<std::string>& batch, bool paced = false);
   // The queue's or the open transaction's: `packed` inserted on the calling thread when the file is free.
   bool accept(std::string packed);
   bool try_insert(std::string& packed);

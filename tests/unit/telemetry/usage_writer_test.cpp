@@ -248,31 +248,22 @@ TEST(UsageDb, APacedBatchGivesUpTheCpuBetweenItsStatementsAndStoresEveryRow) {
     rs.push_back(sample_record(kT0 + static_cast<int64_t>(i), "r" + std::to_string(i)));
   }
   std::string error;
-  ASSERT_TRUE(db.insert_packed(packed(rs), error, UsageDb::Pace::kYield)) << error;
+  ASSERT_TRUE(db.insert_packed(packed(rs), error, UsageDb::Pace::kYield, std::chrono::hours(1))) << error;
   EXPECT_EQ(db.yields(), 9u);  // after every statement but the last
   ASSERT_TRUE(db.insert_packed(packed({sample_record(kT0 + 100, "straight")}), error)) << error;
   EXPECT_EQ(db.yields(), 9u);
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(n) + 1);
+  // Past its budget of wall time a paced batch goes on straight.
+  std::vector<UsageRecord> more;
+  for (std::size_t i = 0; i < n; ++i) {
+    more.push_back(sample_record(kT0 + 200 + static_cast<int64_t>(i), "m" + std::to_string(i)));
+  }
+  ASSERT_TRUE(db.insert_packed(packed(more), error, UsageDb::Pace::kYield, std::chrono::nanoseconds(0)))
+      << error;
+  EXPECT_EQ(db.yields(), 9u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2 * static_cast<int64_t>(n) + 1);
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage WHERE request_id = 'r' || (ts - " +
                                 std::to_string(kT0) + ")"),
             static_cast<int64_t>(n));
-}
-
-TEST(UsageWriter, TheDispatchersBatchesGiveUpTheCpuBetweenStatements) {
-  // Without the background thread the dispatcher writes every batch, paced.
-  TempDir dir;
-  config::UsageLogSettings s = settings_for(dir.file("u.db"));
-  s.batch_size = 64;
-  s.flush_interval = std::chrono::milliseconds(50);
-  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-  UsageWriter w(s, clock, UsageWriterOptions{.background = false});
-  for (int i = 0; i < 64; ++i) ASSERT_TRUE(w.submit(sample_record(kT0 + i, "p" + std::to_string(i))));
-  w.flush();
-  // Mostly one batch of four 16-row statements: three yields. However the rows were split into batches,
-  // there are at least that many statements but one per batch.
-  EXPECT_GE(w.stats().batch_yields, 3u);
-  w.stop();
-  EXPECT_EQ(query_int(s.sqlite_path, "SELECT COUNT(*) FROM usage"), 64);
 }
 
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
@@ -548,6 +539,38 @@ TEST(UsageWriter, WithoutTheBackgroundThreadTheDispatcherWritesEverything) {
   EXPECT_EQ(s.background_written, 0u);
   EXPECT_FALSE(s.background_idle);
   EXPECT_EQ(s.inserted_inline, 0u);  // inline inserts need the background thread to commit them
+}
+
+TEST(UsageWriter, TheDispatchersBatchesGiveUpTheCpuBetweenStatements) {
+  // Without the background thread the dispatcher writes every batch, paced.
+  TempDir dir;
+  config::UsageLogSettings s = settings_for(dir.file("u.db"));
+  s.batch_size = 64;
+  s.flush_interval = std::chrono::milliseconds(50);
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter w(s, clock, UsageWriterOptions{.background = false});
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(w.submit(sample_record(kT0 + i, "p" + std::to_string(i))));
+  // Not flush(): a batch someone waits for is written straight (next test).
+  ASSERT_TRUE(written_within(w, 64, std::chrono::seconds(10)));
+  // Mostly one batch of four 16-row statements: three yields. However the rows were split into batches,
+  // there are at least that many statements but one per batch.
+  EXPECT_GE(w.stats().batch_yields, 3u);
+  w.stop();
+  EXPECT_EQ(query_int(s.sqlite_path, "SELECT COUNT(*) FROM usage"), 64);
+}
+
+TEST(UsageWriter, ABatchThatAFlushWaitsForIsWrittenStraight) {
+  // The same when the dispatcher is behind: a whole batch more queued, a flush, the stop.
+  TempDir dir;
+  config::UsageLogSettings s = settings_for(dir.file("u.db"));
+  s.batch_size = 1024;
+  s.flush_interval = std::chrono::seconds(10);  // the batch closes only for the flush
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter w(s, clock, UsageWriterOptions{.background = false});
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(w.submit(sample_record(kT0 + i, "f" + std::to_string(i))));
+  w.flush();
+  EXPECT_EQ(w.stats().written, 64u);
+  EXPECT_EQ(w.stats().batch_yields, 0u);
 }
 
 // Waits (bounded) for the writer's first prune pass, which runs on its first wake-up: afterwards nothing
