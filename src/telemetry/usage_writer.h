@@ -27,8 +27,9 @@
 // dispatcher keeps writing by itself for 1 s (doubling to at most about a minute while take-overs recur)
 // before it hands off again. Records are never dropped by this, only delayed. The dispatcher's own
 // batches (every batch on a busy machine) give up the CPU after each statement (UsageDb::Pace::kYield),
-// so they run between the requests that want its core rather than in front of them. Where SCHED_IDLE is
-// not available both threads run at normal priority; `usage_log.idle_writer: false`
+// so they run between the requests that want its core rather than in front of them; not while it is
+// behind (dispatch()), and only for a batch's first 20 ms, so that the queue does not grow meanwhile.
+// Where SCHED_IDLE is not available both threads run at normal priority; `usage_log.idle_writer: false`
 // (options.background) leaves the dispatcher alone.
 //
 // Durability: a record is committed at most about `flush_interval` plus two batches' write time after it
