@@ -1,16 +1,22 @@
 #include "telemetry/usage_db.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
 
 #include <array>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
+#include <thread>
 
 #include "util/ascii.h"
 #include "util/log.h"
+#include "util/quiet_thread.h"
 
 namespace spillway::telemetry {
 namespace {
@@ -204,6 +210,7 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
+    exec(("PRAGMA journal_size_limit=" + std::to_string(kWalSizeLimitBytes)).c_str());
     sqlite3_stmt* version = nullptr;
     sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &version, nullptr);
     int found = 0;
@@ -263,6 +270,133 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
 }
 
 UsageDb::~UsageDb() { close(); }
+
+struct UsageDb::Checkpointer {
+  sqlite3* db = nullptr;  // the thread's own connection
+  std::mutex mu;
+  std::condition_variable wake;  // the thread: asked, stop, held lifted
+  std::condition_variable idle;  // a commit past kMaxWalFrames: the thread finished
+  bool asked = false;            // the next four guarded by mu
+  bool running = false;          // a checkpoint is under way (the thread's, or a commit's)
+  bool stop = false;
+  bool held = false;
+  bool failing = false;  // the thread's last checkpoint failed (logged once until one succeeds)
+  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> done_inline{0};
+  std::atomic<uint64_t> waits{0};
+  std::thread thread;
+};
+
+void UsageDb::start_checkpointer() {
+  if (checkpointer_ || !db_) return;
+  auto c = std::make_unique<Checkpointer>();
+  // A connection looks at the WAL only from its first read on: until then a checkpoint through it does
+  // nothing, successfully. Asking for the journal mode reads the file.
+  std::string mode;
+  const int rc = sqlite3_open_v2(path_.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      mode = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+  }
+  if (rc != SQLITE_OK || mode != "wal") {
+    const std::string message = !c->db         ? "out of memory"
+                                : mode.empty() ? sqlite3_errmsg(c->db)
+                                               : "journal mode " + mode;
+    sqlite3_close(c->db);
+    // Not fatal: the commits checkpoint by themselves, as SQLite does by default.
+    util::log_warn("usage log: " + path_ +
+                   ": no checkpoint thread, commits checkpoint themselves: " + message);
+    return;
+  }
+  checkpointer_ = std::move(c);
+  try {
+    checkpointer_->thread = util::start_quiet_thread([this] { run_checkpoints(); });
+  } catch (const std::system_error& e) {
+    sqlite3_close(checkpointer_->db);
+    checkpointer_.reset();
+    util::log_warn("usage log: " + path_ +
+                   ": no checkpoint thread, commits checkpoint themselves: " + e.what());
+    return;
+  }
+  // Replaces SQLite's automatic checkpoint, which is a WAL hook too.
+  sqlite3_wal_hook(db_, &UsageDb::on_wal_commit, this);
+}
+
+int UsageDb::on_wal_commit(void* self, sqlite3* db, const char* name, int frames) {
+  auto* u = static_cast<UsageDb*>(self);
+  u->wal_frames_.store(frames, std::memory_order_relaxed);
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  Checkpointer& c = *u->checkpointer_;
+  std::unique_lock lock(c.mu);
+  if (frames < kMaxWalFrames) {
+    // While one runs, the next commit asks again: the frames appended meanwhile are still to copy.
+    if (!c.running) {
+      c.asked = true;
+      c.wake.notify_one();
+    }
+    return SQLITE_OK;
+  }
+  if (c.running) {
+    ++c.waits;
+    c.idle.wait(lock, [&] { return !c.running; });
+  }
+  c.asked = false;
+  c.running = true;
+  lock.unlock();
+  // No writer can append now (this is the writer, between transactions): the checkpoint copies every
+  // frame, and the next transaction restarts the WAL. A failure leaves the WAL as it is, to try again.
+  if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) {
+    ++c.done_inline;
+  }
+  lock.lock();
+  c.running = false;
+  return SQLITE_OK;
+}
+
+void UsageDb::run_checkpoints() {
+  pthread_setname_np(pthread_self(), "spw-usage-ckpt");
+  Checkpointer& c = *checkpointer_;
+  std::unique_lock lock(c.mu);
+  for (;;) {
+    c.wake.wait(lock, [&] { return c.stop || (c.asked && !c.running); });
+    if (c.stop) break;
+    c.asked = false;
+    c.running = true;
+    c.wake.wait(lock, [&] { return c.stop || !c.held; });
+    lock.unlock();
+    const int rc =
+        c.stop ? SQLITE_OK
+               : sqlite3_wal_checkpoint_v2(c.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+    c.running = false;
+    if (rc == SQLITE_OK) {
+      ++c.done;
+      c.failing = false;
+    } else if (!c.failing) {
+      c.failing = true;
+      util::log_warn("usage log: " + path_ +
+                     ": a checkpoint failed, the WAL grows until one succeeds: " + sqlite3_errmsg(c.db));
+    }
+    c.idle.notify_all();
+  }
+}
+
+uint64_t UsageDb::checkpoints() const { return checkpointer_ ? checkpointer_->done.load() : 0; }
+uint64_t UsageDb::checkpoints_inline() const { return checkpointer_ ? checkpointer_->done_inline.load() : 0; }
+uint64_t UsageDb::checkpoint_waits() const { return checkpointer_ ? checkpointer_->waits.load() : 0; }
+
+void UsageDb::hold_checkpoints_for_test(bool hold) {
+  if (!checkpointer_) return;
+  {
+    std::lock_guard lock(checkpointer_->mu);
+    checkpointer_->held = hold;
+  }
+  checkpointer_->wake.notify_all();
+}
 
 // Binds `r` to parameters base + 1 .. base + kColumns of `insert`, without copying its texts: the packed
 // string `r` views must outlive the statement's step. `dims` is the id of its usage_dims row.
@@ -326,6 +460,17 @@ void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64
 }
 
 void UsageDb::close() {
+  if (checkpointer_) {  // first: the last connection to close does the final checkpoint
+    {
+      std::lock_guard lock(checkpointer_->mu);
+      checkpointer_->stop = true;
+    }
+    checkpointer_->wake.notify_all();
+    if (checkpointer_->thread.joinable()) checkpointer_->thread.join();
+    sqlite3_close(checkpointer_->db);
+    if (db_) sqlite3_wal_hook(db_, nullptr, nullptr);
+    checkpointer_.reset();
+  }
   for (sqlite3_stmt** s : {&insert_.stmt, &insert_many_.stmt, &find_dims_, &insert_dims_, &raise_max_ts_,
                            &prune_, &prune_dims_, &begin_, &commit_}) {
     sqlite3_finalize(*s);  // a no-op on null

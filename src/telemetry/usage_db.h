@@ -1,13 +1,15 @@
 #pragma once
-// The usage log's SQLite file: schema, batched inserts, retention pruning. One UsageDb is used by one
-// thread at a time (the usage writer's two threads take turns under its lock). docs/usage-log.md
-// documents the schema.
+// The usage log's SQLite file: schema, batched inserts, retention pruning, checkpoints. One UsageDb is used
+// by one thread at a time (the usage writer's two threads take turns under its lock), plus, once
+// start_checkpointer() is called, a checkpoint thread of its own with its own connection.
+// docs/usage-log.md documents the schema.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,6 +36,14 @@ class UsageDb {
   static constexpr std::size_t kDimsCacheSize = 4096;
   // How long a statement waits for another connection's lock before it fails (insert_open() does not).
   static constexpr int kBusyTimeoutMs = 5000;
+  // A commit that leaves the WAL at least this many frames (pages) long starts a checkpoint: SQLite's own
+  // default (wal_autocheckpoint), about 4 MiB with 4 KiB pages.
+  static constexpr int kCheckpointFrames = 1000;
+  // With the checkpoint thread: a commit that leaves the WAL this long waits for the thread's checkpoint
+  // and then checkpoints itself, so that the WAL restarts (see start_checkpointer()).
+  static constexpr int kMaxWalFrames = 10 * kCheckpointFrames;
+  // Once restarted after it grew past this, the WAL file is cut back to it (PRAGMA journal_size_limit).
+  static constexpr int64_t kWalSizeLimitBytes = 8 << 20;
 
   // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing and
   // converts a schema 1 or 2 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
@@ -75,6 +85,28 @@ class UsageDb {
   bool has_open() const { return open_; }
   // Times a batch gave up the CPU (Pace::kYield), since the file was opened.
   uint64_t yields() const { return yields_; }
+  // Moves the checkpoints off the committing thread. Without it a commit that fills the WAL
+  // (kCheckpointFrames) copies its pages into the main file itself, two fsyncs included: 20-30 ms on the
+  // test machine, but now and then 300 ms when the disk is slow to sync, while records pile up in the
+  // usage writer's queue (7.2k once in a 60 s run at 64 connections; on a slower disk, until it drops).
+  // With it, such a commit only wakes a thread that checkpoints through a second connection (SQLite's
+  // PASSIVE mode: it copies what was committed when it began and never blocks the writer), and the
+  // writer goes on appending meanwhile. The WAL restarts from its start at the first commit after a
+  // checkpoint that found no frame left to copy; a writer that keeps appending during every checkpoint
+  // would grow it without end, so past kMaxWalFrames the commit waits for the thread and checkpoints
+  // itself, as without the thread. Call once, before the first insert; close() stops the thread.
+  void start_checkpointer();
+  // Checkpoints done by the checkpoint thread, and by commits past kMaxWalFrames, since the file was opened.
+  uint64_t checkpoints() const;
+  uint64_t checkpoints_inline() const;
+  // The WAL's length in frames after the last commit (0 before the first commit).
+  int wal_frames() const { return wal_frames_.load(std::memory_order_relaxed); }
+  // Tests: while held, the checkpoint thread takes the next checkpoint it is asked for and waits before
+  // doing it (so it stays busy).
+  void hold_checkpoints_for_test(bool hold);
+  // Commits that waited for the checkpoint thread (past kMaxWalFrames).
+  uint64_t checkpoint_waits() const;
+
   // Deletes the rows with time_ms < `before_ms`, in short transactions, then the combinations no row can
   // use any more. Returns the number of rows deleted.
   int64_t prune(int64_t before_ms);
@@ -122,6 +154,9 @@ class UsageDb {
   // Empties the cache of combinations (past its bound, after a rollback or a prune).
   void forget_dims();
   void rollback_open();
+  // SQLite's WAL hook (after each commit on db_): asks for, or past kMaxWalFrames does, a checkpoint.
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+  void run_checkpoints();
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
@@ -142,6 +177,9 @@ class UsageDb {
   std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
   bool open_ = false;  // insert_open()'s transaction is open
   uint64_t yields_ = 0;
+  std::atomic<int> wal_frames_{0};
+  struct Checkpointer;  // the checkpoint thread and its connection (usage_db.cpp)
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 }  // namespace spillway::telemetry

@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 
 #include <algorithm>
 
@@ -23,16 +22,6 @@ int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-std::thread start_quiet_thread(std::function<void()> fn) {
-  sigset_t all;
-  sigset_t old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  std::thread t(std::move(fn));  // inherits the full mask
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return t;
-}
-
 UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::Clock& clock,
                          UsageWriterOptions options)
     : settings_(settings),
@@ -43,6 +32,7 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
       inline_(options.background && options.inline_inserts),
       idle_meter_(std::make_unique<util::IdleMeter>()),
       next_prune_(clock.steady_now()) {
+  db_->start_checkpointer();
   if (options_.background) {
     background_ = start_quiet_thread([this] { run_background(); });
 #ifdef SCHED_IDLE
@@ -138,6 +128,7 @@ void UsageWriter::commit_open(bool background) {
   open_due_ns_.store(0, std::memory_order_relaxed);
   written_ += n;
   ++batches_;
+  note_checkpoints();
   if (background) background_written_ += n;
   finish(n);
 }
@@ -230,6 +221,7 @@ void UsageWriter::stop() {
       commit_open(false);
       if (!retry_rows_.empty()) write_batch(retry_rows_);
     }
+    if (db_) note_checkpoints();
     db_.reset();
   }
   const UsageWriterStats s = stats();
@@ -238,7 +230,9 @@ void UsageWriter::stop() {
                  (s.background_idle ? "idle-priority " : "") + "background thread, " +
                  std::to_string(s.takeovers) + " batches taken over, " + std::to_string(s.inserted_inline) +
                  " inserted by request workers, at most " + std::to_string(s.max_backlog) + " waiting, " +
-                 std::to_string(s.dropped) + " dropped, " + std::to_string(s.failed) + " failed)");
+                 std::to_string(s.dropped) + " dropped, " + std::to_string(s.failed) + " failed, " +
+                 std::to_string(s.checkpoints + s.checkpoints_inline) + " checkpoints, " +
+                 std::to_string(s.checkpoints_inline) + " of them by commits)");
 }
 
 UsageWriterStats UsageWriter::stats() const {
@@ -256,6 +250,8 @@ UsageWriterStats UsageWriter::stats() const {
   s.takeovers = takeovers_.load();
   s.max_backlog = max_backlog_.load();
   s.batch_yields = batch_yields_.load(std::memory_order_relaxed);
+  s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
+  s.checkpoints_inline = checkpoints_inline_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -428,6 +424,7 @@ void UsageWriter::write_batch(std::vector<std::string>& batch, bool paced) {
     ok = db_->insert_packed(batch, error, paced ? UsageDb::Pace::kYield : UsageDb::Pace::kStraight);
   }
   batch_yields_.store(db_->yields(), std::memory_order_relaxed);
+  note_checkpoints();
   if (ok) {
     written_ += batch.size();
     ++batches_;
@@ -438,6 +435,11 @@ void UsageWriter::write_batch(std::vector<std::string>& batch, bool paced) {
   }
   finish(batch.size());
   batch.clear();
+}
+
+void UsageWriter::note_checkpoints() {
+  checkpoints_.store(db_->checkpoints(), std::memory_order_relaxed);
+  checkpoints_inline_.store(db_->checkpoints_inline(), std::memory_order_relaxed);
 }
 
 void UsageWriter::finish(std::size_t n) {

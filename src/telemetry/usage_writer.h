@@ -55,6 +55,7 @@
 #include "telemetry/usage_queue.h"
 #include "telemetry/usage_record.h"
 #include "util/clock.h"
+#include "util/quiet_thread.h"
 
 namespace spillway::util {
 class IdleMeter;
@@ -78,6 +79,8 @@ struct UsageWriterStats {
   uint64_t takeovers = 0;           // background batches the dispatcher took over (machine saturated)
   uint64_t max_backlog = 0;         // most records seen waiting (queued plus the batch just taken)
   uint64_t batch_yields = 0;        // times the dispatcher's batches gave up the CPU between statements
+  uint64_t checkpoints = 0;         // WAL checkpoints by the file's checkpoint thread (UsageDb)
+  uint64_t checkpoints_inline = 0;  // by commits that found the WAL past UsageDb::kMaxWalFrames
 };
 
 struct UsageWriterOptions {
@@ -145,6 +148,7 @@ class UsageWriter {
   void settle_open(bool forced);
   std::chrono::milliseconds idle_wait();
   void finish(std::size_t n);
+  void note_checkpoints();  // db_mu_ held, db_ set
   void pause_handoffs(std::chrono::steady_clock::time_point now);
   void maybe_prune();
   void report_drops(bool force);
@@ -193,6 +197,8 @@ class UsageWriter {
   std::atomic<uint64_t> takeovers_{0};
   std::atomic<uint64_t> max_backlog_{0};  // written by the dispatcher only
   std::atomic<uint64_t> batch_yields_{0};
+  std::atomic<uint64_t> checkpoints_{0};  // copies of the file's counts (db_mu_ held), for stats()
+  std::atomic<uint64_t> checkpoints_inline_{0};
   // Dispatcher thread only: hand-offs pause after a take-over (pause_handoffs()).
   std::chrono::steady_clock::time_point handoffs_paused_until_{};
   std::chrono::steady_clock::time_point last_takeover_{};
@@ -207,7 +213,6 @@ class UsageWriter {
   std::thread thread_;
 };
 
-// Starts `fn` on a new thread that has every signal blocked (signals go to the main thread's sigwait).
-std::thread start_quiet_thread(std::function<void()> fn);
+using util::start_quiet_thread;
 
 }  // namespace spillway::telemetry

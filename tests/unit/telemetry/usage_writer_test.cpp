@@ -266,6 +266,84 @@ TEST(UsageDb, APacedBatchGivesUpTheCpuBetweenItsStatementsAndStoresEveryRow) {
             static_cast<int64_t>(n));
 }
 
+// Rows of about one page each (a logged prompt of 3,000 bytes): n of them add about n WAL frames.
+std::vector<std::string> page_rows(int64_t first, std::size_t n) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    UsageRecord r = sample_record(first + static_cast<int64_t>(i), "p" + std::to_string(first + i));
+    r.prompt = std::string(3000, 'x');
+    out.push_back(pack_usage(r));
+  }
+  return out;
+}
+
+// Waits (5 s at most) until `done` holds.
+template <class F>
+bool eventually(F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST(UsageDb, TheCheckpointThreadCopiesTheWalSoThatItRestarts) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  db.start_checkpointer();
+  std::string error;
+  int64_t ts = kT0;
+  std::size_t rows = 0;
+  // Batches of 100 pages until a commit leaves the WAL past the point where a checkpoint is asked for.
+  for (int i = 0; i < 50 && db.wal_frames() < UsageDb::kCheckpointFrames; ++i, ts += 100, rows += 100) {
+    ASSERT_TRUE(db.insert_packed(page_rows(ts, 100), error)) << error;
+  }
+  ASSERT_GE(db.wal_frames(), UsageDb::kCheckpointFrames);
+  ASSERT_TRUE(eventually([&] { return db.checkpoints() >= 1; }));
+  // Every frame was copied into the file: the next transaction starts the WAL over.
+  ASSERT_TRUE(db.insert_packed(page_rows(ts, 10), error)) << error;
+  rows += 10;
+  EXPECT_LT(db.wal_frames(), 100);
+  EXPECT_EQ(db.checkpoints_inline(), 0u);
+  EXPECT_EQ(db.checkpoint_waits(), 0u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(rows));
+}
+
+TEST(UsageDb, CommitsGoOnWhileACheckpointRunsAndPastTheLimitWaitForItAndCheckpointThemselves) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  db.start_checkpointer();
+  db.hold_checkpoints_for_test(true);  // the first checkpoint asked for stays under way
+  std::atomic<std::size_t> rows{0};
+  std::string error;
+  std::thread writer([&] {
+    int64_t ts = kT0;
+    // Up to the limit, and the commit that passes it (which waits for the held checkpoint).
+    for (int i = 0; i < 200; ++i, ts += 100) {
+      if (!db.insert_packed(page_rows(ts, 100), error)) return;
+      rows += 100;
+      if (db.wal_frames() >= UsageDb::kMaxWalFrames) return;
+    }
+  });
+  const bool waited = eventually([&] { return db.checkpoint_waits() == 1; });
+  // The commits after the first ask went on without a checkpoint: the WAL grew to the limit.
+  EXPECT_EQ(db.checkpoints(), 0u);
+  EXPECT_GE(rows.load(), static_cast<std::size_t>(UsageDb::kMaxWalFrames) * 9 / 10);
+  db.hold_checkpoints_for_test(false);
+  writer.join();
+  ASSERT_TRUE(waited);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_GE(db.wal_frames(), UsageDb::kMaxWalFrames);
+  EXPECT_EQ(db.checkpoints(), 1u);
+  EXPECT_EQ(db.checkpoints_inline(), 1u);
+  ASSERT_TRUE(db.insert_packed(page_rows(kT0 + 100'000, 10), error)) << error;
+  EXPECT_LT(db.wal_frames(), 100);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(rows.load()) + 10);
+}
+
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
