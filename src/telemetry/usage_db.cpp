@@ -211,6 +211,7 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec(("PRAGMA journal_size_limit=" + std::to_string(kWalSizeLimitBytes)).c_str());
+    exec(("PRAGMA cache_size=-" + std::to_string(kCacheKiB)).c_str());
     sqlite3_stmt* version = nullptr;
     sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &version, nullptr);
     int found = 0;

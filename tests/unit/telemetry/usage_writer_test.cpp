@@ -344,6 +344,24 @@ TEST(UsageDb, CommitsGoOnWhileACheckpointRunsAndPastTheLimitWaitForItAndCheckpoi
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(rows.load()) + 10);
 }
 
+TEST(UsageDb, TransactionsBiggerThanThePageCacheStoreEveryRow) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  db.start_checkpointer();
+  // Three times the cache in pages, in one batch and in one open transaction: their pages spill to the WAL
+  // before the commit.
+  const std::size_t n = 3 * UsageDb::kCacheKiB / 4;
+  std::string error;
+  ASSERT_TRUE(db.insert_packed(page_rows(kT0, n), error)) << error;
+  for (const std::string& row : page_rows(kT0 + 10'000, n)) ASSERT_TRUE(db.insert_open(row, error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(n));
+  ASSERT_TRUE(db.commit_open(error)) << error;
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2 * static_cast<int64_t>(n));
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage WHERE length(prompt) = 3000"),
+            2 * static_cast<int64_t>(n));
+}
+
 TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   TempDir dir;
   const std::string path = dir.file("u.db");
