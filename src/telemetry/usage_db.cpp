@@ -281,7 +281,8 @@ struct UsageDb::Checkpointer {
   bool running = false;          // a checkpoint is under way (the thread's, or a commit's)
   bool stop = false;
   bool held = false;
-  bool failing = false;  // the thread's last checkpoint failed (logged once until one succeeds)
+  bool failing = false;      // the thread's last checkpoint failed (logged once until one succeeds)
+  int policy = SCHED_OTHER;  // the thread's scheduling policy, as last set (guarded by mu)
   std::atomic<uint64_t> done{0};
   std::atomic<uint64_t> done_inline{0};
   std::atomic<uint64_t> waits{0};
@@ -316,6 +317,7 @@ void UsageDb::start_checkpointer() {
   checkpointer_ = std::move(c);
   try {
     checkpointer_->thread = util::start_quiet_thread([this] { run_checkpoints(); });
+    pthread_setname_np(checkpointer_->thread.native_handle(), "spw-usage-ckpt");
   } catch (const std::system_error& e) {
     sqlite3_close(checkpointer_->db);
     checkpointer_.reset();
@@ -338,11 +340,14 @@ int UsageDb::on_wal_commit(void* self, sqlite3* db, const char* name, int frames
     if (!c.running) {
       c.asked = true;
       c.wake.notify_one();
+    } else if (!u->checkpoints_idle_.load(std::memory_order_relaxed)) {
+      u->set_checkpoint_policy(SCHED_OTHER);  // the machine turned busy: not to be starved
     }
     return SQLITE_OK;
   }
   if (c.running) {
     ++c.waits;
+    u->set_checkpoint_policy(SCHED_OTHER);
     c.idle.wait(lock, [&] { return !c.running; });
   }
   c.asked = false;
@@ -359,7 +364,6 @@ int UsageDb::on_wal_commit(void* self, sqlite3* db, const char* name, int frames
 }
 
 void UsageDb::run_checkpoints() {
-  pthread_setname_np(pthread_self(), "spw-usage-ckpt");
   Checkpointer& c = *checkpointer_;
   std::unique_lock lock(c.mu);
   for (;;) {
@@ -367,6 +371,7 @@ void UsageDb::run_checkpoints() {
     if (c.stop) break;
     c.asked = false;
     c.running = true;
+    set_checkpoint_policy(checkpoints_idle_.load(std::memory_order_relaxed) ? SCHED_IDLE : SCHED_OTHER);
     c.wake.wait(lock, [&] { return c.stop || !c.held; });
     lock.unlock();
     const int rc =
@@ -384,6 +389,20 @@ void UsageDb::run_checkpoints() {
     }
     c.idle.notify_all();
   }
+}
+
+void UsageDb::set_checkpoint_policy(int policy) {
+  Checkpointer& c = *checkpointer_;
+  if (c.policy == policy) return;
+  sched_param param{};
+  // Where SCHED_IDLE cannot be set the thread stays at normal priority.
+  if (pthread_setschedparam(c.thread.native_handle(), policy, &param) == 0) c.policy = policy;
+}
+
+int UsageDb::checkpoint_policy() const {
+  if (!checkpointer_) return -1;
+  std::lock_guard lock(checkpointer_->mu);
+  return checkpointer_->policy;
 }
 
 uint64_t UsageDb::checkpoints() const { return checkpointer_ ? checkpointer_->done.load() : 0; }
@@ -460,18 +479,23 @@ void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64
   optional_text(19, r.completion);
 }
 
-void UsageDb::close() {
-  if (checkpointer_) {  // first: the last connection to close does the final checkpoint
-    {
-      std::lock_guard lock(checkpointer_->mu);
-      checkpointer_->stop = true;
-    }
-    checkpointer_->wake.notify_all();
-    if (checkpointer_->thread.joinable()) checkpointer_->thread.join();
-    sqlite3_close(checkpointer_->db);
-    if (db_) sqlite3_wal_hook(db_, nullptr, nullptr);
-    checkpointer_.reset();
+void UsageDb::stop_checkpointer() {
+  if (!checkpointer_ || !checkpointer_->thread.joinable()) return;
+  {
+    std::lock_guard lock(checkpointer_->mu);
+    checkpointer_->stop = true;
   }
+  checkpointer_->wake.notify_all();
+  checkpointer_->thread.join();
+  sqlite3_close(checkpointer_->db);
+  checkpointer_->db = nullptr;
+  // Back to SQLite's own checkpoints in the commits (wal_autocheckpoint, 1000 pages).
+  sqlite3_wal_autocheckpoint(db_, kCheckpointFrames);
+}
+
+void UsageDb::close() {
+  stop_checkpointer();  // first: the last connection to close does the final checkpoint
+  checkpointer_.reset();
   for (sqlite3_stmt** s : {&insert_.stmt, &insert_many_.stmt, &find_dims_, &insert_dims_, &raise_max_ts_,
                            &prune_, &prune_dims_, &begin_, &commit_}) {
     sqlite3_finalize(*s);  // a no-op on null

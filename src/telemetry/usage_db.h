@@ -101,6 +101,20 @@ class UsageDb {
   // would grow it without end, so past kMaxWalFrames the commit waits for the thread and checkpoints
   // itself, as without the thread. Call once, before the first insert; close() stops the thread.
   void start_checkpointer();
+  // Waits for a checkpoint under way, ends the thread, and leaves the checkpoints to the commits again
+  // (the counts below are final). close() calls it.
+  void stop_checkpointer();
+  // Whether the checkpoint thread runs its next checkpoints at Linux's SCHED_IDLE priority (true) or at
+  // normal priority (false, the default), as the usage writer's idle meter says the machine has CPU to
+  // spare or not; any thread. At one connection a checkpoint at normal priority (6-7 ms of CPU per 1000
+  // pages) sat in front of requests: p99 251-358 us against 200-291 when the checkpoints ran in the
+  // idle-priority thread's commits (bench/RESULTS.md, sixteenth session). A commit that finds a
+  // checkpoint under way while the machine is busy, or that must wait for one (kMaxWalFrames), raises the
+  // thread back to normal priority, so that a checkpoint started on a quiet machine is not starved.
+  void set_checkpoints_idle(bool idle) { checkpoints_idle_.store(idle, std::memory_order_relaxed); }
+  // Tests: the checkpoint thread's scheduling policy (SCHED_OTHER or SCHED_IDLE) as it last set it;
+  // -1 without the thread.
+  int checkpoint_policy() const;
   // Checkpoints done by the checkpoint thread, and by commits past kMaxWalFrames, since the file was opened.
   uint64_t checkpoints() const;
   uint64_t checkpoints_inline() const;
@@ -162,6 +176,8 @@ class UsageDb {
   // SQLite's WAL hook (after each commit on db_): asks for, or past kMaxWalFrames does, a checkpoint.
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
   void run_checkpoints();
+  // The checkpoint thread's policy: SCHED_IDLE or SCHED_OTHER; the checkpointer's mutex held.
+  void set_checkpoint_policy(int policy);
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
@@ -183,6 +199,7 @@ class UsageDb {
   bool open_ = false;  // insert_open()'s transaction is open
   uint64_t yields_ = 0;
   std::atomic<int> wal_frames_{0};
+  std::atomic<bool> checkpoints_idle_{false};
   struct Checkpointer;  // the checkpoint thread and its connection (usage_db.cpp)
   std::unique_ptr<Checkpointer> checkpointer_;
 };

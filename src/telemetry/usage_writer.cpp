@@ -220,8 +220,9 @@ void UsageWriter::stop() {
     if (db_) {
       commit_open(false);
       if (!retry_rows_.empty()) write_batch(retry_rows_);
+      db_->stop_checkpointer();  // its counts are final then
+      note_checkpoints();
     }
-    if (db_) note_checkpoints();
     db_.reset();
   }
   const UsageWriterStats s = stats();
@@ -275,10 +276,14 @@ void UsageWriter::run() {
     const std::size_t queued = queue_.size();
     const uint64_t waiting = batch.size() + queued;
     if (waiting > max_backlog_.load(std::memory_order_relaxed)) max_backlog_ = waiting;
-    if (inline_) {
+    if (inline_ || background_idle_.load(std::memory_order_relaxed)) {
       const auto now = std::chrono::steady_clock::now();
-      machine_idle_.store(spare_cpu(now), std::memory_order_relaxed);
-      settle_open(flushes_waiting_.load() > 0 || queue_.closed());
+      const bool idle = spare_cpu(now);
+      machine_idle_.store(idle, std::memory_order_relaxed);
+      // Checkpoints go at idle priority as the background thread's batches do: while the machine has CPU
+      // to spare (db_ is only reset after this thread ends; the call sets an atomic).
+      if (background_idle_.load(std::memory_order_relaxed)) db_->set_checkpoints_idle(idle);
+      if (inline_) settle_open(flushes_waiting_.load() > 0 || queue_.closed());
     }
     maybe_prune();
     dispatch(batch, queued);

@@ -1,10 +1,16 @@
 #include "telemetry/usage_writer.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "telemetry/usage_db.h"
@@ -344,6 +350,64 @@ TEST(UsageDb, CommitsGoOnWhileACheckpointRunsAndPastTheLimitWaitForItAndCheckpoi
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(rows.load()) + 10);
 }
 
+// The scheduling policy of this process's thread named `name`, read from /proc (-1: no such thread).
+int thread_policy(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    std::getline(comm, n);
+    if (n != name) continue;
+    std::ifstream stat_file(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    // Field 41 (policy); the fields after the name, which ends with the last ')', start at field 3.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 41 && rest >> field; ++i) {
+      if (i == 41) return std::stoi(field);
+    }
+  }
+  return -1;
+}
+
+TEST(UsageDb, CheckpointsRunAtIdlePriorityWhileTheMachineIsIdleAndABusyCommitRaisesThem) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  UsageDb db(path);
+  db.start_checkpointer();
+  std::string error;
+  int64_t ts = kT0;
+  const auto fill_wal = [&] {  // commits until one asks for a checkpoint
+    const int before = db.wal_frames();
+    for (int i = 0; i < 50; ++i, ts += 100) {
+      if (!db.insert_packed(page_rows(ts, 100), error)) return false;
+      if (db.wal_frames() >= UsageDb::kCheckpointFrames && db.wal_frames() > before) return true;
+    }
+    return false;
+  };
+  db.set_checkpoints_idle(true);
+  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(eventually([&] { return db.checkpoints() == 1; }));
+  EXPECT_EQ(db.checkpoint_policy(), SCHED_IDLE);
+  EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_IDLE);
+  db.set_checkpoints_idle(false);
+  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(eventually([&] { return db.checkpoints() == 2; }));
+  EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_OTHER);
+
+  // A checkpoint taken at idle priority, still under way when a commit finds the machine busy.
+  db.set_checkpoints_idle(true);
+  db.hold_checkpoints_for_test(true);
+  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(eventually([&] { return db.checkpoint_policy() == SCHED_IDLE; }));
+  EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_IDLE);
+  db.set_checkpoints_idle(false);
+  ASSERT_TRUE(db.insert_packed(page_rows(ts, 1), error)) << error;
+  EXPECT_EQ(db.checkpoint_policy(), SCHED_OTHER);
+  EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_OTHER);
+  db.hold_checkpoints_for_test(false);
+  ASSERT_TRUE(eventually([&] { return db.checkpoints() == 3; }));
+}
+
 TEST(UsageDb, TransactionsBiggerThanThePageCacheStoreEveryRow) {
   TempDir dir;
   const std::string path = dir.file("u.db");
@@ -539,6 +603,29 @@ TEST(UsageWriter, TheBackgroundThreadRunsAtIdlePriority) {
 #ifdef __linux__
   EXPECT_TRUE(writer.stats().background_idle);
 #endif
+}
+
+TEST(UsageWriter, WhileTheMachineHasCpuToSpareCheckpointsRunAtIdlePriority) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  config::UsageLogSettings settings = settings_for(path);
+  settings.batch_size = 256;
+  // min_idle_fraction 0: the machine counts as having CPU to spare, whatever its load.
+  UsageWriter writer(settings, clock, UsageWriterOptions{.min_idle_fraction = 0, .inline_inserts = false});
+  if (!writer.stats().background_idle) GTEST_SKIP() << "SCHED_IDLE not available here";
+  EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_OTHER);
+  // About 1200 pages: a commit asks for a checkpoint.
+  for (int i = 0; i < 1200; ++i) {
+    UsageRecord r = sample_record(kT0 + i, "r" + std::to_string(i));
+    r.prompt = std::string(3000, 'x');
+    ASSERT_TRUE(writer.submit(r));
+  }
+  writer.flush();
+  EXPECT_TRUE(eventually([&] { return thread_policy("spw-usage-ckpt") == SCHED_IDLE; }));
+  writer.stop();
+  EXPECT_GE(writer.stats().checkpoints, 1u);
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 1200);
 }
 
 TEST(UsageWriter, TheBackgroundThreadWritesWhileItKeepsUp) {
