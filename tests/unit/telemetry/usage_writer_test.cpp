@@ -294,6 +294,21 @@ bool eventually(F done) {
   return true;
 }
 
+// Commits batches of 100 pages (rows from `ts` on, counted in `rows`) until one leaves the WAL longer than
+// before and past the point where a checkpoint is asked for. False on an error or after 50 batches.
+bool fill_wal(UsageDb& db, int64_t& ts, std::size_t& rows, std::string& error) {
+  const int before = db.wal_frames();
+  for (int i = 0; i < 50; ++i, ts += 100, rows += 100) {
+    if (!db.insert_packed(page_rows(ts, 100), error)) return false;
+    if (db.wal_frames() >= UsageDb::kCheckpointFrames && db.wal_frames() > before) {
+      ts += 100;
+      rows += 100;
+      return true;
+    }
+  }
+  return false;
+}
+
 TEST(UsageDb, TheCheckpointThreadCopiesTheWalSoThatItRestarts) {
   TempDir dir;
   const std::string path = dir.file("u.db");
@@ -302,11 +317,7 @@ TEST(UsageDb, TheCheckpointThreadCopiesTheWalSoThatItRestarts) {
   std::string error;
   int64_t ts = kT0;
   std::size_t rows = 0;
-  // Batches of 100 pages until a commit leaves the WAL past the point where a checkpoint is asked for.
-  for (int i = 0; i < 50 && db.wal_frames() < UsageDb::kCheckpointFrames; ++i, ts += 100, rows += 100) {
-    ASSERT_TRUE(db.insert_packed(page_rows(ts, 100), error)) << error;
-  }
-  ASSERT_GE(db.wal_frames(), UsageDb::kCheckpointFrames);
+  ASSERT_TRUE(fill_wal(db, ts, rows, error)) << error;
   ASSERT_TRUE(eventually([&] { return db.checkpoints() >= 1; }));
   // Every frame was copied into the file: the next transaction starts the WAL over.
   ASSERT_TRUE(db.insert_packed(page_rows(ts, 10), error)) << error;
@@ -376,28 +387,22 @@ TEST(UsageDb, CheckpointsRunAtIdlePriorityWhileTheMachineIsIdleAndABusyCommitRai
   db.start_checkpointer();
   std::string error;
   int64_t ts = kT0;
-  const auto fill_wal = [&] {  // commits until one asks for a checkpoint
-    const int before = db.wal_frames();
-    for (int i = 0; i < 50; ++i, ts += 100) {
-      if (!db.insert_packed(page_rows(ts, 100), error)) return false;
-      if (db.wal_frames() >= UsageDb::kCheckpointFrames && db.wal_frames() > before) return true;
-    }
-    return false;
-  };
+  std::size_t rows = 0;
+  const auto fill = [&] { return fill_wal(db, ts, rows, error); };
   db.set_checkpoints_idle(true);
-  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(fill()) << error;
   ASSERT_TRUE(eventually([&] { return db.checkpoints() == 1; }));
   EXPECT_EQ(db.checkpoint_policy(), SCHED_IDLE);
   EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_IDLE);
   db.set_checkpoints_idle(false);
-  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(fill()) << error;
   ASSERT_TRUE(eventually([&] { return db.checkpoints() == 2; }));
   EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_OTHER);
 
   // A checkpoint taken at idle priority, still under way when a commit finds the machine busy.
   db.set_checkpoints_idle(true);
   db.hold_checkpoints_for_test(true);
-  ASSERT_TRUE(fill_wal()) << error;
+  ASSERT_TRUE(fill()) << error;
   ASSERT_TRUE(eventually([&] { return db.checkpoint_policy() == SCHED_IDLE; }));
   EXPECT_EQ(thread_policy("spw-usage-ckpt"), SCHED_IDLE);
   db.set_checkpoints_idle(false);
