@@ -272,21 +272,26 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
 
 UsageDb::~UsageDb() { close(); }
 
+// Two threads share the connection, one checkpoint at a time (`running`): one at normal priority, one at
+// SCHED_IDLE. Two, because a thread of a process without CAP_SYS_NICE cannot leave SCHED_IDLE again.
 struct UsageDb::Checkpointer {
-  sqlite3* db = nullptr;  // the thread's own connection
+  sqlite3* db = nullptr;  // the threads' own connection
   std::mutex mu;
-  std::condition_variable wake;  // the thread: asked, stop, held lifted
-  std::condition_variable idle;  // a commit past kMaxWalFrames: the thread finished
-  bool asked = false;            // the next four guarded by mu
-  bool running = false;          // a checkpoint is under way (the thread's, or a commit's)
+  std::condition_variable wake;  // the threads: asked, stop, held lifted
+  std::condition_variable idle;  // a commit past kMaxWalFrames: the checkpoint under way finished
+  bool asked = false;            // the next six guarded by mu
+  bool asked_idle = false;       // which thread is asked: the idle-priority one
+  bool running = false;          // a checkpoint is under way (a thread's, or a commit's)
   bool stop = false;
   bool held = false;
-  bool failing = false;      // the thread's last checkpoint failed (logged once until one succeeds)
-  int policy = SCHED_OTHER;  // the thread's scheduling policy, as last set (guarded by mu)
+  bool failing = false;  // the last checkpoint failed (logged once until one succeeds)
   std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> done_idle{0};
   std::atomic<uint64_t> done_inline{0};
   std::atomic<uint64_t> waits{0};
+  bool idle_policy = false;  // the idle thread runs at SCHED_IDLE (set once, at start)
   std::thread thread;
+  std::thread idle_thread;
 };
 
 void UsageDb::start_checkpointer() {
@@ -316,10 +321,16 @@ void UsageDb::start_checkpointer() {
   }
   checkpointer_ = std::move(c);
   try {
-    checkpointer_->thread = util::start_quiet_thread([this] { run_checkpoints(); });
+    checkpointer_->thread = util::start_quiet_thread([this] { run_checkpoints(false); });
     pthread_setname_np(checkpointer_->thread.native_handle(), "spw-usage-ckpt");
+    checkpointer_->idle_thread = util::start_quiet_thread([this] { run_checkpoints(true); });
+    pthread_setname_np(checkpointer_->idle_thread.native_handle(), "spw-usage-ckpti");
+    sched_param param{};
+    // Where SCHED_IDLE cannot be set, both threads run at normal priority.
+    checkpointer_->idle_policy =
+        pthread_setschedparam(checkpointer_->idle_thread.native_handle(), SCHED_IDLE, &param) == 0;
   } catch (const std::system_error& e) {
-    sqlite3_close(checkpointer_->db);
+    stop_checkpointer();
     checkpointer_.reset();
     util::log_warn("usage log: " + path_ +
                    ": no checkpoint thread, commits checkpoint themselves: " + e.what());
@@ -339,15 +350,15 @@ int UsageDb::on_wal_commit(void* self, sqlite3* db, const char* name, int frames
     // While one runs, the next commit asks again: the frames appended meanwhile are still to copy.
     if (!c.running) {
       c.asked = true;
-      c.wake.notify_one();
-    } else if (!u->checkpoints_idle_.load(std::memory_order_relaxed)) {
-      u->set_checkpoint_policy(SCHED_OTHER);  // the machine turned busy: not to be starved
+      c.asked_idle = u->checkpoints_idle_.load(std::memory_order_relaxed);
+      c.wake.notify_all();
     }
     return SQLITE_OK;
   }
   if (c.running) {
+    // An idle-priority checkpoint on a machine that turned busy is slow, not stopped: SCHED_IDLE still
+    // gets a sliver of the CPU, and the WAL takes seconds of traffic to grow this long.
     ++c.waits;
-    u->set_checkpoint_policy(SCHED_OTHER);
     c.idle.wait(lock, [&] { return !c.running; });
   }
   c.asked = false;
@@ -363,15 +374,14 @@ int UsageDb::on_wal_commit(void* self, sqlite3* db, const char* name, int frames
   return SQLITE_OK;
 }
 
-void UsageDb::run_checkpoints() {
+void UsageDb::run_checkpoints(bool idle) {
   Checkpointer& c = *checkpointer_;
   std::unique_lock lock(c.mu);
   for (;;) {
-    c.wake.wait(lock, [&] { return c.stop || (c.asked && !c.running); });
+    c.wake.wait(lock, [&] { return c.stop || (c.asked && c.asked_idle == idle && !c.running); });
     if (c.stop) break;
     c.asked = false;
     c.running = true;
-    set_checkpoint_policy(checkpoints_idle_.load(std::memory_order_relaxed) ? SCHED_IDLE : SCHED_OTHER);
     c.wake.wait(lock, [&] { return c.stop || !c.held; });
     lock.unlock();
     const int rc =
@@ -381,6 +391,7 @@ void UsageDb::run_checkpoints() {
     c.running = false;
     if (rc == SQLITE_OK) {
       ++c.done;
+      if (idle) ++c.done_idle;
       c.failing = false;
     } else if (!c.failing) {
       c.failing = true;
@@ -391,20 +402,10 @@ void UsageDb::run_checkpoints() {
   }
 }
 
-void UsageDb::set_checkpoint_policy(int policy) {
-  Checkpointer& c = *checkpointer_;
-  if (c.policy == policy) return;
-  sched_param param{};
-  // Where SCHED_IDLE cannot be set the thread stays at normal priority.
-  if (pthread_setschedparam(c.thread.native_handle(), policy, &param) == 0) c.policy = policy;
+bool UsageDb::checkpoints_can_idle() const { return checkpointer_ && checkpointer_->idle_policy; }
+uint64_t UsageDb::checkpoints_idle_done() const {
+  return checkpointer_ ? checkpointer_->done_idle.load() : 0;
 }
-
-int UsageDb::checkpoint_policy() const {
-  if (!checkpointer_) return -1;
-  std::lock_guard lock(checkpointer_->mu);
-  return checkpointer_->policy;
-}
-
 uint64_t UsageDb::checkpoints() const { return checkpointer_ ? checkpointer_->done.load() : 0; }
 uint64_t UsageDb::checkpoints_inline() const { return checkpointer_ ? checkpointer_->done_inline.load() : 0; }
 uint64_t UsageDb::checkpoint_waits() const { return checkpointer_ ? checkpointer_->waits.load() : 0; }
@@ -480,13 +481,14 @@ void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64
 }
 
 void UsageDb::stop_checkpointer() {
-  if (!checkpointer_ || !checkpointer_->thread.joinable()) return;
+  if (!checkpointer_ || !checkpointer_->db) return;
   {
     std::lock_guard lock(checkpointer_->mu);
     checkpointer_->stop = true;
   }
   checkpointer_->wake.notify_all();
-  checkpointer_->thread.join();
+  if (checkpointer_->thread.joinable()) checkpointer_->thread.join();
+  if (checkpointer_->idle_thread.joinable()) checkpointer_->idle_thread.join();
   sqlite3_close(checkpointer_->db);
   checkpointer_->db = nullptr;
   // Back to SQLite's own checkpoints in the commits (wal_autocheckpoint, 1000 pages).

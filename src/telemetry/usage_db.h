@@ -104,24 +104,24 @@ class UsageDb {
   // Waits for a checkpoint under way, ends the thread, and leaves the checkpoints to the commits again
   // (the counts below are final). close() calls it.
   void stop_checkpointer();
-  // Whether the checkpoint thread runs its next checkpoints at Linux's SCHED_IDLE priority (true) or at
-  // normal priority (false, the default), as the usage writer's idle meter says the machine has CPU to
-  // spare or not; any thread. At one connection a checkpoint at normal priority (6-7 ms of CPU per 1000
-  // pages) sat in front of requests: p99 251-358 us against 200-291 when the checkpoints ran in the
-  // idle-priority thread's commits (bench/RESULTS.md, sixteenth session). A commit that finds a
-  // checkpoint under way while the machine is busy, or that must wait for one (kMaxWalFrames), raises the
-  // thread back to normal priority, so that a checkpoint started on a quiet machine is not starved.
+  // Whether the next checkpoints run at Linux's SCHED_IDLE priority (true) or at normal priority (false,
+  // the default), as the usage writer's idle meter says the machine has CPU to spare or not; any thread.
+  // There are two checkpoint threads, one of each priority (`spw-usage-ckpti`, `spw-usage-ckpt`): a
+  // thread of a process without CAP_SYS_NICE cannot leave SCHED_IDLE again. At one connection a
+  // checkpoint at normal priority (6-7 ms of CPU per 1000 pages) sat in front of requests: p99 251-358
+  // us against 200-291 when the checkpoints ran in the idle-priority thread's commits (bench/RESULTS.md,
+  // sixteenth session).
   void set_checkpoints_idle(bool idle) { checkpoints_idle_.store(idle, std::memory_order_relaxed); }
-  // Tests: the checkpoint thread's scheduling policy (SCHED_OTHER or SCHED_IDLE) as it last set it;
-  // -1 without the thread.
-  int checkpoint_policy() const;
+  // The idle-priority thread could be set to SCHED_IDLE; checkpoints it did.
+  bool checkpoints_can_idle() const;
+  uint64_t checkpoints_idle_done() const;
   // Checkpoints done by the checkpoint thread, and by commits past kMaxWalFrames, since the file was opened.
   uint64_t checkpoints() const;
   uint64_t checkpoints_inline() const;
   // The WAL's length in frames after the last commit (0 before the first commit).
   int wal_frames() const { return wal_frames_.load(std::memory_order_relaxed); }
-  // Tests: while held, the checkpoint thread takes the next checkpoint it is asked for and waits before
-  // doing it (so it stays busy).
+  // Tests: while held, the checkpoint threads take the next checkpoint they are asked for and wait before
+  // doing it (so it stays under way).
   void hold_checkpoints_for_test(bool hold);
   // Commits that waited for the checkpoint thread (past kMaxWalFrames).
   uint64_t checkpoint_waits() const;
@@ -175,9 +175,7 @@ class UsageDb {
   void rollback_open();
   // SQLite's WAL hook (after each commit on db_): asks for, or past kMaxWalFrames does, a checkpoint.
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
-  void run_checkpoints();
-  // The checkpoint thread's policy: SCHED_IDLE or SCHED_OTHER; the checkpointer's mutex held.
-  void set_checkpoint_policy(int policy);
+  void run_checkpoints(bool idle);
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }

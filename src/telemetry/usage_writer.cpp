@@ -253,6 +253,7 @@ UsageWriterStats UsageWriter::stats() const {
   s.batch_yields = batch_yields_.load(std::memory_order_relaxed);
   s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
   s.checkpoints_inline = checkpoints_inline_.load(std::memory_order_relaxed);
+  s.checkpoints_idle = checkpoints_idle_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -445,6 +446,7 @@ void UsageWriter::write_batch(std::vector<std::string>& batch, bool paced) {
 void UsageWriter::note_checkpoints() {
   checkpoints_.store(db_->checkpoints(), std::memory_order_relaxed);
   checkpoints_inline_.store(db_->checkpoints_inline(), std::memory_order_relaxed);
+  checkpoints_idle_.store(db_->checkpoints_idle_done(), std::memory_order_relaxed);
 }
 
 void UsageWriter::finish(std::size_t n) {

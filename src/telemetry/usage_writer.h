@@ -81,6 +81,7 @@ struct UsageWriterStats {
   uint64_t batch_yields = 0;        // times the dispatcher's batches gave up the CPU between statements
   uint64_t checkpoints = 0;         // WAL checkpoints by the file's checkpoint thread (UsageDb)
   uint64_t checkpoints_inline = 0;  // by commits that found the WAL past UsageDb::kMaxWalFrames
+  uint64_t checkpoints_idle = 0;    // of `checkpoints`, at SCHED_IDLE (the machine had CPU to spare)
 };
 
 struct UsageWriterOptions {
@@ -199,6 +200,7 @@ class UsageWriter {
   std::atomic<uint64_t> batch_yields_{0};
   std::atomic<uint64_t> checkpoints_{0};  // copies of the file's counts (db_mu_ held), for stats()
   std::atomic<uint64_t> checkpoints_inline_{0};
+  std::atomic<uint64_t> checkpoints_idle_{0};
   // Dispatcher thread only: hand-offs pause after a take-over (pause_handoffs()).
   std::chrono::steady_clock::time_point handoffs_paused_until_{};
   std::chrono::steady_clock::time_point last_takeover_{};
