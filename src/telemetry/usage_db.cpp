@@ -383,10 +383,11 @@ void UsageDb::run_checkpoints(bool idle) {
     c.asked = false;
     c.running = true;
     c.wake.wait(lock, [&] { return c.stop || !c.held; });
+    const bool stopping = c.stop;
     lock.unlock();
     const int rc =
-        c.stop ? SQLITE_OK
-               : sqlite3_wal_checkpoint_v2(c.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        stopping ? SQLITE_OK
+                 : sqlite3_wal_checkpoint_v2(c.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     lock.lock();
     c.running = false;
     if (rc == SQLITE_OK) {
