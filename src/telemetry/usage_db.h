@@ -1,7 +1,8 @@
 #pragma once
 // The usage log's SQLite file: schema, batched inserts, retention pruning, checkpoints. One UsageDb is used
 // by one thread at a time (the usage writer's two threads take turns under its lock), plus, once
-// start_checkpointer() is called, a checkpoint thread of its own with its own connection.
+// start_checkpointer() is called, two checkpoint threads of its own (one at idle priority) that share a
+// connection of their own.
 // docs/usage-log.md documents the schema.
 
 #include <array>
@@ -94,7 +95,7 @@ class UsageDb {
   // (kCheckpointFrames) copies its pages into the main file itself, two fsyncs included: 20-30 ms on the
   // test machine, but now and then 300 ms when the disk is slow to sync, while records pile up in the
   // usage writer's queue (7.2k once in a 60 s run at 64 connections; on a slower disk, until it drops).
-  // With it, such a commit only wakes a thread that checkpoints through a second connection (SQLite's
+  // With it, such a commit only wakes a checkpoint thread, which uses a second connection (SQLite's
   // PASSIVE mode: it copies what was committed when it began and never blocks the writer), and the
   // writer goes on appending meanwhile. The WAL restarts from its start at the first commit after a
   // checkpoint that found no frame left to copy; a writer that keeps appending during every checkpoint
