@@ -296,6 +296,10 @@ struct UsageDb::Checkpointer {
 
 void UsageDb::start_checkpointer() {
   if (checkpointer_ || !db_) return;
+  // Not fatal: the commits then checkpoint by themselves, as SQLite does by default.
+  const auto without_thread = [&](const std::string& why) {
+    util::log_warn("usage log: " + path_ + ": no checkpoint thread, commits checkpoint themselves: " + why);
+  };
   auto c = std::make_unique<Checkpointer>();
   // A connection looks at the WAL only from its first read on: until then a checkpoint through it does
   // nothing, successfully. Asking for the journal mode reads the file.
@@ -314,9 +318,7 @@ void UsageDb::start_checkpointer() {
                                 : mode.empty() ? sqlite3_errmsg(c->db)
                                                : "journal mode " + mode;
     sqlite3_close(c->db);
-    // Not fatal: the commits checkpoint by themselves, as SQLite does by default.
-    util::log_warn("usage log: " + path_ +
-                   ": no checkpoint thread, commits checkpoint themselves: " + message);
+    without_thread(message);
     return;
   }
   checkpointer_ = std::move(c);
@@ -332,8 +334,7 @@ void UsageDb::start_checkpointer() {
   } catch (const std::system_error& e) {
     stop_checkpointer();
     checkpointer_.reset();
-    util::log_warn("usage log: " + path_ +
-                   ": no checkpoint thread, commits checkpoint themselves: " + e.what());
+    without_thread(e.what());
     return;
   }
   // Replaces SQLite's automatic checkpoint, which is a WAL hook too.
