@@ -14,6 +14,7 @@
 #include <system_error>
 #include <thread>
 
+#include "telemetry/wal_vfs.h"
 #include "util/ascii.h"
 #include "util/log.h"
 #include "util/quiet_thread.h"
@@ -197,8 +198,10 @@ UsageDb::UsageDb(const std::string& path) : path_(path) {
   // possible before SQLite initialises (the first open); later calls fail harmlessly.
   static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)memstatus_off;
+  // The commits' WAL frames are written in one call each (wal_vfs.h); null: the default VFS.
+  const char* vfs = joined_wal_vfs();
   const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     std::string message =
         "usage log: cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));

@@ -17,6 +17,7 @@ struct RawWriter {
   char* p;
 
   void append(const char* s, std::size_t n) {
+    if (n == 0) return;  // an empty string_view may have a null data(): memcpy from null is undefined
     std::memcpy(p, s, n);
     p += n;
   }

@@ -231,7 +231,8 @@ TEST_F(UsageRecordFromContext, PackedInPlaceAsTheRecordWouldBe) {
     const UsageRecordRef ref = usage_record_ref(ctx_, o, "the answer", texts);
     const UsageRecord record = make_usage_record(ctx_, o, "the answer");
     EXPECT_EQ(pack_usage(ref), pack_usage(record));
-    const PackedUsageView v = unpack_usage(pack_usage(ref));
+    const std::string packed = pack_usage(ref);  // the view below points into it
+    const PackedUsageView v = unpack_usage(packed);
     EXPECT_EQ(v.tags, tags_json(record.tags));
     EXPECT_EQ(v.tools, tools_json(record.tools));
     ASSERT_TRUE(v.prompt && v.completion);

@@ -781,11 +781,17 @@ TEST(UsageWriter, TheSubmittingThreadInsertsAndTheBackgroundThreadCommits) {
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 0);
   for (int i = 1; i < 9; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
   // Each full transaction is committed without a flush, by the background thread; records that came while
-  // the file was busy went through the queue and a batch.
-  ASSERT_TRUE(written_within(writer, 9, std::chrono::seconds(10)));
+  // the file was busy went through the queue and a batch. Usually the file is free for all nine; on a slow
+  // machine (a sanitizer build) some are queued, and a part-filled transaction or batch of the rest waits
+  // for the minute of flush_interval. The full transactions of rows inserted inline are committed by the
+  // background thread, without a flush.
+  const uint64_t inline_full = writer.stats().inserted_inline / 3 * 3;
+  EXPECT_GE(inline_full, 3u);
+  ASSERT_TRUE(written_within(writer, inline_full, std::chrono::seconds(10)));
+  EXPECT_GE(writer.stats().background_written, inline_full);
+  writer.flush();
   const UsageWriterStats s = writer.stats();
-  EXPECT_GE(s.inserted_inline, 3u);
-  EXPECT_GT(s.background_written, 0u);
+  EXPECT_EQ(s.written, 9u);
   EXPECT_EQ(s.submitted, 9u);
   EXPECT_EQ(s.failed, 0u);
   EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 9);
