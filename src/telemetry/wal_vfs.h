@@ -4,7 +4,7 @@
 //
 // Why: SQLite writes each WAL frame as two writes, its 24-byte header and then its page, so a commit of N
 // pages is 2N `pwrite`s; on this project's 2-core VM that was 44 us of kernel time for a 12-page commit
-// against 5.5 us for one write of the same bytes, and about half of the usage writer's CPU at one
+// against 5.5 us for one write of the same bytes, and about half of the committing thread's CPU at one
 // connection (bench/RESULTS.md, seventeenth session).
 //
 // What it does, per WAL file handle: a frame appended at the end of what this handle last appended
@@ -12,7 +12,7 @@
 // call, as soon as it holds the page of a frame whose header marks a commit (a non-zero database size in
 // bytes 4-7; the last frame SQLite writes before it publishes the commit in the WAL index), before any
 // other operation on the file (a read, a sync, a truncate, a size, a file control, close, a write anywhere
-// else), and when it would pass kMaxBuffer. So:
+// else), and when it would pass 124 KiB. So:
 // - a commit's frames are in the file (the OS's page cache) before the commit is visible to any other
 //   connection, as without the VFS; a crash of the process loses nothing that it would not have lost;
 // - an error writing the buffer is returned by the call that wrote it: the commit's last write for a
