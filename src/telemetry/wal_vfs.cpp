@@ -100,6 +100,12 @@ bool append(WalFile* f, const void* data, int amt, sqlite3_int64 off, int& rc) {
   return true;
 }
 
+// A frame header was just written at `off`: its page, if it comes next, goes at off + 24.
+void expect_page(WalFile* f, const void* header, sqlite3_int64 off) {
+  f->page_at = off + kFrameHeaderBytes;
+  f->page_commits = get_u32_be(static_cast<const char*>(header) + 4) != 0;
+}
+
 int wal_write(sqlite3_file* file, const void* data, int amt, sqlite3_int64 off) {
   WalFile* f = wal(file);
   g_writes.fetch_add(1, std::memory_order_relaxed);
@@ -125,8 +131,7 @@ int wal_write(sqlite3_file* file, const void* data, int amt, sqlite3_int64 off) 
   }
   if (amt == kFrameHeaderBytes && off == f->next_frame && (f->len == 0 || f->start + f->len == off)) {
     // The header of a frame appended after the last one.
-    f->page_at = off + amt;
-    f->page_commits = get_u32_be(static_cast<const char*>(data) + 4) != 0;
+    expect_page(f, data, off);
     if (append(f, data, amt, off, rc)) return rc;
     rc = flush(f);
     return rc == SQLITE_OK ? write_through(f, data, amt, off) : rc;
@@ -142,8 +147,7 @@ int wal_write(sqlite3_file* file, const void* data, int amt, sqlite3_int64 off) 
     // A frame header where this handle did not expect one: a frame appended after a rollback, the first
     // this handle appends to a WAL it did not start, or a checksum rewritten in place. If its page follows
     // next, it was an append.
-    f->page_at = off + amt;
-    f->page_commits = get_u32_be(static_cast<const char*>(data) + 4) != 0;
+    expect_page(f, data, off);
   }
   return SQLITE_OK;
 }

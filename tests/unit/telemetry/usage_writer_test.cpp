@@ -624,13 +624,15 @@ TEST(UsageWriter, WhileTheMachineHasCpuToSpareCheckpointsRunAtIdlePriority) {
   // tests of a parallel ctest run) the checkpoint asked for can wait, and stop() drops a checkpoint not
   // begun. The writer's counts follow the file's at each commit: one more record per look.
   int extra = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (writer.stats().checkpoints == 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_TRUE(writer.submit(sample_record(kT0 + 1200 + extra, "x" + std::to_string(extra))));
-    ++extra;
-    writer.flush();
-  }
+  eventually(
+      [&] {
+        if (writer.stats().checkpoints > 0) return true;
+        EXPECT_TRUE(writer.submit(sample_record(kT0 + 1200 + extra, "x" + std::to_string(extra))));
+        ++extra;
+        writer.flush();
+        return false;
+      },
+      std::chrono::seconds(30));
   writer.stop();
   EXPECT_GE(writer.stats().checkpoints, 1u);
   EXPECT_EQ(writer.stats().checkpoints_idle, writer.stats().checkpoints);

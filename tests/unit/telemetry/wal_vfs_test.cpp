@@ -28,8 +28,18 @@ sqlite3* open_wal(const std::string& path, const char* vfs) {
   return db;
 }
 
+constexpr const char* kCreateTable =
+    "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v INTEGER, b BLOB)";
+
 int exec(sqlite3* db, const std::string& sql) {
   return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
+// open_wal(), and the tests' table t (rows of an id, a number and a blob).
+sqlite3* open_wal_table(const std::string& path, const char* vfs) {
+  sqlite3* db = open_wal(path, vfs);
+  EXPECT_EQ(exec(db, kCreateTable), SQLITE_OK);
+  return db;
 }
 
 // `n` rows of about 1000 bytes each (4 to a page) with ids from `first`.
@@ -60,8 +70,7 @@ TEST(JoinedWalVfs, ACommitsFramesAreWrittenInOneCall) {
   ASSERT_NE(vfs, nullptr);
   TempDir dir;
   const std::string path = dir.file("a.db");
-  sqlite3* db = open_wal(path, vfs);
-  ASSERT_EQ(exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, b BLOB)"), SQLITE_OK);
+  sqlite3* db = open_wal_table(path, vfs);
   ASSERT_EQ(exec(db, insert_rows(1, 4)), SQLITE_OK);
   for (int round = 0; round < 3; ++round) {
     const JoinedWalCounts before = joined_wal_counts();
@@ -86,9 +95,8 @@ TEST(JoinedWalVfs, ATransactionLargerThanThePageCacheIsRecoveredWhole) {
   ASSERT_NE(vfs, nullptr);
   TempDir dir;
   const std::string path = dir.file("b.db");
-  sqlite3* db = open_wal(path, vfs);
-  ASSERT_EQ(exec(db, "PRAGMA cache_size=8; CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, b BLOB)"),
-            SQLITE_OK);
+  sqlite3* db = open_wal_table(path, vfs);
+  ASSERT_EQ(exec(db, "PRAGMA cache_size=8"), SQLITE_OK);
   ASSERT_EQ(exec(db, insert_rows(1, 40)), SQLITE_OK);
   ASSERT_EQ(exec(db, "BEGIN"), SQLITE_OK);
   ASSERT_EQ(exec(db, insert_rows(1000, 200)), SQLITE_OK);
@@ -127,8 +135,7 @@ TEST(JoinedWalVfs, AFailedWriteFailsItsCommitAndNothingElse) {
   ASSERT_NE(vfs, nullptr);
   TempDir dir;
   const std::string path = dir.file("c.db");
-  sqlite3* db = open_wal(path, vfs);
-  ASSERT_EQ(exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, b BLOB)"), SQLITE_OK);
+  sqlite3* db = open_wal_table(path, vfs);
   ASSERT_EQ(exec(db, insert_rows(1, 20)), SQLITE_OK);
 
   fail_joined_wal_flushes_for_test(1);
@@ -154,7 +161,7 @@ TEST(JoinedWalVfs, AFileWithoutWalIsTheDefaultVfsOwn) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
   const JoinedWalCounts before = joined_wal_counts();
-  ASSERT_EQ(exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, b BLOB)"), SQLITE_OK);
+  ASSERT_EQ(exec(db, kCreateTable), SQLITE_OK);
   ASSERT_EQ(exec(db, insert_rows(1, 30)), SQLITE_OK);
   EXPECT_EQ(joined_wal_counts().writes, before.writes);  // a rollback journal: nothing through the VFS
   EXPECT_EQ(query_int(path, "SELECT count(*) FROM t"), 30);
