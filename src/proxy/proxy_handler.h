@@ -64,9 +64,14 @@ class ProxyHandler final : public http::Handler {
   std::string new_request_id();
   http::UpstreamPool& pool_for(const config::Backend& backend);
 
+  // Writes this worker's buffered access-log lines (util/log.h) kAccessLogDelay after the first of them.
+  void flush_access_log_soon(const boost::asio::any_io_executor& executor);
+
   std::shared_ptr<const Gateway> gateway_;
   std::unordered_map<std::string, std::unique_ptr<http::UpstreamPool>> pools_;  // by backend name
   std::mt19937_64 rng_;
+  struct AccessFlush;  // the timer, created on this worker's first request
+  std::unique_ptr<AccessFlush> access_flush_;
 };
 
 }  // namespace spillway::proxy

@@ -25,9 +25,9 @@ inline void log_error(std::string_view m) { log(LogLevel::kError, m); }
 // The access log on stdout, buffered for event-loop threads: append_access_log() adds one record to the
 // calling thread's buffer, written straight into it by `write(buffer, arg)` (which appends a JSON object
 // without the trailing newline), and returns true when the buffer was empty, i.e. when the caller must
-// arrange a call to flush_access_log() on this same thread soon (an event loop posts it behind the handlers
-// that are ready, so the lines of one loop iteration go out in one write(2)). A buffer over 64 KiB is
-// written at once; a thread's buffer is also written when it exits.
+// arrange a call to flush_access_log() on this same thread soon (the proxy's workers: 10 ms later, so the
+// lines of many requests go out in one write(2)). A buffer over 64 KiB is written at once; a thread's
+// buffer is also written when it exits.
 using AccessLogWriter = void (*)(std::string& buffer, const void* arg);
 bool append_access_log(AccessLogWriter write, const void* arg);
 void flush_access_log();

@@ -221,6 +221,33 @@ describe('gateway usage log', () => {
     });
   });
 
+  // A worker writes the lines of several requests in one write(2) (kAccessLogDelay in proxy_handler.cpp):
+  // each line whole and once, with its own request's figures, also when many finish together.
+  test('requests that finish together: each line whole, once, with its own tokens', async () => {
+    const n = 48;
+    const res = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        http(`${gw()}/openai/v1/chat/completions`, {
+          headers: authHeaders(stack, { 'x-mock-prompt-tokens': String(100 + i), 'x-mock-completion-tokens': '5' }),
+          body: { model: 'gpt-mini', messages: [{ role: 'user', content: `burst ${i}` }] },
+        }),
+      ),
+    );
+    const want = new Map(res.map((r, i) => [r.headers['x-request-id'], 100 + i]));
+    for (const r of res) assert.equal(r.status, 200, r.text);
+    assert.equal(want.size, n, 'distinct request ids');
+    const lines = await waitFor(
+      () => {
+        const l = stack.gateway.accessLog().filter((x) => want.has(x.request_id));
+        return l.length >= n ? l : null;
+      },
+      { timeoutMs: 5000, what: `${n} access-log lines` },
+    );
+    assert.equal(lines.length, n, 'one line per request');
+    for (const l of lines) assert.equal(l.prompt_tokens, want.get(l.request_id), JSON.stringify(l));
+    assert.deepEqual(stack.gateway.nonJsonStdout(), []);
+  });
+
   test('exactly one line per request, and only JSON on stdout', async () => {
     const expected = sent;
     const log = await waitFor(
