@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as P from './procs.mjs';
+import { bootstrapInterval, median, pct, verdict } from './stats.mjs';
 import { measureStreams } from './stream_client.mjs';
 import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, streamNginxConf } from './configs.mjs';
 
@@ -34,7 +35,9 @@ const USAGE = `usage: bench/run [options]
   --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after
   --nolog               also measure the same spillway without the usage log (target "nolog")
   --no-sync             do not \`sync\` before each measured run (by default every run starts with the
-                        dirty pages of the runs before it written out)`;
+                        dirty pages of the runs before it written out)
+  --report FILE         measure nothing: print the report of a run saved with --out (the current report's
+                        tables, e.g. the ratios' intervals, for an older run)`;
 
 function parseArgs(argv) {
   const o = {
@@ -55,6 +58,7 @@ function parseArgs(argv) {
     keep: false,
     baseline: null,
     nolog: false,
+    report: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -84,6 +88,7 @@ function parseArgs(argv) {
     else if (a === '--no-sync') o.sync = false;
     else if (a === '--baseline') o.baseline = path.resolve(v());
     else if (a === '--nolog') o.nolog = true;
+    else if (a === '--report') o.report = path.resolve(v());
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -95,21 +100,15 @@ function parseArgs(argv) {
   return o;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+
+const fIv = (iv) => {
+  if (!Number.isFinite(iv.lo)) return 'no ratio';
+  return `${f2(iv.lo)} to ${f2(iv.hi)}${iv.undefinedShare > 0 ? ` (${f0(iv.undefinedShare * 100)}% no ratio)` : ''}`;
+};
 
 function log(msg) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${P.loadAverage()}] ${msg}\n`);
@@ -154,6 +153,12 @@ function machineInfo(o) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.report) {
+    const saved = JSON.parse(fs.readFileSync(o.report, 'utf8'));
+    if (!Array.isArray(saved.runs) || !saved.options) throw new Error(`${o.report}: not a file written by --out`);
+    report(saved.options, saved);
+    return;
+  }
   if (!fs.existsSync(o.bin)) throw new Error(`no spillway binary at ${o.bin} (build it, or pass --bin / SPILLWAY_BIN)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
   const results = { machine: machineInfo(o), options: { ...o }, runs: [], summary: {} };
@@ -533,6 +538,44 @@ function report(o, res) {
       rps: s.rps / n.rps, cpu: s.cpu_per_1000 / n.cpu_per_1000 };
     res.ratios[c] = r;
     L.push(`| ${c} | ${f2(r.added_p50)} | ${f2(r.added_p99)} | ${f2(r.rps)} | ${f2(r.cpu)} |`);
+  }
+  // The same ratios with their 90% bootstrap intervals over the repetitions, and what they say about the
+  // targets: "met" only when the whole interval is on the right side of the limit.
+  const repsOf = (c) => [...new Set(res.runs.filter((r) => r.conns === c).map((r) => r.rep))];
+  const run = (t, c, rep) => res.runs.find((r) => r.target === t && r.conns === c && r.rep === rep);
+  const addedOver = (t, c, draw, key) => median(draw.map((rep) => {
+    const a = run(t, c, rep);
+    const d = run('direct', c, rep);
+    return a && d ? a[key] - d[key] : NaN;
+  }).filter(Number.isFinite));
+  const addedRatio = (c, key) => (draw) => {
+    const n = addedOver('nginx', c, draw, key);
+    return n > 0 ? addedOver('spillway', c, draw, key) / n : NaN;
+  };
+  const rpsRatio = (c) => (draw) => {
+    const of = (t) => median(draw.map((rep) => run(t, c, rep)?.rps).filter(Number.isFinite));
+    return of('spillway') / of('nginx');
+  };
+  const ivRows = [];
+  for (const c of o.conns) {
+    if (!summary[`spillway@${c}`] || !summary[`nginx@${c}`] || !summary[`direct@${c}`]) continue;
+    const reps = repsOf(c);
+    const p50 = bootstrapInterval(reps, addedRatio(c, 'p50_us'));
+    const p99 = bootstrapInterval(reps, addedRatio(c, 'p99_us'));
+    const rps = bootstrapInterval(reps, rpsRatio(c));
+    res.ratios[c].intervals = { added_p50: p50, added_p99: p99, rps };
+    const targeted = c === 1 || c === 64;
+    ivRows.push(`| ${c} | ${fIv(p50)} | ${targeted ? verdict(p50, 1.2, true) : ''} | ${fIv(p99)} | ` +
+      `${targeted ? verdict(p99, 1.2, true) : ''} | ${fIv(rps)} | ${c === 64 ? verdict(rps, 0.8, false) : ''} |`);
+  }
+  if (ivRows.length) {
+    L.push('');
+    L.push(`The ratios' 90% intervals (bootstrap over the ${o.reps} repetitions) and the targets they decide; "not ` +
+      'resolved": the interval straddles the limit, or the ratio is undefined in over 5% of the draws:');
+    L.push('');
+    L.push('| conns | added p50 | target | added p99 | target | req/s | target |');
+    L.push('|---:|---:|---|---:|---|---:|---|');
+    L.push(...ivRows);
   }
   // A table of `target` / `ref` ratios per connection count.
   const ratioTable = (title, target, ref) => {
