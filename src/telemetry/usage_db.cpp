@@ -596,6 +596,22 @@ void UsageDb::forget_dims() {
   last_dims_ = nullptr;
 }
 
+namespace {
+
+// A batch's records were packed by the request workers, each in its own allocation, written on another
+// CPU some milliseconds before: reading one was a cache miss per line (unpack_usage's first load alone
+// was 40% of its samples, the function 8% of the dispatcher's at 64 connections). The records a few rows
+// ahead are fetched while a row is bound and inserted (a microsecond or two each).
+constexpr std::size_t kPrefetchRows = 4;
+
+void prefetch_record(const std::string& record) {
+  // The numbers and the short texts come first; a logged prompt (usage_log.log_prompts) is read in order.
+  const std::size_t head = record.size() < 512 ? record.size() : 512;
+  for (std::size_t at = 0; at < head; at += 64) __builtin_prefetch(record.data() + at);
+}
+
+}  // namespace
+
 bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::atomic<bool>* stop, Pace pace,
                           std::chrono::steady_clock::time_point yield_until, std::size_t& committed,
                           std::string& error) {
@@ -620,12 +636,14 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
   };
   // kRowsPerInsert rows per statement while that many are left, then one at a time: SQLite's work per
   // statement (opening the cursors, halting, resetting) is shared by the rows.
+  for (std::size_t i = 0; i < kPrefetchRows && i < packed.size(); ++i) prefetch_record(packed[i]);
   std::size_t n = 0;
   while (n < packed.size()) {
     const std::size_t rows = packed.size() - n >= kRowsPerInsert ? kRowsPerInsert : 1;
     Insert& insert = rows == 1 ? insert_ : insert_many_;
     sqlite3_stmt* s = insert.stmt;
     for (std::size_t i = 0; i < rows; ++i) {
+      if (n + i + kPrefetchRows < packed.size()) prefetch_record(packed[n + i + kPrefetchRows]);
       const PackedUsageView row = unpack_usage(packed[n + i]);
       const int64_t dims = dims_id(row);
       if (dims < 0) {
