@@ -154,8 +154,17 @@ function machineInfo(o) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.report) {
-    const saved = JSON.parse(fs.readFileSync(o.report, 'utf8'));
-    if (!Array.isArray(saved.runs) || !saved.options) throw new Error(`${o.report}: not a file written by --out`);
+    let saved;
+    try {
+      saved = JSON.parse(fs.readFileSync(o.report, 'utf8'));
+    } catch (e) {
+      console.error(`bench: --report: cannot read ${o.report}: ${e.message}`);
+      process.exit(2);
+    }
+    if (!Array.isArray(saved?.runs) || !saved.options) {
+      console.error(`bench: --report: ${o.report} is not a file written by --out`);
+      process.exit(2);
+    }
     report(saved.options, saved);
     return;
   }
