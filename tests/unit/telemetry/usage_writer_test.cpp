@@ -283,7 +283,7 @@ std::vector<std::string> page_rows(int64_t first, std::size_t n) {
   return out;
 }
 
-// Waits (5 s at most) until `done` holds.
+// Waits until `done` holds, `limit` at most (5 s unless given).
 template <class F>
 bool eventually(F done, std::chrono::seconds limit = std::chrono::seconds(5)) {
   const auto until = std::chrono::steady_clock::now() + limit;
@@ -587,12 +587,7 @@ TEST(UsageWriter, AFullQueueDropsAndCounts) {
 // Waits (bounded) until the writer has committed `n` records without asking it to flush: flush() makes the
 // dispatcher write by itself, which is not what these tests look at.
 bool written_within(const UsageWriter& writer, uint64_t n, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (writer.stats().written < n) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+  return eventually([&] { return writer.stats().written >= n; }, limit);
 }
 
 TEST(UsageWriter, TheBackgroundThreadRunsAtIdlePriority) {
