@@ -502,15 +502,14 @@ function report(o, res) {
   L.push('| conns | target | req/s | p50 us | p99 us | added p50 us | added p99 us | CPU s / 1000 req | errors |');
   L.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   const sel = (t, c) => res.runs.filter((r) => r.target === t && r.conns === c);
-  const added = (t, c, key) => {
-    const xs = [];
-    for (let rep = 0; rep < o.reps; rep++) {
-      const a = res.runs.find((r) => r.target === t && r.conns === c && r.rep === rep);
-      const d = res.runs.find((r) => r.target === 'direct' && r.conns === c && r.rep === rep);
-      if (a && d) xs.push(a[key] - d[key]);
-    }
-    return median(xs);
-  };
+  const run = (t, c, rep) => res.runs.find((r) => r.target === t && r.conns === c && r.rep === rep);
+  // The median over the repetitions `reps` (a repetition may be drawn twice) of target minus direct.
+  const addedOver = (t, c, reps, key) => median(reps.map((rep) => {
+    const a = run(t, c, rep);
+    const d = run('direct', c, rep);
+    return a && d ? a[key] - d[key] : NaN;
+  }).filter(Number.isFinite));
+  const added = (t, c, key) => addedOver(t, c, [...Array(o.reps).keys()], key);
   const summary = {};
   for (const c of o.conns) {
     for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog']) {
@@ -551,12 +550,6 @@ function report(o, res) {
   // The same ratios with their 90% bootstrap intervals over the repetitions, and what they say about the
   // targets: "met" only when the whole interval is on the right side of the limit.
   const repsOf = (c) => [...new Set(res.runs.filter((r) => r.conns === c).map((r) => r.rep))];
-  const run = (t, c, rep) => res.runs.find((r) => r.target === t && r.conns === c && r.rep === rep);
-  const addedOver = (t, c, draw, key) => median(draw.map((rep) => {
-    const a = run(t, c, rep);
-    const d = run('direct', c, rep);
-    return a && d ? a[key] - d[key] : NaN;
-  }).filter(Number.isFinite));
   const addedRatio = (c, key) => (draw) => {
     const n = addedOver('nginx', c, draw, key);
     return n > 0 ? addedOver('spillway', c, draw, key) / n : NaN;
