@@ -12,14 +12,14 @@ namespace spillway::util {
 inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
 
 // The value of a lower-case hex digit (hex as this gateway writes it); -1 for any other byte, A-F included.
-inline int lower_hex_digit(char c) {
+constexpr int lower_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
 
 // The value of a hex digit of either case; -1 for any other byte.
-inline int hex_digit(char c) {
+constexpr int hex_digit(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return lower_hex_digit(c);
 }
