@@ -174,7 +174,7 @@ bool compact_request_id(std::string_view id, std::array<unsigned char, 16>& out)
     const int hi = kLowerHexDigits[static_cast<unsigned char>(id[2 * i])];
     const int lo = kLowerHexDigits[static_cast<unsigned char>(id[2 * i + 1])];
     bad |= hi | lo;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+    out[i] = static_cast<unsigned char>((hi & 0xf) << 4 | (lo & 0xf));  // no shift of a negative value
   }
   return bad >= 0;
 }
