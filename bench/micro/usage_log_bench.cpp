@@ -2,17 +2,21 @@
 // default batch_size) into a SQLite file in the temp dir, the writer thread's whole job per batch. CPU time
 // includes the kernel's (WAL writes, checkpoints), so the per-row figure is what a request costs the
 // writer thread. The file grows across iterations like a real log does.
+// Also the decoding of a request id's hex digits (usage_db.cpp stores gateway ids as their 16 bytes).
 
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "telemetry/usage_db.h"
 #include "telemetry/usage_record.h"
+#include "util/ascii.h"
 
 namespace spillway::telemetry {
 namespace {
@@ -67,6 +71,48 @@ void BM_UsageDbInsertBatch(benchmark::State& state) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path.string() + suffix).c_str());
 }
 BENCHMARK(BM_UsageDbInsertBatch)->Arg(32)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
+
+// A request id's 32 lowercase hex digits to the 16 bytes the usage log stores (its dispatcher does this per
+// row). Random ids, as the gateway makes them. The baseline is what the log did before: lower_hex_digit()
+// per digit, whose comparisons and early return branch on every digit.
+std::vector<std::string> random_ids() {
+  std::mt19937_64 rng(20261206);
+  std::vector<std::string> ids(4096);
+  for (std::string& id : ids) {
+    char b[33];
+    std::snprintf(b, sizeof b, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng()));
+    id = b;
+  }
+  return ids;
+}
+
+bool hex_to_bytes_per_digit_branches(std::string_view id, unsigned char* out) {
+  for (std::size_t i = 0; i < id.size() / 2; ++i) {
+    const int hi = util::lower_hex_digit(id[2 * i]);
+    const int lo = util::lower_hex_digit(id[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+template <bool (*Decode)(std::string_view, unsigned char*)>
+void decode_ids(benchmark::State& state) {
+  const std::vector<std::string> ids = random_ids();
+  unsigned char out[16];
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Decode(ids[i++ % ids.size()], out));
+    benchmark::DoNotOptimize(out);
+  }
+}
+void BM_HexToBytesPerDigitBranches(benchmark::State& state) {
+  decode_ids<hex_to_bytes_per_digit_branches>(state);
+}
+void BM_HexToBytes(benchmark::State& state) { decode_ids<util::lower_hex_to_bytes>(state); }
+BENCHMARK(BM_HexToBytesPerDigitBranches);
+BENCHMARK(BM_HexToBytes);
 
 }  // namespace
 }  // namespace spillway::telemetry

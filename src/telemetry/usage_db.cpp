@@ -156,27 +156,12 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
-// The value of each byte as a lowercase hex digit; -1 for any other byte.
-constexpr std::array<int8_t, 256> kLowerHexDigits = [] {
-  std::array<int8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) t[c] = static_cast<int8_t>(util::lower_hex_digit(static_cast<char>(c)));
-  return t;
-}();
-
 // The 16 bytes of a request id of 32 lowercase hex digits (see kSchema); false for any other id, upper case
-// included: the view gives back lower case only. A table lookup per digit and no branch: comparisons
-// mispredicted on the random digits of the gateway's ids, the hottest instructions of the dispatcher's
-// bind_row at 64 connections; 130 against 11 ns per random id on the test machine (bench/RESULTS.md).
+// included: the view gives back lower case only. Without a branch per digit: those mispredicted on the
+// random digits of the gateway's ids, the hottest instructions of the dispatcher's bind_row at 64
+// connections (bench/RESULTS.md).
 bool compact_request_id(std::string_view id, std::array<unsigned char, 16>& out) {
-  if (id.size() != 32) return false;
-  int bad = 0;  // negative once any digit was not one
-  for (std::size_t i = 0; i < 16; ++i) {
-    const int hi = kLowerHexDigits[static_cast<unsigned char>(id[2 * i])];
-    const int lo = kLowerHexDigits[static_cast<unsigned char>(id[2 * i + 1])];
-    bad |= hi | lo;
-    out[i] = static_cast<unsigned char>((hi & 0xf) << 4 | (lo & 0xf));  // no shift of a negative value
-  }
-  return bad >= 0;
+  return id.size() == 32 && util::lower_hex_to_bytes(id, out.data());
 }
 
 // Binds the twelve dimension columns of `r` to parameters 1 .. 12 (kFindDims, and the insert into

@@ -51,5 +51,32 @@ TEST(Ascii, HexDigitsOfEveryByte) {
   }
 }
 
+TEST(Ascii, LowerHexToBytes) {
+  unsigned char out[16] = {};
+  ASSERT_TRUE(lower_hex_to_bytes("00ff7a10", out));
+  EXPECT_EQ(out[0], 0x00);
+  EXPECT_EQ(out[1], 0xff);
+  EXPECT_EQ(out[2], 0x7a);
+  EXPECT_EQ(out[3], 0x10);
+  EXPECT_TRUE(lower_hex_to_bytes("", out));
+  EXPECT_FALSE(lower_hex_to_bytes("abc", out));  // odd
+  // Every byte value at every position of a 32-digit id: accepted exactly when it is a lowercase digit,
+  // and then decoded to that digit's value.
+  const std::string base = "0123456789abcdef0123456789abcdef";
+  for (int b = 0; b < 256; ++b) {
+    for (std::size_t at = 0; at < base.size(); ++at) {
+      std::string id = base;
+      id[at] = static_cast<char>(b);
+      const int digit = lower_hex_digit(static_cast<char>(b));
+      ASSERT_EQ(lower_hex_to_bytes(id, out), digit >= 0) << "byte " << b << " at " << at;
+      if (digit < 0) continue;
+      for (std::size_t i = 0; i < 16; ++i) {
+        const int want = lower_hex_digit(id[2 * i]) << 4 | lower_hex_digit(id[2 * i + 1]);
+        ASSERT_EQ(out[i], want) << "byte " << b << " at " << at << ", out[" << i << "]";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spillway::util
