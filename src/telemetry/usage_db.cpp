@@ -613,11 +613,6 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
                           std::string& error) {
   committed = 0;
   if (packed.empty()) return true;
-  // The writer commits insert_open()'s rows first: a batch inside them could not roll back alone.
-  if (open_) {
-    error = "a transaction of single rows is open";
-    return false;
-  }
   if (step_once(begin_) != SQLITE_DONE) {
     error = sqlite3_errmsg(db_);
     return false;
@@ -663,50 +658,6 @@ bool UsageDb::insert_rows(const std::vector<std::string>& packed, const std::ato
   if (step_once(commit_) != SQLITE_DONE) return fail();
   committed = n;
   return true;
-}
-
-bool UsageDb::insert_open(std::string_view packed, std::string& error) {
-  if (!open_) {
-    // A request worker never waits for the file: when another connection holds the write lock (a second
-    // gateway, a tool), BEGIN fails at once instead of after the busy timeout, and the caller queues.
-    sqlite3_busy_timeout(db_, 0);
-    const int rc = step_once(begin_);
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    if (rc != SQLITE_DONE) {
-      error = sqlite3_errmsg(db_);
-      return false;
-    }
-    open_ = true;
-  }
-  const PackedUsageView row = unpack_usage(packed);
-  const int64_t dims = dims_id(row);
-  if (dims >= 0) {
-    bind_row(insert_, 0, row, dims);
-    const int rc = sqlite3_step(insert_.stmt);
-    sqlite3_reset(insert_.stmt);
-    if (rc == SQLITE_DONE) return true;
-  }
-  error = sqlite3_errmsg(db_);
-  rollback_open();
-  return false;
-}
-
-bool UsageDb::commit_open(std::string& error) {
-  if (!open_) return true;
-  if (step_once(commit_) == SQLITE_DONE) {
-    open_ = false;
-    return true;
-  }
-  error = sqlite3_errmsg(db_);
-  rollback_open();
-  return false;
-}
-
-void UsageDb::rollback_open() {
-  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  // Combinations inserted, and max_ts raised, by the transaction are gone with it.
-  forget_dims();
-  open_ = false;
 }
 
 int64_t UsageDb::prune(int64_t before_ms) {

@@ -35,7 +35,7 @@ class UsageDb {
   static constexpr int64_t kDimsTsSlackMs = 3'600'000;
   // Combinations the writer remembers (their id and max_ts); past this it forgets them all.
   static constexpr std::size_t kDimsCacheSize = 4096;
-  // How long a statement waits for another connection's lock before it fails (insert_open() does not).
+  // How long a statement waits for another connection's lock before it fails.
   static constexpr int kBusyTimeoutMs = 5000;
   // A commit that leaves the WAL at least this many frames (pages) long starts a checkpoint: SQLite's own
   // default (wal_autocheckpoint), about 4 MiB with 4 KiB pages.
@@ -81,14 +81,6 @@ class UsageDb {
   // call.
   bool insert_until(const std::vector<std::string>& packed, const std::atomic<bool>& stop,
                     std::size_t& committed, std::string& error);
-  // One record into a transaction kept open across calls (the first call begins it) until commit_open():
-  // how request workers insert their own rows. On failure the transaction is rolled back, every row it
-  // held is gone, and false is returned with `error` set. Neither insert_packed() nor insert_until() nor
-  // prune() may run while it is open.
-  bool insert_open(std::string_view packed, std::string& error);
-  // Commits the transaction of insert_open(), if one is open. On failure it is rolled back: false.
-  bool commit_open(std::string& error);
-  bool has_open() const { return open_; }
   // Times a batch gave up the CPU (Pace::kYield), since the file was opened.
   uint64_t yields() const { return yields_; }
   // Moves the checkpoints off the committing thread. Without it a commit that fills the WAL
@@ -173,7 +165,6 @@ class UsageDb {
   int64_t raise_max_ts(Dims& d, const PackedUsageView& r);
   // Empties the cache of combinations (past its bound, after a rollback or a prune).
   void forget_dims();
-  void rollback_open();
   // SQLite's WAL hook (after each commit on db_): asks for, or past kMaxWalFrames does, a checkpoint.
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
   void run_checkpoints(bool idle);
@@ -195,7 +186,6 @@ class UsageDb {
   sqlite3_stmt* commit_ = nullptr;                                        // COMMIT
   std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
   std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
-  bool open_ = false;  // insert_open()'s transaction is open
   uint64_t yields_ = 0;
   std::atomic<int> wal_frames_{0};
   std::atomic<bool> checkpoints_idle_{false};

@@ -16,10 +16,6 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-int64_t steady_ns(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
 
 UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::Clock& clock,
@@ -29,7 +25,6 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
       options_(options),
       queue_(settings.queue_capacity),
       db_(std::make_unique<UsageDb>(settings.sqlite_path)),
-      inline_(options.background && options.inline_inserts),
       idle_meter_(std::make_unique<util::IdleMeter>()),
       next_prune_(clock.steady_now()) {
   db_->start_checkpointer();
@@ -64,142 +59,15 @@ UsageWriter::UsageWriter(const config::UsageLogSettings& settings, const util::C
 
 UsageWriter::~UsageWriter() { stop(); }
 
-bool UsageWriter::submit(const UsageRecord& record) { return accept(pack_usage(record)); }
-bool UsageWriter::submit(const UsageRecordRef& record) { return accept(pack_usage(record)); }
-
-bool UsageWriter::accept(std::string packed) {
-  // Only while the machine has CPU to spare, as for the background thread's batches: on a busy machine a
-  // batch of 16-row statements written by the dispatcher costs less CPU than the same rows one by one.
-  if (inline_ && machine_idle_.load(std::memory_order_relaxed) && try_insert(packed)) return true;
-  return queue_.push(std::move(packed));
-}
-
-bool UsageWriter::try_insert(std::string& packed) {
-  std::unique_lock lock(db_mu_, std::try_to_lock);
-  // Not while a batch or a commit is under way (a try-lock: a request never waits for the file), nor when
-  // the commit has been asked for or has failed, nor past four batches' worth of rows (a starved
-  // background thread), nor once the writer stops (the queue then refuses and counts the record).
-  if (!lock.owns_lock() || !db_ || background_stop_ || commit_asked_ ||
-      retry_pending_.load(std::memory_order_relaxed) ||
-      open_rows_.size() >= 4 * static_cast<std::size_t>(settings_.batch_size) || queue_.closed()) {
-    return false;
-  }
-  const bool first = open_rows_.empty();
-  std::string error;
-  const bool ok = db_->insert_open(packed, error);
-  open_rows_.push_back(std::move(packed));
-  ++inline_accepted_;
-  if (!ok) {
-    // Rolled back, with the rows before it: the dispatcher writes them all again as a batch.
-    util::log_warn("usage log: an insert failed, " + std::to_string(open_rows_.size()) +
-                   " records are written again: " + error);
-    retry_open_rows();
-    return true;
-  }
-  open_count_.store(open_rows_.size());
-  if (first) {  // the dispatcher looks every idle_wait() and commits it once due
-    const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.flush_interval);
-    open_due_ns_.store(steady_ns(std::chrono::steady_clock::now()) + interval.count(),
-                       std::memory_order_relaxed);
-  }
-  const bool full = open_rows_.size() == static_cast<std::size_t>(settings_.batch_size);
-  lock.unlock();
-  // The dispatcher sleeps for a second when no transaction is open: the first row wakes it. A full
-  // transaction is committed now rather than at the dispatcher's next look. Neither while records are
-  // queued: the dispatcher is gathering them then, wakes by itself soon, and a nudge would cut its batch
-  // short.
-  if ((first && dispatcher_idle_.exchange(false)) || (full && queue_.size() == 0)) queue_.nudge();
-  return true;
-}
-
-void UsageWriter::commit_open(bool background) {
-  commit_asked_ = false;
-  if (open_rows_.empty()) return;
-  const std::size_t n = open_rows_.size();
-  std::string error;
-  if (!db_->commit_open(error)) {
-    util::log_warn("usage log: a commit failed, its " + std::to_string(n) +
-                   " records are written again: " + error);
-    retry_open_rows();
-    return;
-  }
-  open_rows_.clear();
-  open_count_.store(0, std::memory_order_relaxed);
-  open_due_ns_.store(0, std::memory_order_relaxed);
-  written_ += n;
-  ++batches_;
-  note_checkpoints();
-  if (background) background_written_ += n;
-  finish(n);
-}
-
-void UsageWriter::retry_open_rows() {
-  retry_rows_.insert(retry_rows_.end(), std::make_move_iterator(open_rows_.begin()),
-                     std::make_move_iterator(open_rows_.end()));
-  open_rows_.clear();
-  open_count_.store(0, std::memory_order_relaxed);
-  open_due_ns_.store(0, std::memory_order_relaxed);
-  retry_pending_.store(true, std::memory_order_relaxed);
-  queue_.nudge();  // the dispatcher writes them as a batch
-}
+bool UsageWriter::submit(const UsageRecord& record) { return queue_.push(pack_usage(record)); }
+bool UsageWriter::submit(const UsageRecordRef& record) { return queue_.push(pack_usage(record)); }
 
 bool UsageWriter::spare_cpu(std::chrono::steady_clock::time_point now) {
   return options_.min_idle_fraction <= 0 || idle_meter_->idle_fraction(now) >= options_.min_idle_fraction;
 }
 
-void UsageWriter::settle_open(bool forced) {
-  const std::size_t count = open_count_.load(std::memory_order_relaxed);
-  if (count == 0) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (!forced && count < static_cast<std::size_t>(settings_.batch_size) &&
-      steady_ns(now) < open_due_ns_.load(std::memory_order_relaxed)) {
-    return;
-  }
-  // A flush or the stop waits for the file; otherwise a worker or the background thread holding it will
-  // be done soon, and the next wake-up (idle_wait()) comes back.
-  std::unique_lock<std::mutex> lock =
-      forced ? lock_db() : std::unique_lock<std::mutex>(db_mu_, std::try_to_lock);
-  if (!lock.owns_lock() || open_rows_.empty()) return;
-  if (forced) {
-    commit_open(false);
-    return;
-  }
-  if (commit_asked_) {
-    if (now - commit_asked_at_ < settings_.flush_interval) return;
-    pause_handoffs(now);  // the background thread is starved: commit here, and for a while
-    commit_open(false);
-    return;
-  }
-  if (now >= handoffs_paused_until_ && spare_cpu(now)) {
-    commit_asked_ = true;
-    commit_asked_at_ = now;
-    // Back by then to take it over if the background thread has not committed it.
-    open_due_ns_.store(steady_ns(now + settings_.flush_interval), std::memory_order_relaxed);
-    lock.unlock();
-    background_cv_.notify_one();
-    return;
-  }
-  commit_open(false);
-}
-
-std::chrono::milliseconds UsageWriter::idle_wait() {
-  // Waking up at least every second keeps the prune schedule and drop reports going when idle. While a
-  // transaction of the request workers is open, a quarter of flush_interval: it then commits at most that
-  // much after it is due, without a worker waking the dispatcher for it (the wake-up would cut short the
-  // gathering of a batch queued meanwhile, and costs a cross-CPU wake-up).
-  constexpr std::chrono::milliseconds kMax(1000);
-  if (!inline_) return kMax;
-  // Raised before open_count_ is read, as a worker raises open_count_ before it reads this: one of the
-  // two sees the other's (both sequentially consistent), so a first row never waits out a long sleep.
-  dispatcher_idle_.store(true);
-  if (open_count_.load() == 0) return kMax;
-  dispatcher_idle_.store(false);
-  return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.flush_interval) / 4,
-                    std::chrono::milliseconds(1), kMax);
-}
-
 void UsageWriter::flush() {
-  const uint64_t target = queue_.pushed() + inline_accepted_.load();
+  const uint64_t target = queue_.pushed();
   ++flushes_waiting_;
   queue_.nudge();
   {
@@ -218,8 +86,6 @@ void UsageWriter::stop() {
   {
     std::lock_guard db_lock(db_mu_);
     if (db_) {
-      commit_open(false);
-      if (!retry_rows_.empty()) write_batch(retry_rows_);
       db_->stop_checkpointer();  // its counts are final then
       note_checkpoints();
     }
@@ -229,17 +95,16 @@ void UsageWriter::stop() {
   util::log_info("usage log: closed " + settings_.sqlite_path + " (" + std::to_string(s.written) +
                  " records written, " + std::to_string(s.background_written) + " of them by the " +
                  (s.background_idle ? "idle-priority " : "") + "background thread, " +
-                 std::to_string(s.takeovers) + " batches taken over, " + std::to_string(s.inserted_inline) +
-                 " inserted by request workers, at most " + std::to_string(s.max_backlog) + " waiting, " +
-                 std::to_string(s.dropped) + " dropped, " + std::to_string(s.failed) + " failed, " +
+                 std::to_string(s.takeovers) + " batches taken over, at most " +
+                 std::to_string(s.max_backlog) + " waiting, " + std::to_string(s.dropped) + " dropped, " +
+                 std::to_string(s.failed) + " failed, " +
                  std::to_string(s.checkpoints + s.checkpoints_inline) + " checkpoints, " +
                  std::to_string(s.checkpoints_inline) + " of them by commits)");
 }
 
 UsageWriterStats UsageWriter::stats() const {
   UsageWriterStats s;
-  s.inserted_inline = inline_accepted_.load();
-  s.submitted = queue_.pushed() + s.inserted_inline;
+  s.submitted = queue_.pushed();
   s.dropped = queue_.dropped();
   s.written = written_.load();
   s.batches = batches_.load();
@@ -272,19 +137,15 @@ void UsageWriter::run() {
   batch.reserve(batch_size);
   for (;;) {
     batch.clear();
-    queue_.pop_batch(batch, batch_size, idle_wait(), settings_.flush_interval);
-    dispatcher_idle_.store(false, std::memory_order_relaxed);
+    // Waking up at least every second keeps the prune schedule and drop reports going when idle.
+    queue_.pop_batch(batch, batch_size, std::chrono::seconds(1), settings_.flush_interval);
     const std::size_t queued = queue_.size();
     const uint64_t waiting = batch.size() + queued;
     if (waiting > max_backlog_.load(std::memory_order_relaxed)) max_backlog_ = waiting;
-    if (inline_ || background_idle_.load(std::memory_order_relaxed)) {
-      const auto now = std::chrono::steady_clock::now();
-      const bool idle = spare_cpu(now);
-      machine_idle_.store(idle, std::memory_order_relaxed);
+    if (background_idle_.load(std::memory_order_relaxed)) {
       // Checkpoints go at idle priority as the background thread's batches do: while the machine has CPU
       // to spare (db_ is only reset after this thread ends; the call sets an atomic).
-      if (background_idle_.load(std::memory_order_relaxed)) db_->set_checkpoints_idle(idle);
-      if (inline_) settle_open(flushes_waiting_.load() > 0 || queue_.closed());
+      db_->set_checkpoints_idle(spare_cpu(std::chrono::steady_clock::now()));
     }
     maybe_prune();
     dispatch(batch, queued);
@@ -294,11 +155,6 @@ void UsageWriter::run() {
   {
     auto lock = lock_db();
     background_stop_ = true;
-    commit_open(false);
-    if (!retry_rows_.empty()) {
-      retry_pending_ = false;
-      write_batch(retry_rows_);
-    }
     if (!background_batch_.empty()) write_batch(background_batch_);
     background_has_batch_.store(false, std::memory_order_relaxed);
   }
@@ -309,8 +165,7 @@ void UsageWriter::run() {
 void UsageWriter::dispatch(std::vector<std::string>& batch, std::size_t queued) {
   const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
   // Behind: another full batch is already queued, someone waits in flush(), or the queue is closing.
-  const bool behind = queued >= batch_size || flushes_waiting_.load() > 0 || queue_.closed() ||
-                      retry_pending_.load(std::memory_order_relaxed);
+  const bool behind = queued >= batch_size || flushes_waiting_.load() > 0 || queue_.closed();
   // The dispatcher runs at normal priority, mostly when every core is busy: it lets the requests that
   // want its core go first between statements, unless it is behind. (Yielding after every statement,
   // it fell behind at 64 connections on the 2-vCPU test machine: 31.5k records waiting after 10 s,
@@ -324,8 +179,7 @@ void UsageWriter::dispatch(std::vector<std::string>& batch, std::size_t queued) 
     return;
   }
   if (batch.empty() && !behind) {
-    // Nothing to write and the background thread has no batch: the file is left alone (a request worker
-    // may want it for its row this very moment).
+    // Nothing to write and the background thread has no batch: the file is left alone.
     if (!background_has_batch_.load(std::memory_order_relaxed)) return;
     // The queue is idle: a batch the background thread still has not written is taken over now.
     std::unique_lock lock(db_mu_, std::try_to_lock);
@@ -333,12 +187,6 @@ void UsageWriter::dispatch(std::vector<std::string>& batch, std::size_t queued) 
   }
   const auto now = std::chrono::steady_clock::now();
   auto lock = lock_db();
-  if (retry_pending_.load(std::memory_order_relaxed)) {  // a failed open transaction's rows, first
-    batch.insert(batch.begin(), std::make_move_iterator(retry_rows_.begin()),
-                 std::make_move_iterator(retry_rows_.end()));
-    retry_rows_.clear();
-    retry_pending_.store(false, std::memory_order_relaxed);
-  }
   // Hand off only while the machine has CPU to spare (by default a quarter of it idle lately): on a busy
   // machine the background thread would be starved, and taking its batch back costs a wait.
   if (background_batch_.empty() && !behind && !batch.empty() && now >= handoffs_paused_until_ &&
@@ -393,13 +241,10 @@ void UsageWriter::run_background() {
   for (;;) {
     // yield_ false: the dispatcher, once it asked for the file, gets it before this thread goes on.
     background_cv_.wait(lock, [&] {
-      return background_stop_ || ((commit_asked_ || !background_batch_.empty()) && !background_held_ &&
-                                  !yield_.load(std::memory_order_relaxed));
+      return background_stop_ ||
+             (!background_batch_.empty() && !background_held_ && !yield_.load(std::memory_order_relaxed));
     });
     if (background_stop_) break;
-    // The request workers' rows first: a batch goes in its own transaction.
-    if (commit_asked_ || !open_rows_.empty()) commit_open(true);
-    if (background_batch_.empty()) continue;
     std::size_t committed = 0;
     std::string error;
     if (db_->insert_until(background_batch_, yield_, committed, error)) {
@@ -420,7 +265,6 @@ void UsageWriter::run_background() {
 }
 
 void UsageWriter::write_batch(std::vector<std::string>& batch, bool paced) {
-  commit_open(false);  // the request workers' rows first: a batch goes in its own transaction
   std::string error;
   bool ok = false;
   // A busy or momentarily failing database gets a few tries; a persistent failure must not stall the
@@ -465,7 +309,6 @@ void UsageWriter::maybe_prune() {
   int64_t n = 0;
   {
     auto lock = lock_db();
-    commit_open(false);
     n = db_->prune(before);
   }
   background_cv_.notify_one();  // it may have stepped aside mid-batch

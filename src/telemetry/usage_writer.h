@@ -2,17 +2,9 @@
 // The usage-log writer: two threads that take records from a bounded queue and commit them to the SQLite
 // file in batches, and prune rows older than the retention.
 //
-// Request workers insert their own record when they can (`inline_inserts`, on with the background
-// thread): while the machine has CPU to spare (the idle meter below) and the file is free at that moment
-// (no batch or commit in progress, a try-lock), the row goes straight into a transaction kept open for the
-// purpose, and the background thread only commits it (at `batch_size` rows or `flush_interval` after its
-// first row, looked at every quarter of `flush_interval`). The background thread's bursts then shrink to
-// the commits: each burst of a SCHED_IDLE thread draws the scheduler's wake-ups to its CPU (it counts as
-// idle), and each such wake-up preempts it with an interrupt, which on a virtualised machine costs the
-// request woken (bench/RESULTS.md, fourteenth session). A row inserted alone costs more CPU than one of a
-// 16-row statement, so on a busy machine records are queued. The rows of the open transaction are kept
-// until it commits; if it fails they are written again as a batch, so none is lost. When the file is busy
-// the record is queued as below.
+// Request workers only pack their record and queue it (submit()); they never touch the file. (Until the
+// twentieth session they inserted their own row into an open transaction while the machine had CPU to
+// spare; at one connection that cost the request path more than the queue's hand-off: bench/RESULTS.md.)
 //
 // The dispatcher thread (normal priority) takes batches from the queue. While the machine has CPU to
 // spare (a quarter of it idle over the last 100 ms or more, from /proc/stat) it hands each batch to the
@@ -36,8 +28,7 @@
 // was submitted (a batch starts when its first record arrives and closes at `batch_size` records or after
 // `flush_interval`; when the queue is idle, a batch the background thread has not finished is taken over
 // within a second). stop() drains the whole queue before it closes the file, so an orderly shutdown loses
-// nothing. A crash (kill -9) loses the records still in the queue, in the workers' open transaction and in
-// the batch being written;
+// nothing. A crash (kill -9) loses the records still in the queue and in the batch being written;
 // committed ones survive (WAL, synchronous=NORMAL: only a power or OS failure can undo the last commits).
 
 #include <atomic>
@@ -66,8 +57,7 @@ namespace spillway::telemetry {
 class UsageDb;
 
 struct UsageWriterStats {
-  uint64_t submitted = 0;           // accepted (queued, or inserted by the submitting thread)
-  uint64_t inserted_inline = 0;     // of `submitted`, inserted by the submitting thread itself
+  uint64_t submitted = 0;           // accepted (queued)
   uint64_t dropped = 0;             // rejected: queue full (or writer stopped)
   uint64_t written = 0;             // committed rows
   uint64_t batches = 0;             // committed transactions
@@ -94,9 +84,6 @@ struct UsageWriterOptions {
   double min_idle_fraction = 0.25;
   // After a take-over batches are not handed off for this long (doubling while take-overs recur).
   std::chrono::milliseconds first_handoff_pause = std::chrono::seconds(1);
-  // Request workers insert their own record into an open transaction when the file is free (needs the
-  // background thread, which commits it). false: every record goes through the queue.
-  bool inline_inserts = true;
 };
 
 class UsageWriter {
@@ -136,18 +123,8 @@ class UsageWriter {
   // Writes `batch` (db_mu_ held), retrying a failing database a few times; the rows are then committed or
   // counted as failed. `paced`: the batch gives up the CPU between statements (UsageDb::Pace::kYield).
   void write_batch(std::vector<std::string>& batch, bool paced = false);
-  // The queue's or the open transaction's: `packed` inserted on the calling thread when the file is free.
-  bool accept(std::string packed);
-  bool try_insert(std::string& packed);
-  // Commits the open transaction (db_mu_ held); on failure its rows go to retry_rows_.
-  void commit_open(bool background);
-  // The open transaction failed and was rolled back (db_mu_ held): its rows go to the dispatcher.
-  void retry_open_rows();
   // The idle meter saw at least options_.min_idle_fraction of the machine idle lately; dispatcher only.
   bool spare_cpu(std::chrono::steady_clock::time_point now);
-  // Dispatcher: commits the open transaction when it is due (or asks the background thread to).
-  void settle_open(bool forced);
-  std::chrono::milliseconds idle_wait();
   void finish(std::size_t n);
   void note_checkpoints();  // db_mu_ held, db_ set
   void pause_handoffs(std::chrono::steady_clock::time_point now);
@@ -166,21 +143,8 @@ class UsageWriter {
   std::vector<std::string> background_batch_;  // guarded by db_mu_; empty: the background thread is free
   bool background_stop_ = false;               // guarded by db_mu_
   bool background_held_ = false;               // guarded by db_mu_
-  // Records request workers inserted into the file's open transaction, kept until it commits; non-empty
-  // exactly while one is open. Guarded by db_mu_, as are the next two.
-  std::vector<std::string> open_rows_;
-  std::vector<std::string> retry_rows_;  // an open transaction's rows after it failed, for the dispatcher
-  bool commit_asked_ = false;            // the background thread is to commit the open transaction
-  std::chrono::steady_clock::time_point commit_asked_at_{};
-  const bool inline_;
-  std::atomic<int64_t> open_due_ns_{0};  // steady clock, when the open transaction is due; 0: none open
-  std::atomic<std::size_t> open_count_{0};
-  std::atomic<bool> retry_pending_{false};
-  std::atomic<bool> machine_idle_{true};      // the dispatcher's last look at the idle meter
-  std::atomic<bool> dispatcher_idle_{false};  // the dispatcher sleeps a second: a first row wakes it
   std::atomic<bool> background_has_batch_{
-      false};  // background_batch_ is not empty (a hint for the dispatcher)
-  std::atomic<uint64_t> inline_accepted_{0};
+      false};                       // background_batch_ is not empty (a hint for the dispatcher)
   std::atomic<bool> yield_{false};  // the dispatcher waits for db_mu_
   std::atomic<bool> background_idle_{false};
   std::atomic<uint64_t> flushes_waiting_{0};

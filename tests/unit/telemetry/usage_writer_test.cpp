@@ -412,14 +412,12 @@ TEST(UsageDb, TransactionsBiggerThanThePageCacheStoreEveryRow) {
   const std::string path = dir.file("u.db");
   UsageDb db(path);
   db.start_checkpointer();
-  // Three times the cache in pages, in one batch and in one open transaction: their pages spill to the WAL
-  // before the commit.
+  // Three times the cache in pages, in one batch, twice: their pages spill to the WAL before the commit.
   const std::size_t n = 3 * UsageDb::kCacheKiB / 4;
   std::string error;
   ASSERT_TRUE(db.insert_packed(page_rows(kT0, n), error)) << error;
-  for (const std::string& row : page_rows(kT0 + 10'000, n)) ASSERT_TRUE(db.insert_open(row, error)) << error;
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), static_cast<int64_t>(n));
-  ASSERT_TRUE(db.commit_open(error)) << error;
+  ASSERT_TRUE(db.insert_packed(page_rows(kT0 + 10'000, n), error)) << error;
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2 * static_cast<int64_t>(n));
   EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage WHERE length(prompt) = 3000"),
             2 * static_cast<int64_t>(n));
@@ -439,60 +437,11 @@ TEST(UsageDb, PruneDeletesOnlyOlderRows) {
   EXPECT_EQ(db.prune(kT0), 0);
 }
 
-TEST(UsageDb, RowsInsertedOneByOneStayUncommittedUntilCommitOpen) {
-  TempDir dir;
-  const std::string path = dir.file("u.db");
-  UsageDb db(path);
-  std::string error;
-  ASSERT_TRUE(db.insert_open(pack_usage(sample_record(kT0, "a")), error)) << error;
-  ASSERT_TRUE(db.insert_open(pack_usage(sample_record(kT0 + 1, "b")), error)) << error;
-  EXPECT_TRUE(db.has_open());
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 0);  // not committed: another reader sees none
-  // A batch cannot run inside that transaction (its rollback would take the open rows along).
-  EXPECT_FALSE(db.insert_packed(packed({sample_record(kT0, "x")}), error));
-  EXPECT_TRUE(db.has_open());
-  ASSERT_TRUE(db.commit_open(error)) << error;
-  EXPECT_FALSE(db.has_open());
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 2);
-  EXPECT_EQ(
-      query_text(path, "SELECT group_concat(request_id) FROM (SELECT request_id FROM usage ORDER BY ts)"),
-      "a,b");
-  EXPECT_TRUE(db.commit_open(error));  // nothing open: nothing to do
-  ASSERT_TRUE(db.insert_packed(packed({sample_record(kT0, "x")}), error)) << error;
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 3);
-}
-
-TEST(UsageDb, AFailedInsertRollsBackTheWholeOpenTransaction) {
-  TempDir dir;
-  const std::string path = dir.file("u.db");
-  { UsageDb create(path); }
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other,
-                         "CREATE TRIGGER refuse BEFORE INSERT ON usage_rows WHEN NEW.request_id = 'poison' "
-                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(other);
-  UsageDb db(path);
-  std::string error;
-  ASSERT_TRUE(db.insert_open(pack_usage(sample_record(kT0, "a")), error)) << error;
-  EXPECT_FALSE(db.insert_open(pack_usage(sample_record(kT0, "poison")), error));
-  EXPECT_NE(error.find("refused by the test"), std::string::npos) << error;
-  EXPECT_FALSE(db.has_open());
-  // The next row starts a new transaction. Its combination of dimensions is the rolled-back row's: the
-  // writer must have forgotten that row's usage_dims id, or the view would not find the new row.
-  ASSERT_TRUE(db.insert_open(pack_usage(sample_record(kT0, "b")), error)) << error;
-  ASSERT_TRUE(db.commit_open(error)) << error;
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_rows"), 1);
-  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage"), "b");
-}
-
 TEST(UsageWriter, WritesInBatchesOfAtMostBatchSize) {
   TempDir dir;
   const std::string path = dir.file("u.db");
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.inline_inserts = false});
+  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{});
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
   writer.flush();
   EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 10);
@@ -572,7 +521,7 @@ TEST(UsageWriter, AFullQueueDropsAndCounts) {
   settings.queue_capacity = 1;
   settings.flush_interval = std::chrono::milliseconds(60'000);
   settings.batch_size = 1000;
-  UsageWriter writer(settings, clock, UsageWriterOptions{.inline_inserts = false});
+  UsageWriter writer(settings, clock, UsageWriterOptions{});
   // The writer may take one record out while gathering, so at most 2 are accepted.
   int accepted = 0;
   for (int i = 0; i < 50; ++i) accepted += writer.submit(sample_record(kT0, std::to_string(i))) ? 1 : 0;
@@ -606,7 +555,7 @@ TEST(UsageWriter, WhileTheMachineHasCpuToSpareCheckpointsRunAtIdlePriority) {
   config::UsageLogSettings settings = settings_for(path);
   settings.batch_size = 256;
   // min_idle_fraction 0: the machine counts as having CPU to spare, whatever its load.
-  UsageWriter writer(settings, clock, UsageWriterOptions{.min_idle_fraction = 0, .inline_inserts = false});
+  UsageWriter writer(settings, clock, UsageWriterOptions{.min_idle_fraction = 0});
   if (!writer.stats().background_idle) GTEST_SKIP() << "SCHED_IDLE not available here";
   // About 1200 pages: a commit asks for a checkpoint.
   for (int i = 0; i < 1200; ++i) {
@@ -640,9 +589,8 @@ TEST(UsageWriter, TheBackgroundThreadWritesWhileItKeepsUp) {
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
   // Normal priority here: at SCHED_IDLE on a loaded test machine it may be starved, which is the
   // take-over tests' subject.
-  UsageWriter writer(
-      settings_for(path), clock,
-      UsageWriterOptions{.idle_priority = false, .min_idle_fraction = 0, .inline_inserts = false});
+  UsageWriter writer(settings_for(path), clock,
+                     UsageWriterOptions{.idle_priority = false, .min_idle_fraction = 0});
   for (int i = 0; i < 40; ++i) {
     ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
     if (i % 4 == 3) {
@@ -665,8 +613,7 @@ TEST(UsageWriter, AStarvedBackgroundThreadsBatchIsTakenOverByTheNextOne) {
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
   UsageWriter writer(
       settings_for(path), clock,
-      UsageWriterOptions{
-          .min_idle_fraction = 0, .first_handoff_pause = std::chrono::minutes(1), .inline_inserts = false});
+      UsageWriterOptions{.min_idle_fraction = 0, .first_handoff_pause = std::chrono::minutes(1)});
   writer.hold_background_for_test(true);  // batch_size 4
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
   ASSERT_TRUE(written_within(writer, 8, std::chrono::seconds(10)));
@@ -686,8 +633,7 @@ TEST(UsageWriter, AStarvedBackgroundThreadsLastBatchIsTakenOverWhenTheQueueIsIdl
   TempDir dir;
   const std::string path = dir.file("u.db");
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-  UsageWriter writer(settings_for(path), clock,
-                     UsageWriterOptions{.min_idle_fraction = 0, .inline_inserts = false});
+  UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.min_idle_fraction = 0});
   writer.hold_background_for_test(true);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
   // No further batch comes: the dispatcher's idle wake-up (every second) takes the batch over.
@@ -697,24 +643,18 @@ TEST(UsageWriter, AStarvedBackgroundThreadsLastBatchIsTakenOverWhenTheQueueIsIdl
 }
 
 TEST(UsageWriter, FlushAndStopDoNotWaitForAStarvedBackgroundThread) {
-  for (const bool inline_inserts : {true, false}) {
-    SCOPED_TRACE(inline_inserts ? "inline inserts" : "queue only");
-    TempDir dir;
-    const std::string path = dir.file("u.db");
-    util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-    UsageWriter writer(settings_for(path), clock, UsageWriterOptions{.inline_inserts = inline_inserts});
-    writer.hold_background_for_test(true);
-    for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "a" + std::to_string(i))));
-    writer.flush();
-    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 6);
-    for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "b" + std::to_string(i))));
-    writer.stop();
-    EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 12);
-    EXPECT_EQ(writer.stats().background_written, 0u);
-    if (!inline_inserts) {
-      EXPECT_EQ(writer.stats().inserted_inline, 0u);
-    }
-  }
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
+  UsageWriter writer(settings_for(path), clock);
+  writer.hold_background_for_test(true);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "a" + std::to_string(i))));
+  writer.flush();
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 6);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "b" + std::to_string(i))));
+  writer.stop();
+  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 12);
+  EXPECT_EQ(writer.stats().background_written, 0u);
 }
 
 TEST(UsageWriter, WithoutTheBackgroundThreadTheDispatcherWritesEverything) {
@@ -727,7 +667,6 @@ TEST(UsageWriter, WithoutTheBackgroundThreadTheDispatcherWritesEverything) {
   const UsageWriterStats s = writer.stats();
   EXPECT_EQ(s.background_written, 0u);
   EXPECT_FALSE(s.background_idle);
-  EXPECT_EQ(s.inserted_inline, 0u);  // inline inserts need the background thread to commit them
 }
 
 TEST(UsageWriter, TheDispatchersBatchesGiveUpTheCpuBetweenStatements) {
@@ -762,9 +701,7 @@ TEST(UsageWriter, ABatchThatAFlushWaitsForIsWrittenStraight) {
   EXPECT_EQ(w.stats().batch_yields, 0u);
 }
 
-// Waits (bounded) for the writer's first prune pass, which runs on its first wake-up: afterwards nothing
-// but the submitting thread and the background thread touches the file until the next pass (a minute of
-// the manual clock, which these tests do not advance).
+// Waits (bounded) for the writer's first prune pass, which runs on its first wake-up.
 void wait_first_prune(UsageWriter& writer) {
   writer.flush();  // wakes the dispatcher
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -774,46 +711,7 @@ void wait_first_prune(UsageWriter& writer) {
   ASSERT_EQ(writer.stats().prune_passes, 1u);
 }
 
-TEST(UsageWriter, TheSubmittingThreadInsertsAndTheBackgroundThreadCommits) {
-  // The scenario needs the file free when the first record comes. On a loaded machine the dispatcher can
-  // still hold it after its first pass, and the record is queued: then it runs again on a fresh file.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    TempDir dir;
-    const std::string path = dir.file("u.db");
-    util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-    auto settings = settings_for(path);
-    settings.flush_interval = std::chrono::milliseconds(60'000);  // only a full transaction commits
-    settings.batch_size = 3;
-    UsageWriter writer(settings, clock, UsageWriterOptions{.idle_priority = false, .min_idle_fraction = 0});
-    wait_first_prune(writer);
-    // The file is free: the first record goes into the open transaction on this thread, and stays
-    // uncommitted (not even the dispatcher's wake-up, which it causes, commits it: not due for a minute).
-    ASSERT_TRUE(writer.submit(sample_record(kT0, "r0")));
-    if (writer.stats().inserted_inline == 0) continue;
-    EXPECT_EQ(writer.stats().written, 0u);
-    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 0);
-    for (int i = 1; i < 9; ++i) ASSERT_TRUE(writer.submit(sample_record(kT0, "r" + std::to_string(i))));
-    // Each full transaction is committed without a flush. Usually the file is free for all nine, and the
-    // background thread commits them. On a slow machine (a sanitizer build, a loaded CI runner) records
-    // that come while it is busy are queued; the dispatcher may then write a queued batch itself (and
-    // commit the open transaction first), and a part-filled transaction or batch waits for the minute of
-    // flush_interval.
-    const uint64_t inline_full = writer.stats().inserted_inline / 3 * 3;
-    ASSERT_TRUE(written_within(writer, inline_full, std::chrono::seconds(10)));
-    const UsageWriterStats before_flush = writer.stats();
-    if (before_flush.inserted_inline == 9) EXPECT_EQ(before_flush.background_written, 9u);
-    writer.flush();
-    const UsageWriterStats s = writer.stats();
-    EXPECT_EQ(s.written, 9u);
-    EXPECT_EQ(s.submitted, 9u);
-    EXPECT_EQ(s.failed, 0u);
-    EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 9);
-    return;
-  }
-  FAIL() << "in five tries the file was never free for the first record";
-}
-
-TEST(UsageWriter, AnOpenTransactionIsCommittedAfterTheFlushInterval) {
+TEST(UsageWriter, ALoneRecordIsCommittedAfterTheFlushIntervalWithoutAFlush) {
   TempDir dir;
   const std::string path = dir.file("u.db");
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
@@ -823,32 +721,22 @@ TEST(UsageWriter, AnOpenTransactionIsCommittedAfterTheFlushInterval) {
   UsageWriter writer(settings, clock, UsageWriterOptions{.idle_priority = false, .min_idle_fraction = 0});
   wait_first_prune(writer);
   ASSERT_TRUE(writer.submit(sample_record(kT0, "alone")));
-  EXPECT_EQ(writer.stats().inserted_inline, 1u);
-  ASSERT_TRUE(written_within(writer, 1, std::chrono::seconds(10)));  // no flush: the deadline did it
-  EXPECT_EQ(writer.stats().background_written, 1u);
+  ASSERT_TRUE(written_within(writer, 1, std::chrono::seconds(10)));  // no flush: the interval did it
   EXPECT_EQ(query_text(path, "SELECT request_id FROM usage"), "alone");
+  EXPECT_EQ(writer.stats().submitted, 1u);
 }
 
-TEST(UsageWriter, FlushAndStopCommitTheOpenTransaction) {
+TEST(UsageWriter, AStoppedWriterRefusesAndCountsARecord) {
   TempDir dir;
   const std::string path = dir.file("u.db");
   util::ManualClock clock{std::chrono::system_clock::time_point{std::chrono::milliseconds(kT0)}};
-  auto settings = settings_for(path);
-  settings.flush_interval = std::chrono::milliseconds(60'000);
-  settings.batch_size = 1000;
-  UsageWriter writer(settings, clock, UsageWriterOptions{.min_idle_fraction = 0});
-  wait_first_prune(writer);
+  UsageWriter writer(settings_for(path), clock);
   ASSERT_TRUE(writer.submit(sample_record(kT0, "a")));
-  EXPECT_EQ(writer.stats().inserted_inline, 1u);
-  writer.flush();
-  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 1);
-  ASSERT_TRUE(writer.submit(sample_record(kT0, "b")));
-  ASSERT_TRUE(writer.submit(sample_record(kT0, "c")));
   writer.stop();
-  EXPECT_EQ(query_int(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 3);
-  EXPECT_EQ(writer.stats().written, 3u);
-  EXPECT_FALSE(writer.submit(sample_record(kT0, "late")));  // stopped: neither inserted nor queued
+  EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage"), 1);
+  EXPECT_FALSE(writer.submit(sample_record(kT0, "late")));
   EXPECT_EQ(writer.stats().dropped, 1u);
+  EXPECT_EQ(writer.stats().written, 1u);
 }
 
 TEST(UsageWriter, WhenAnotherConnectionHoldsTheFileTheRecordWaitsInTheWriterNotTheRequest) {
