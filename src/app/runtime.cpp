@@ -86,7 +86,8 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
     policies.push_back(std::make_unique<telemetry::HeadersPolicy>(*gateway->config.policies.headers));
   }
   // The usage log comes after the policies whose decisions it records.
-  if (auto usage = telemetry::make_usage_log(gateway->config, util::SystemClock::instance()); usage.policy) {
+  if (auto usage = telemetry::make_usage_log(gateway->config, util::SystemClock::instance(), &metrics);
+      usage.policy) {
     policies.push_back(std::move(usage.policy));
     gateway->on_shutdown.push_back(std::move(usage.stop));
   }

@@ -255,8 +255,16 @@ std::shared_ptr<HistogramFamily> MetricsRegistry::histogram(FamilyOptions option
 }
 
 void MetricsRegistry::gauge(FamilyOptions options, GaugeSource source) {
+  add_sampled(std::move(options), std::move(source), MetricType::kGauge);
+}
+
+void MetricsRegistry::sampled_counter(FamilyOptions options, GaugeSource source) {
+  add_sampled(std::move(options), std::move(source), MetricType::kCounter);
+}
+
+void MetricsRegistry::add_sampled(FamilyOptions options, GaugeSource source, MetricType type) {
   std::lock_guard lock(mu_);
-  auto gauge = std::make_shared<Gauge>(Gauge{std::move(options), std::move(source)});
+  auto gauge = std::make_shared<Gauge>(Gauge{std::move(options), std::move(source), type});
   if (Entry* e = find(gauge->options.name)) {
     *e = Entry{nullptr, nullptr, gauge};
   } else {
@@ -290,7 +298,7 @@ std::vector<FamilySnapshot> MetricsRegistry::snapshot() const {
             "", {{"metric", e.histogram->options().name}}, static_cast<double>(e.histogram->folded())});
       }
     } else {
-      FamilySnapshot snap{e.gauge->options.name, e.gauge->options.help, MetricType::kGauge, {}};
+      FamilySnapshot snap{e.gauge->options.name, e.gauge->options.help, e.gauge->type, {}};
       std::vector<GaugeSample> samples = e.gauge->source ? e.gauge->source() : std::vector<GaugeSample>{};
       for (const GaugeSample& g : samples) {
         snap.samples.push_back(Sample{"", label_pairs(e.gauge->options.labels, g.values), g.value});

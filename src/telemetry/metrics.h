@@ -173,6 +173,9 @@ class MetricsRegistry {
   // A gauge read from `source` on every scrape (options.max_series and fixed_labels are ignored).
   // Replaces a gauge of the same name.
   void gauge(FamilyOptions options, GaugeSource source);
+  // The same for a counter kept elsewhere (say, by a writer thread): read from `source` on every scrape,
+  // exported as a counter. `source` must never return a smaller value for the same labels.
+  void sampled_counter(FamilyOptions options, GaugeSource source);
 
   // Every family, in registration order, then spillway_metric_series_folded_total{metric} with one
   // sample per capped family. Thread-safe.
@@ -182,7 +185,9 @@ class MetricsRegistry {
   struct Gauge {
     FamilyOptions options;
     GaugeSource source;
+    MetricType type = MetricType::kGauge;  // kCounter: sampled_counter()
   };
+  void add_sampled(FamilyOptions options, GaugeSource source, MetricType type);
   struct Entry {
     std::shared_ptr<CounterFamily> counter;
     std::shared_ptr<HistogramFamily> histogram;

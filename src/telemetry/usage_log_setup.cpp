@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "telemetry/metrics.h"
 #include "telemetry/otlp_exporter.h"
 #include "telemetry/usage_log_policy.h"
 #include "telemetry/usage_writer.h"
@@ -30,9 +31,41 @@ std::string host_name() {
   return buf;
 }
 
+void export_writer_stats(MetricsRegistry& metrics, const std::shared_ptr<UsageWriter>& writer) {
+  // Read on each scrape; the registry outlives the writer, so it holds it weakly (no samples once gone).
+  const std::weak_ptr<UsageWriter> weak = writer;
+  metrics.sampled_counter(
+      FamilyOptions{.name = "spillway_usage_log_records_total",
+                    .help =
+                        "Usage records by what became of them: written to the usage log; dropped because "
+                        "its queue was full (usage_log.queue_capacity) or the writer had stopped; failed: "
+                        "lost to write errors after retries.",
+                    .labels = {"outcome"}},
+      [weak] {
+        std::vector<GaugeSample> samples;
+        if (const auto w = weak.lock()) {
+          const UsageWriterStats s = w->stats();
+          samples.push_back({{"written"}, static_cast<double>(s.written)});
+          samples.push_back({{"dropped"}, static_cast<double>(s.dropped)});
+          samples.push_back({{"failed"}, static_cast<double>(s.failed)});
+        }
+        return samples;
+      });
+  metrics.gauge(FamilyOptions{.name = "spillway_usage_log_waiting",
+                              .help = "Usage records queued for the usage log and not written yet.",
+                              .labels = {}},
+                [weak] {
+                  std::vector<GaugeSample> samples;
+                  if (const auto w = weak.lock())
+                    samples.push_back({{}, static_cast<double>(w->stats().waiting)});
+                  return samples;
+                });
+}
+
 }  // namespace
 
-UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& clock) {
+UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& clock,
+                               MetricsRegistry* metrics) {
   UsageLogRuntime out;
   const config::UsageLogSettings& log = config.usage_log;
   const config::TelemetrySettings& tel = config.telemetry;
@@ -43,6 +76,7 @@ UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& 
     writer = std::make_shared<UsageWriter>(log, clock, UsageWriterOptions{.background = log.idle_writer});
     util::log_info("usage log: writing to " + log.sqlite_path +
                    (log.log_prompts ? " (with prompts and completions)" : ""));
+    if (metrics != nullptr) export_writer_stats(*metrics, writer);
   }
   std::shared_ptr<OtlpExporter> exporter;
   if (tel.otlp_enabled) {

@@ -11,6 +11,8 @@
 
 namespace spillway::telemetry {
 
+class MetricsRegistry;
+
 struct UsageLogRuntime {
   std::unique_ptr<pipeline::Policy> policy;  // null when neither usage_log nor telemetry.otlp is set
   // Drains and closes the writer, then the exporter (the SIGTERM path, after the server has drained).
@@ -19,7 +21,9 @@ struct UsageLogRuntime {
 };
 
 // Opens the usage log (creating the file) and starts the threads. Throws std::runtime_error naming the
-// file when it cannot be opened. `clock` must outlive the returned objects.
-UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& clock);
+// file when it cannot be opened. `clock` must outlive the returned objects. With `metrics`, the writer's
+// counts are exported there: spillway_usage_log_records_total{outcome} and spillway_usage_log_waiting.
+UsageLogRuntime make_usage_log(const config::Config& config, const util::Clock& clock,
+                               MetricsRegistry* metrics = nullptr);
 
 }  // namespace spillway::telemetry

@@ -115,6 +115,7 @@ UsageWriterStats UsageWriter::stats() const {
   s.background_idle = background_idle_.load();
   s.takeovers = takeovers_.load();
   s.max_backlog = max_backlog_.load();
+  s.waiting = queue_.size();
   s.batch_yields = batch_yields_.load(std::memory_order_relaxed);
   s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
   s.checkpoints_inline = checkpoints_inline_.load(std::memory_order_relaxed);

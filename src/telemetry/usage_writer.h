@@ -68,6 +68,7 @@ struct UsageWriterStats {
   bool background_idle = false;     // the background thread runs at SCHED_IDLE
   uint64_t takeovers = 0;           // background batches the dispatcher took over (machine saturated)
   uint64_t max_backlog = 0;         // most records seen waiting (queued plus the batch just taken)
+  uint64_t waiting = 0;             // records queued now (not counting the batch being written)
   uint64_t batch_yields = 0;        // times the dispatcher's batches gave up the CPU between statements
   uint64_t checkpoints = 0;         // WAL checkpoints by the file's checkpoint thread (UsageDb)
   uint64_t checkpoints_inline = 0;  // by commits that found the WAL past UsageDb::kMaxWalFrames

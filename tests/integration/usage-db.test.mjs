@@ -122,6 +122,7 @@ describe('usage log in SQLite', () => {
     let db;
     const expected = new Map(); // request id -> {subscription, prompt, completion, deployment, stream}
     let exit;
+    let metricsText; // /metrics once every record was written
 
     before(async () => {
       ({ gw, db } = await gateway('mix'));
@@ -217,7 +218,25 @@ describe('usage log in SQLite', () => {
         body: chat(),
       });
       assert.equal(rejected.status, 401);
+      // The writer's counts on /metrics: every call written (flush_interval is 50 ms), none waiting.
+      metricsText = await waitFor(
+        async () => {
+          const text = (await http(`${gw.adminUrl}/metrics`, { method: 'GET' })).text;
+          return text.includes(`spillway_usage_log_records_total{outcome="written"} ${expected.size}\n`) && text;
+        },
+        { timeoutMs: 5000, what: 'the usage writer counts every record as written' },
+      );
       exit = await gw.stop('SIGTERM');
+    });
+
+    test('/metrics counts the usage records written, dropped and failed, and those waiting', () => {
+      const lines = metricsText.split('\n');
+      assert.ok(lines.includes('# TYPE spillway_usage_log_records_total counter'));
+      assert.ok(lines.includes('# TYPE spillway_usage_log_waiting gauge'));
+      assert.ok(lines.includes(`spillway_usage_log_records_total{outcome="written"} ${expected.size}`));
+      assert.ok(lines.includes('spillway_usage_log_records_total{outcome="dropped"} 0'));
+      assert.ok(lines.includes('spillway_usage_log_records_total{outcome="failed"} 0'));
+      assert.ok(lines.includes('spillway_usage_log_waiting 0'));
     });
 
     test('SIGTERM exits 0 and the file has exactly one row per call with the backend usage', async () => {

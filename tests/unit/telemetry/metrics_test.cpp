@@ -195,6 +195,29 @@ TEST(Registry, SnapshotKeepsOrderAndReportsFoldsPerCappedFamily) {
   EXPECT_EQ(snap[3].samples[0].value, 1);
 }
 
+TEST(Registry, ASampledCounterIsReadOnEveryScrapeAndExportedAsACounter) {
+  MetricsRegistry r;
+  uint64_t written = 3;
+  r.sampled_counter(FamilyOptions{.name = "w_total", .help = "h", .labels = {"outcome"}}, [&written] {
+    return std::vector<GaugeSample>{{{"written"}, static_cast<double>(written)}, {{"dropped"}, 0}};
+  });
+  auto snap = r.snapshot();
+  ASSERT_EQ(snap.size(), 2u);  // and the folded family
+  EXPECT_EQ(snap[0].name, "w_total");
+  EXPECT_EQ(snap[0].type, MetricType::kCounter);
+  ASSERT_EQ(snap[0].samples.size(), 2u);
+  EXPECT_EQ(snap[0].samples[0].labels, (Labels{{"outcome", "dropped"}}));
+  EXPECT_EQ(snap[0].samples[1].value, 3);
+  written = 7;
+  EXPECT_EQ(r.snapshot()[0].samples[1].value, 7);
+  // Registered again under the same name: replaced, not doubled.
+  r.sampled_counter(FamilyOptions{.name = "w_total", .help = "h", .labels = {"outcome"}},
+                    [] { return std::vector<GaugeSample>{}; });
+  snap = r.snapshot();
+  ASSERT_EQ(snap.size(), 2u);
+  EXPECT_TRUE(snap[0].samples.empty());
+}
+
 TEST(BackendState, CountsMembershipsPerState) {
   auto samples =
       backend_state_samples({{"ptu", "open"}, {"payg", "closed"}, {"ptu", "closed"}, {"payg", "closed"}});
