@@ -330,7 +330,7 @@ async function main() {
     if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, swPorts.port, mockPorts);
 
     // --- soak ------------------------------------------------------------------------------------------
-    if (o.soak > 0) results.soak = await soak(o, sw.pid, swPorts.port, chatPath, wrkEnv);
+    if (o.soak > 0) results.soak = await soak(o, sw.pid, swPorts.port, swPorts.admin_port, chatPath, wrkEnv);
 
     results.machine.load_end = P.loadAverage();
     await P.stop(sw);
@@ -454,8 +454,18 @@ async function streaming(o, tmp, gatewayPort, mockPorts) {
   return out;
 }
 
-async function soak(o, pid, port, chatPath, wrkEnv) {
-  log(`soak: ${o.soak}s at 64 connections, sampling RSS`);
+// Records the usage log has queued and not written yet (spillway_usage_log_waiting on /metrics), or null
+// (no admin port, a build without the gauge, or no answer): a step in RSS with many records waiting was
+// the writer falling behind, not a leak.
+async function usageWaiting(adminPort) {
+  if (!adminPort) return null;
+  const m = await P.request(adminPort, { path: '/metrics' }).catch(() => null);
+  const hit = m && m.status === 200 && /^spillway_usage_log_waiting (\d+)$/m.exec(m.body);
+  return hit ? Number(hit[1]) : null;
+}
+
+async function soak(o, pid, port, adminPort, chatPath, wrkEnv) {
+  log(`soak: ${o.soak}s at 64 connections, sampling RSS and the usage log's queue`);
   const samples = [];
   const interval = Math.max(1, Math.round(o.soak / 30));
   const t0 = Date.now();
@@ -464,7 +474,10 @@ async function soak(o, pid, port, chatPath, wrkEnv) {
   wrkDone.finally(() => (finished = true)).catch(() => {});
   while (!finished && Date.now() - t0 < (o.soak + 40) * 1000) {
     await P.sleep(interval * 1000);
-    if (!finished) samples.push({ t_s: (Date.now() - t0) / 1000, rss_mib: P.statusMiB([pid], 'VmRSS') });
+    if (!finished) {
+      samples.push({ t_s: (Date.now() - t0) / 1000, rss_mib: P.statusMiB([pid], 'VmRSS'),
+        usage_waiting: await usageWaiting(adminPort) });
+    }
   }
   const w = await wrkDone;
   await P.sleep(2000);
@@ -478,6 +491,8 @@ async function soak(o, pid, port, chatPath, wrkEnv) {
   return { seconds: o.soak, requests: w.requests, rps: w.rps, errors: w.errors, samples,
     rss_early_mib: early, rss_late_mib: late, growth_mib: late - early,
     rss_max_mib: Math.max(...samples.map((s) => s.rss_mib)), rss_idle_after_mib: idleAfter,
+    usage_waiting_max: samples.some((s) => s.usage_waiting != null)
+      ? Math.max(...samples.map((s) => s.usage_waiting ?? 0)) : null,
     peak_rss_mib: P.statusMiB([pid], 'VmHWM') };
 }
 
@@ -604,7 +619,13 @@ function report(o, res) {
     const s = res.soak;
     L.push(`Soak: ${s.seconds}s at 64 connections, ${f0(s.rps)} req/s, ${s.requests} requests, ${s.errors} errors; RSS ` +
       `${f1(s.rss_early_mib)} MiB (2nd quarter mean) -> ${f1(s.rss_late_mib)} MiB (last quarter mean), growth ` +
-      `${f2(s.growth_mib)} MiB, max ${f1(s.rss_max_mib)}, idle after ${f1(s.rss_idle_after_mib)} MiB.`);
+      `${f2(s.growth_mib)} MiB, max ${f1(s.rss_max_mib)}, idle after ${f1(s.rss_idle_after_mib)} MiB` +
+      (s.usage_waiting_max != null ? `; usage records waiting at most ${s.usage_waiting_max} when sampled.` : '.'));
+    if (s.samples && s.samples.length) {
+      L.push(`Soak samples (s: RSS MiB${s.usage_waiting_max != null ? ' / usage records waiting' : ''}): ` +
+        s.samples.map((x) => `${f0(x.t_s)}: ${f1(x.rss_mib)}${x.usage_waiting != null ? ` / ${x.usage_waiting}` : ''}`)
+          .join(', '));
+    }
   }
   if (res.streaming) {
     const st = res.streaming;
