@@ -144,8 +144,8 @@ class UsageWriter {
   std::vector<std::string> background_batch_;  // guarded by db_mu_; empty: the background thread is free
   bool background_stop_ = false;               // guarded by db_mu_
   bool background_held_ = false;               // guarded by db_mu_
-  std::atomic<bool> background_has_batch_{
-      false};                       // background_batch_ is not empty (a hint for the dispatcher)
+  // background_batch_ is not empty (a hint for the dispatcher).
+  std::atomic<bool> background_has_batch_{false};
   std::atomic<bool> yield_{false};  // the dispatcher waits for db_mu_
   std::atomic<bool> background_idle_{false};
   std::atomic<uint64_t> flushes_waiting_{0};
