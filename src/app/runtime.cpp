@@ -74,7 +74,8 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
     // limits: request limit, then token limit, on one store (state.store is "memory" until Redis exists).
     const config::Config& cfg = gateway->config;
     auto store = std::make_shared<state::MemoryStore>();
-    const util::Clock& clock = util::SystemClock::instance();
+    // Asked twice per request; minute windows need no finer time than the kernel's tick.
+    const util::Clock& clock = util::CoarseClock::instance();
     auto request_limit =
         std::make_unique<limits::RequestLimitPolicy>(cfg.subscriptions, cfg.products, store, clock);
     if (request_limit->active()) policies.push_back(std::move(request_limit));
@@ -97,7 +98,7 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
   gateway->chain = pipeline::Chain(std::move(policies));
   for (const auto& [name, pool] : gateway->config.pools) {
     gateway->routers.emplace(name,
-                             std::make_unique<routing::PoolRouter>(pool, util::SystemClock::instance()));
+                             std::make_unique<routing::PoolRouter>(pool, util::CoarseClock::instance()));
   }
   telemetry::register_backend_state(metrics, [weak = std::weak_ptr<const proxy::Gateway>(gateway)] {
     std::vector<telemetry::BackendMemberState> members;

@@ -18,6 +18,7 @@
 #include "http/parsers.h"
 #include "http/read_until.h"
 #include "http/write_now.h"
+#include "util/clock.h"
 
 namespace spillway::http {
 
@@ -70,6 +71,10 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 
+// For how long a connection was idle (compared with kCheckIdleAfter, half a second): the kernel's tick is
+// fine enough, and reading it costs a tenth of Clock::now().
+Clock::time_point coarse_now() { return util::CoarseClock::instance().steady_now(); }
+
 struct PoolState;
 
 // A connection to the backend; registered with its pool while it exists so shutdown can close it.
@@ -90,7 +95,7 @@ struct Connection {
   // and the response headers being read.
   std::string head;
   HeaderList response_headers;
-  Clock::time_point idle_since{};  // when it went back to the pool
+  Clock::time_point idle_since{};  // when it went back to the pool (coarse_now())
   // Reads of a plain connection on a worker thread end through the worker's read deadlines (see
   // arm_read()). After the streams: disarmed before the socket goes.
   detail::ReadDeadlines::Entry read_deadline;
@@ -109,7 +114,7 @@ struct PoolState {
 
   void release(std::unique_ptr<Connection> c) {
     if (closed || idle.size() >= max_idle) return;  // destroying closes it
-    c->idle_since = Clock::now();
+    c->idle_since = coarse_now();
     idle.push_back(std::move(c));
   }
 
@@ -153,7 +158,7 @@ bool still_open(Connection& c) {
 }  // namespace
 
 std::unique_ptr<Connection> PoolState::take_idle() {
-  const auto now = Clock::now();
+  const auto now = coarse_now();
   while (!idle.empty()) {
     std::unique_ptr<Connection> c = std::move(idle.back());
     idle.pop_back();
