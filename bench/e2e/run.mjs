@@ -104,6 +104,7 @@ const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+const sign1 = (x) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(1) : '-');
 
 const fIv = (iv) => {
   if (!Number.isFinite(iv.lo)) return 'no ratio';
@@ -476,7 +477,8 @@ async function soak(o, pid, port, adminPort, chatPath, wrkEnv) {
     await P.sleep(interval * 1000);
     if (!finished) {
       samples.push({ t_s: (Date.now() - t0) / 1000, rss_mib: P.statusMiB([pid], 'VmRSS'),
-        usage_waiting: await usageWaiting(adminPort) });
+        anon_mib: P.statusMiB([pid], 'RssAnon'), file_mib: P.statusMiB([pid], 'RssFile'),
+        shmem_mib: P.statusMiB([pid], 'RssShmem'), usage_waiting: await usageWaiting(adminPort) });
     }
   }
   const w = await wrkDone;
@@ -488,7 +490,18 @@ async function soak(o, pid, port, adminPort, chatPath, wrkEnv) {
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const early = mean(q(0.25, 0.5));
   const late = mean(q(0.75, 1.01));
-  return { seconds: o.soak, requests: w.requests, rps: w.rps, errors: w.errors, samples,
+  // Where RSS moved by half a MiB or more between two samples, and in which part: anonymous memory (the
+  // heap: allocator and SQLite's page cache), file pages (the binary and libraries, touched late) or shared
+  // memory (SQLite's WAL index, mapped).
+  const steps = [];
+  for (let i = 1; i < samples.length; i++) {
+    const [a, b] = [samples[i - 1], samples[i]];
+    if (Math.abs(b.rss_mib - a.rss_mib) >= 0.5) {
+      steps.push({ t_s: b.t_s, rss_mib: b.rss_mib - a.rss_mib, anon_mib: b.anon_mib - a.anon_mib,
+        file_mib: b.file_mib - a.file_mib, shmem_mib: b.shmem_mib - a.shmem_mib });
+    }
+  }
+  return { seconds: o.soak, requests: w.requests, rps: w.rps, errors: w.errors, samples, steps,
     rss_early_mib: early, rss_late_mib: late, growth_mib: late - early,
     rss_max_mib: Math.max(...samples.map((s) => s.rss_mib)), rss_idle_after_mib: idleAfter,
     usage_waiting_max: samples.some((s) => s.usage_waiting != null)
@@ -625,6 +638,15 @@ function report(o, res) {
       L.push(`Soak samples (s: RSS MiB${s.usage_waiting_max != null ? ' / usage records waiting' : ''}): ` +
         s.samples.map((x) => `${f0(x.t_s)}: ${f1(x.rss_mib)}${x.usage_waiting != null ? ` / ${x.usage_waiting}` : ''}`)
           .join(', '));
+    }
+    const last = s.samples && s.samples[s.samples.length - 1];
+    if (last && last.anon_mib !== undefined) {
+      L.push(`Soak RSS at the last sample: anonymous ${f1(last.anon_mib)}, file ${f1(last.file_mib)}, shared ` +
+        `${f1(last.shmem_mib)} MiB; steps of 0.5 MiB or more between samples: ` +
+        (s.steps && s.steps.length
+          ? s.steps.map((x) => `at ${f0(x.t_s)} s ${sign1(x.rss_mib)} (anonymous ${sign1(x.anon_mib)}, file ` +
+            `${sign1(x.file_mib)}, shared ${sign1(x.shmem_mib)})`).join('; ')
+          : 'none') + '.');
     }
   }
   if (res.streaming) {
