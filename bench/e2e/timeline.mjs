@@ -4,6 +4,7 @@
 //
 //   node bench/e2e/timeline.mjs [--bin PATH] [--seconds 10] [--nolog] [--usage-opts 'batch_size: 256']
 //                               [--pin CPU] [--spinner idle|normal] [--spinner-cpu CPU] [--no-perf]
+//                               [--access-log FILE]
 //
 // Spillway runs the bench/run config with 2 workers in front of the static nginx upstream. A small C client
 // (timeline.c, built with cc into the temp dir) sends the chat request of chat.lua back to back on one
@@ -17,6 +18,7 @@
 // request's path crosses CPUs. --spinner idle|normal: a process that keeps a CPU busy during the run, at
 // SCHED_IDLE (as the background writer runs) or at normal priority; --spinner-cpu pins it. The two together
 // tell whether a busy second CPU slows the requests by itself or through the wake-ups sent to it.
+// --access-log FILE: where the gateway's access log (stdout) goes (default: the temp dir; /dev/null drops it).
 // --no-perf: without the sched_switch record (perf is from Debian's linux-perf, not installed by
 // scripts/setup), only the latencies and interrupts.
 
@@ -33,7 +35,7 @@ import { CLIENT_KEY, SPILLWAY_ENV, spillwayConf } from './configs.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
-const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, nolog: false, usageOpts: '', pin: null, spinner: '', spinnerCpu: null, perf: true };
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, nolog: false, usageOpts: '', pin: null, spinner: '', spinnerCpu: null, perf: true, accessLog: null };
 const argv = process.argv.slice(2);
 const usage = (message) => {
   console.error(`timeline: ${message}`);
@@ -49,6 +51,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--spinner') o.spinner = argv[++i];
   else if (a === '--spinner-cpu') o.spinnerCpu = Number(argv[++i]);
   else if (a === '--no-perf') o.perf = false;
+  else if (a === '--access-log') o.accessLog = path.resolve(argv[++i]);
   else usage(`unknown option ${a}`);
 }
 if (o.spinner && !['idle', 'normal'].includes(o.spinner)) usage('--spinner: idle or normal');
@@ -141,7 +144,7 @@ async function main() {
     fs.writeFileSync(conf, text);
     const ready = path.join(tmp, 'ready.json');
     const sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'info'],
-      { env: SPILLWAY_ENV, stdoutFile: path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'spillway.log') });
+      { env: SPILLWAY_ENV, stdoutFile: o.accessLog ?? path.join(tmp, 'access.log'), stderrFile: path.join(tmp, 'spillway.log') });
     const ports = await P.waitReadyFile(ready, sw, 30000);
     if (o.pin !== null) for (const pid of [up.pid, ...P.childPids(up.pid), sw.pid]) pinAll(pid, o.pin);
     P.wrkChat(ports.port, 1, 2, 1);  // warm-up: connections, caches, the usage log's first pages
