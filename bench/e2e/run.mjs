@@ -491,8 +491,8 @@ async function soak(o, pid, port, adminPort, chatPath, wrkEnv) {
   const early = mean(q(0.25, 0.5));
   const late = mean(q(0.75, 1.01));
   // Where RSS moved by half a MiB or more between two samples, and in which part: anonymous memory (the
-  // heap: allocator and SQLite's page cache), file pages (the binary and libraries, touched late) or shared
-  // memory (SQLite's WAL index, mapped).
+  // heap: the allocator, SQLite's page cache), file pages (the binary and the libraries, code touched
+  // late, SQLite's mapped WAL index) or shared memory (tmpfs, SysV).
   const steps = [];
   for (let i = 1; i < samples.length; i++) {
     const [a, b] = [samples[i - 1], samples[i]];
