@@ -21,6 +21,8 @@ const USAGE = `usage: bench/run [options]
   --bin PATH            spillway binary (default: $SPILLWAY_BIN, else build/spillway)
   --duration S          seconds per wrk run (default 5)
   --reps N              interleaved repetitions of every configuration (default 3)
+  --reps-at C=N,...     N repetitions at C connections instead (e.g. 1=12,64=12: the targets' connection
+                        counts, whose verdicts 5 repetitions often leave unresolved; the rest keep --reps)
   --conns LIST          connection counts (default 1,16,64)
   --targets LIST        of direct,nginx,spillway (default all three)
   --upstream KIND       nginx: a static nginx location answering a fixed chat completion (default)
@@ -44,6 +46,7 @@ function parseArgs(argv) {
     bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'),
     duration: 5,
     reps: 3,
+    repsAt: {},
     conns: [1, 16, 64],
     targets: ['direct', 'nginx', 'spillway'],
     upstream: 'nginx',
@@ -74,6 +77,15 @@ function parseArgs(argv) {
     if (a === '--bin') o.bin = path.resolve(v());
     else if (a === '--duration') o.duration = num(1, 3600);
     else if (a === '--reps') o.reps = num(1, 50);
+    else if (a === '--reps-at') {
+      for (const item of v().split(',')) {
+        const [c, n] = item.split('=').map(Number);
+        if (!(c >= 1 && c <= 1024) || !(Number.isInteger(n) && n >= 1 && n <= 50)) {
+          throw new Error(`--reps-at: expected CONNS=REPS pairs with REPS in [1, 50], got ${item}`);
+        }
+        o.repsAt[c] = n;
+      }
+    }
     else if (a === '--conns') o.conns = v().split(',').map(Number);
     else if (a === '--targets') o.targets = v().split(',');
     else if (a === '--upstream') o.upstream = v();
@@ -97,7 +109,25 @@ function parseArgs(argv) {
   if (!['nginx', 'mock'].includes(o.upstream)) throw new Error('--upstream: nginx or mock');
   for (const t of o.targets) if (!['direct', 'nginx', 'spillway'].includes(t)) throw new Error(`unknown target ${t}`);
   for (const c of o.conns) if (!(c >= 1 && c <= 1024)) throw new Error(`bad connection count ${c}`);
+  for (const c of Object.keys(o.repsAt)) {
+    if (!o.conns.includes(Number(c))) throw new Error(`--reps-at: ${c} connections are not in --conns`);
+  }
   return o;
+}
+
+// Repetitions at `conns` connections: --reps-at's, else --reps. (Runs saved before --reps-at have no repsAt.)
+function repsFor(o, conns) {
+  return o.repsAt?.[conns] ?? o.reps;
+}
+
+// "5x", or "5x (12x at 1 and 64 connections)".
+function repsText(o) {
+  const at = o.conns.filter((c) => repsFor(o, c) !== o.reps);
+  if (!at.length) return `${o.reps}x`;
+  const groups = new Map();
+  for (const c of at) groups.set(repsFor(o, c), [...(groups.get(repsFor(o, c)) || []), c]);
+  const parts = [...groups].map(([n, cs]) => `${n}x at ${cs.join(' and ')} connection${cs.length === 1 && cs[0] === 1 ? '' : 's'}`);
+  return `${o.reps}x (${parts.join(', ')})`;
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
@@ -173,7 +203,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
   const results = { machine: machineInfo(o), options: { ...o }, runs: [], summary: {} };
   results.command = `bench/run ${process.argv.slice(2).join(' ')}`.trim();
-  log(`temp dir ${tmp}; ${o.reps} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${o.duration}s`);
+  log(`temp dir ${tmp}; ${repsText(o)} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${o.duration}s`);
 
   const cleanup = async () => {
     await P.stopAll();
@@ -296,8 +326,10 @@ async function main() {
     for (const t of order) await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
 
     // --- interleaved runs ------------------------------------------------------------------------------
-    for (let rep = 0; rep < o.reps; rep++) {
+    const maxReps = Math.max(...o.conns.map((c) => repsFor(o, c)));
+    for (let rep = 0; rep < maxReps; rep++) {
       for (const conns of o.conns) {
+        if (rep >= repsFor(o, conns)) continue;
         // Every target runs first once in every order.length repetitions (the first run of a block comes
         // right after the heaviest load, the previous block's), and the order runs forwards in even
         // repetitions, backwards in odd ones, so no target always runs right after the same one (a run
@@ -517,7 +549,7 @@ function report(o, res) {
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
   L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
-  L.push(`Each configuration ${o.reps}x ${o.duration}s, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
+  L.push(`Each configuration ${repsText(o)} ${o.duration}s, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
     `figures are medians over the repetitions (added latency: per repetition, proxy minus direct, then the median).`);
   const pol = res.policies;
   L.push(`Spillway policies seen working: key auth ${pol.key_auth ? 'on' : 'OFF'}, token limit ${pol.token_limit ? 'on' : 'OFF'}, ` +
@@ -537,7 +569,7 @@ function report(o, res) {
     const d = run('direct', c, rep);
     return a && d ? a[key] - d[key] : NaN;
   }).filter(Number.isFinite));
-  const added = (t, c, key) => addedOver(t, c, [...Array(o.reps).keys()], key);
+  const added = (t, c, key) => addedOver(t, c, [...Array(repsFor(o, c)).keys()], key);
   const summary = {};
   for (const c of o.conns) {
     for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog']) {
@@ -600,7 +632,8 @@ function report(o, res) {
   }
   if (ivRows.length) {
     L.push('');
-    L.push(`The ratios' 90% intervals (bootstrap over the ${o.reps} repetitions) and the targets they decide; "not ` +
+    const over = repsText(o) === `${o.reps}x` ? `the ${o.reps} repetitions` : "each connection count's repetitions";
+    L.push(`The ratios' 90% intervals (bootstrap over ${over}) and the targets they decide; "not ` +
       'resolved": the interval straddles the limit, or the ratio is undefined in over 5% of the draws:');
     L.push('');
     L.push('| conns | added p50 | target | added p99 | target | req/s | target |');
