@@ -1,0 +1,75 @@
+// bench/run's report of a saved run (`--report FILE`): with --reps-at, each connection count's figures
+// and intervals come from its own repetitions. No binary involved; here because this suite is where the
+// project's JavaScript is tested.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-report-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// A saved run: `reps` repetitions at one connection, `reps64` at 64. At 64 connections Spillway adds 300 us
+// at p50 in the first two repetitions and 100 in the others; nginx adds 200 in every one.
+function savedRun({ reps, reps64, repsAt }) {
+  const runs = [];
+  const add = (rep, conns, target, p50) =>
+    runs.push({ rep, conns, target, rps: 10000, p50_us: p50, p99_us: p50 * 2, p90_us: p50, requests: 100000,
+      errors: 0, cpu_s: 1, cpu_per_1000: 0.01 });
+  for (let rep = 0; rep < reps; rep++) {
+    add(rep, 1, 'direct', 50);
+    add(rep, 1, 'nginx', 75);
+    add(rep, 1, 'spillway', 70);
+  }
+  for (let rep = 0; rep < reps64; rep++) {
+    add(rep, 64, 'direct', 700);
+    add(rep, 64, 'nginx', 900);
+    add(rep, 64, 'spillway', rep < 2 ? 1000 : 800);
+  }
+  const options = { upstream: 'nginx', reps, conns: [1, 64], duration: 10, sync: true, targets: ['direct', 'nginx', 'spillway'] };
+  if (repsAt) options.repsAt = repsAt;
+  return {
+    machine: { nproc: 2, cpu: 'test', kernel: 'test', load_start: '0 0 0', load_end: '0 0 0', git: 'test',
+      build: 'test', nginx: 'nginx test', wrk: 'wrk test', node: 'test' },
+    options, runs, summary: {}, command: 'bench/run (test)',
+    policies: { key_auth: true, token_limit: true, token_metrics: true, token_metrics_user_hash: true, usage_log: true },
+    usage_db_bytes: 0, access_log_lines: 0, spillway_errors: [],
+  };
+}
+
+function report(saved, name) {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, JSON.stringify(saved));
+  return execFileSync('node', [path.join(repo, 'bench', 'e2e', 'run.mjs'), '--report', file], { encoding: 'utf8' });
+}
+
+// The table row of `target` at `conns`: its cells.
+function row(text, conns, target) {
+  const line = text.split('\n').find((l) => l.startsWith(`| ${conns} | ${target} |`));
+  assert.ok(line, `no row for ${target} at ${conns}`);
+  return line.split('|').map((c) => c.trim()).slice(1, -1);
+}
+
+describe('bench/run --report', () => {
+  test('--reps-at: the 64-connection figures come from all of its repetitions', () => {
+    const text = report(savedRun({ reps: 2, reps64: 4, repsAt: { 64: 4 } }), 'reps-at.json');
+    assert.match(text, /Each configuration 2x \(4x at 64 connections\) 10s/);
+    assert.match(text, /bootstrap over each connection count's repetitions/);
+    // Added p50 at 64: the median of 300, 300, 100, 100 (all four repetitions), not 300 (the first two).
+    assert.equal(row(text, 64, 'spillway')[5], '200');
+    assert.equal(row(text, 64, 'nginx')[5], '200');
+    assert.equal(row(text, 1, 'spillway')[5], '20');
+  });
+
+  test('a run saved before --reps-at reads as before', () => {
+    const text = report(savedRun({ reps: 2, reps64: 2 }), 'plain.json');
+    assert.match(text, /Each configuration 2x 10s/);
+    assert.match(text, /bootstrap over the 2 repetitions/);
+    assert.equal(row(text, 64, 'spillway')[5], '300');
+  });
+});
