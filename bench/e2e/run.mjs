@@ -125,7 +125,10 @@ function repsText(o) {
   const at = o.conns.filter((c) => repsFor(o, c) !== o.reps);
   if (!at.length) return `${o.reps}x`;
   const groups = new Map();
-  for (const c of at) groups.set(repsFor(o, c), [...(groups.get(repsFor(o, c)) || []), c]);
+  for (const c of at) {
+    const n = repsFor(o, c);
+    groups.set(n, [...(groups.get(n) || []), c]);
+  }
   const parts = [...groups].map(([n, cs]) => `${n}x at ${cs.join(' and ')} connection${cs.length === 1 && cs[0] === 1 ? '' : 's'}`);
   return `${o.reps}x (${parts.join(', ')})`;
 }
@@ -569,7 +572,9 @@ function report(o, res) {
     const d = run('direct', c, rep);
     return a && d ? a[key] - d[key] : NaN;
   }).filter(Number.isFinite));
-  const added = (t, c, key) => addedOver(t, c, [...Array(repsFor(o, c)).keys()], key);
+  // The repetitions run at `c` connections (--reps, or --reps-at's count for `c`).
+  const repsOf = (c) => [...new Set(res.runs.filter((r) => r.conns === c).map((r) => r.rep))];
+  const added = (t, c, key) => addedOver(t, c, repsOf(c), key);
   const summary = {};
   for (const c of o.conns) {
     for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog']) {
@@ -609,7 +614,6 @@ function report(o, res) {
   }
   // The same ratios with their 90% bootstrap intervals over the repetitions, and what they say about the
   // targets: "met" only when the whole interval is on the right side of the limit.
-  const repsOf = (c) => [...new Set(res.runs.filter((r) => r.conns === c).map((r) => r.rep))];
   const addedRatio = (c, key) => (draw) => {
     const n = addedOver('nginx', c, draw, key);
     return n > 0 ? addedOver('spillway', c, draw, key) / n : NaN;
