@@ -15,6 +15,7 @@ class StaticCredential final : public BackendCredential {
  public:
   explicit StaticCredential(std::optional<CredentialHeader> header) : header_(std::move(header)) {}
   boost::asio::awaitable<std::optional<CredentialHeader>> header() override { co_return header_; }
+  const std::optional<CredentialHeader>* fixed_header() const override { return &header_; }
 
  private:
   std::optional<CredentialHeader> header_;

@@ -26,6 +26,10 @@ class BackendCredential {
   // (token endpoint down; the reason is logged without secrets). kNone gives a header with an empty name.
   // Runs on the calling worker's executor; may fetch a token (bounded by the endpoint's timeouts).
   virtual boost::asio::awaitable<std::optional<CredentialHeader>> header() = 0;
+  // The answer header() always gives, when it never changes (a static key, no auth, a token endpoint that
+  // cannot be used): the proxy then attaches it without a coroutine and without copying it. nullptr for
+  // token credentials. The pointee lives as long as the credential.
+  virtual const std::optional<CredentialHeader>* fixed_header() const { return nullptr; }
 };
 
 // Token credentials (managed identity, client credentials) read IDENTITY_ENDPOINT / IDENTITY_HEADER from the

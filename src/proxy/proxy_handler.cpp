@@ -397,8 +397,14 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
                        : (member.model.empty() ? ctx.fields.model : member.model);
   const auto upstream_started = Clock::now();
   auth::BackendCredential& credential = *gateway_->credentials.at(backend.name);
-  const std::optional<auth::CredentialHeader> auth_header = co_await credential.header();
-  if (!auth_header) {
+  // A static key is attached as it is; a token credential is asked (it may have to fetch a token).
+  const std::optional<auth::CredentialHeader>* auth_header = credential.fixed_header();
+  std::optional<auth::CredentialHeader> fetched;
+  if (auth_header == nullptr) {
+    fetched = co_await credential.header();
+    auth_header = &fetched;
+  }
+  if (!*auth_header) {
     ctx.upstream_time += Clock::now() - upstream_started;
     note("credential_unavailable");
     router.record(pick, routing::Outcome{
@@ -406,7 +412,8 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
     ++failures.total;
     co_return false;
   }
-  if (!auth_header->name.empty()) upstream.headers.emplace_back(auth_header->name, auth_header->value);
+  if (!(*auth_header)->name.empty())
+    upstream.headers.emplace_back((*auth_header)->name, (*auth_header)->value);
 
   http::UpstreamResult result =
       co_await pool_for(backend).send(upstream, upstream_timeouts(cfg.server.timeouts));

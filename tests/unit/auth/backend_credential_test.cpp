@@ -506,6 +506,37 @@ TEST(MakeBackendCredential, StaticKeys) {
   EXPECT_EQ(r->name, "");
 }
 
+// A static key is handed out without a coroutine (fixed_header), and it is the same header that header()
+// gives; a token credential has none, since its header changes.
+TEST(MakeBackendCredential, StaticKeysAreFixed) {
+  config::Backend backend;
+  backend.name = "b";
+  backend.auth.kind = config::BackendAuth::Kind::kBearerEnv;
+  backend.auth.secret = "k2";
+  auto credential = make_backend_credential(backend);
+  const std::optional<CredentialHeader>* fixed = credential->fixed_header();
+  ASSERT_NE(fixed, nullptr);
+  ASSERT_TRUE(*fixed);
+  EXPECT_EQ((*fixed)->name, "authorization");
+  EXPECT_EQ((*fixed)->value, "Bearer k2");
+  EXPECT_EQ(credential->fixed_header(), fixed);  // the same object every time: views of it stay valid
+  auto r = run_headers(*credential, 1, 1)[0];
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->value, (*fixed)->value);
+
+  backend.auth.kind = config::BackendAuth::Kind::kClientCredentials;
+  backend.auth.client_credentials.tenant_id = "t";
+  backend.auth.client_credentials.client_id = "c";
+  backend.auth.client_credentials.secret = "s";
+  backend.auth.client_credentials.authority = "http://127.0.0.1:9";  // never asked: nothing calls header()
+  EXPECT_EQ(make_backend_credential(backend)->fixed_header(), nullptr);
+
+  backend.auth.client_credentials.authority = "not-a-url";  // unusable: always unavailable, fixed as such
+  fixed = make_backend_credential(backend)->fixed_header();
+  ASSERT_NE(fixed, nullptr);
+  EXPECT_FALSE(*fixed);
+}
+
 TEST(MakeBackendCredential, UnusableTokenEndpointIsUnavailable) {
   config::Backend backend;
   backend.name = "b";
