@@ -7,6 +7,8 @@
 
 #ifdef SPILLWAY_MIMALLOC
 #include <mimalloc.h>
+
+#include "util/mimalloc_release.h"
 #endif
 
 #include "app/commands.h"
@@ -34,15 +36,17 @@ commands:
 // usage-log writer, some 25-50 ms later at one connection: so the same 768 KiB was returned and faulted
 // back in several times a second, on the worker, 0.3 ms for the madvise and as much again for the page
 // faults of the requests that touched it next (perf trace; one-connection p99 226/235/211/216 against
-// 417/245/228/262 us, bench/RESULTS.md). Free memory now goes back after a second unused, by a thread that
-// allocates again (an idle worker keeps it: RSS right after load 2-3 MiB higher; at start the same).
-// MIMALLOC_DECOMMIT_DELAY still overrides.
+// 417/245/228/262 us, bench/RESULTS.md). Free memory now goes back after a second unused, when the thread
+// takes a new page from the same segment, or at the thread's next util::release_thread_free_memory() (every
+// 10 s on the workers and the usage writer). MIMALLOC_DECOMMIT_DELAY still overrides.
 constexpr long kDecommitDelayMs = 1000;
 
 void tune_allocator() {
 #ifdef SPILLWAY_MIMALLOC
   if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr)
     mi_option_set(mi_option_decommit_delay, kDecommitDelayMs);
+  // What that delay leaves behind: a worker's memory never went back after a burst (util/allocator.h).
+  spillway::util::set_free_memory_releaser(&spillway::util::mimalloc_release_thread_free_memory);
 #endif
 }
 

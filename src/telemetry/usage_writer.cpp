@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "telemetry/usage_db.h"
+#include "util/allocator.h"
 #include "util/idle_meter.h"
 #include "util/log.h"
 
@@ -136,6 +137,10 @@ void UsageWriter::run() {
   const auto batch_size = static_cast<std::size_t>(settings_.batch_size);
   std::vector<std::string> batch;
   batch.reserve(batch_size);
+  // This thread's heap holds SQLite's memory and the batches: handed back as the workers' are
+  // (util/allocator.h). Not on the background thread, which runs at SCHED_IDLE.
+  constexpr auto kReleaseEvery = std::chrono::seconds(util::kReleaseFreeMemoryEverySeconds);
+  auto next_release = std::chrono::steady_clock::now() + kReleaseEvery;
   for (;;) {
     batch.clear();
     // Waking up at least every second keeps the prune schedule and drop reports going when idle.
@@ -151,6 +156,10 @@ void UsageWriter::run() {
     maybe_prune();
     dispatch(batch, queued);
     report_drops(false);
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_release) {
+      util::release_thread_free_memory();
+      next_release = now + kReleaseEvery;
+    }
     if (batch.empty() && queue_.closed_and_empty()) break;
   }
   {

@@ -23,4 +23,14 @@ std::string allocator_name() {
          std::to_string(v % 10);
 }
 
+namespace {
+FreeMemoryReleaser installed_releaser = nullptr;
+}  // namespace
+
+void set_free_memory_releaser(FreeMemoryReleaser releaser) { installed_releaser = releaser; }
+
+void release_thread_free_memory() {
+  if (installed_releaser != nullptr) installed_releaser();
+}
+
 }  // namespace spillway::util

@@ -1,8 +1,8 @@
 #pragma once
-// Which allocator serves malloc (and so operator new) in this process. The gateway binary links mimalloc
-// (Debian's libmimalloc-dev), which takes over malloc by symbol interposition; other binaries (the unit
-// tests) keep glibc's. Detected at run time, so the answer is what the process really uses, not what the
-// build asked for.
+// Which allocator serves malloc (and so operator new) in this process, and handing the memory it keeps
+// but no longer uses back to the OS. The gateway binary links mimalloc (Debian's libmimalloc-dev), which
+// takes over malloc by symbol interposition; other binaries (the unit tests) keep glibc's. Detected at run
+// time, so the answer is what the process really uses, not what the build asked for.
 
 #include <string>
 
@@ -10,5 +10,21 @@ namespace spillway::util {
 
 // "mimalloc 2.0.9" when a malloc'd block lies in mimalloc's heap; "glibc malloc" otherwise.
 std::string allocator_name();
+
+// Gives the OS back the memory the calling thread's heap holds without using it. Call it on that thread,
+// now and then (the workers and the usage writer's dispatcher: every kReleaseFreeMemoryEverySeconds), from
+// a thread at normal priority (mimalloc_release.h says why). Does nothing unless
+// the binary installed a releaser: the gateway installs mimalloc_release_thread_free_memory
+// (util/mimalloc_release.h), since mimalloc 2.0 keeps a thread's freed pages until that thread takes a
+// new page from the same segment a while later. So a burst raised RSS for good: an idle worker never
+// returned it, a busy one hardly ever (bench/RESULTS.md).
+void release_thread_free_memory();
+
+using FreeMemoryReleaser = void (*)();
+void set_free_memory_releaser(FreeMemoryReleaser releaser);  // before any thread calls the above
+
+// How often the gateway's threads call release_thread_free_memory(): each call costs a worker well under
+// a millisecond, and returns what a burst left behind within this time.
+inline constexpr int kReleaseFreeMemoryEverySeconds = 10;
 
 }  // namespace spillway::util
