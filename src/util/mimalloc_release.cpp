@@ -15,9 +15,9 @@ void mimalloc_release_thread_free_memory() {
   // mimalloc 2.0 decommits a freed span of pages at once only if decommit_delay is 0 when it is freed;
   // otherwise it marks it, and decommits the marked spans of a segment when the thread next allocates a
   // page there after the delay (each later free pushes that time back). So:
-  //  - mi_collect frees the pages whose blocks are all free, the ones other threads freed included (a
-  //    thread-local collect cannot do that by itself), with the delay at 0 for the time: their memory goes
-  //    back now;
+  //  - mi_collect frees the pages all of whose blocks are free, blocks that other threads freed included;
+  //    with the delay at 0 meanwhile, their memory goes back now (with it, only at this thread's next new
+  //    page in that segment);
   //  - a large block is a new page: allocating it decommits what its segment had marked past the delay
   //    (the pages freed earlier by the thread's own frees).
   // Without the first, blocks freed by other threads stay (e.g. 24 MB of them in the test); without the
