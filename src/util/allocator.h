@@ -13,18 +13,18 @@ std::string allocator_name();
 
 // Gives the OS back the memory the calling thread's heap holds without using it. Call it on that thread,
 // now and then (the workers and the usage writer's dispatcher: every kReleaseFreeMemoryEverySeconds), from
-// a thread at normal priority (mimalloc_release.h says why). Does nothing unless
-// the binary installed a releaser: the gateway installs mimalloc_release_thread_free_memory
-// (util/mimalloc_release.h), since mimalloc 2.0 keeps a thread's freed pages until that thread takes a
-// new page from the same segment a while later. So a burst raised RSS for good: an idle worker never
-// returned it, a busy one hardly ever (bench/RESULTS.md).
+// a thread at normal priority (mimalloc_release.h says why). Does nothing unless the binary installed a
+// releaser: the gateway installs mimalloc_release_thread_free_memory (util/mimalloc_release.h), since
+// mimalloc 2.0 keeps a thread's freed pages until that thread takes a new page from the same segment a
+// while later. So a burst raised RSS for good: an idle worker never returned it, a busy one hardly ever
+// (bench/RESULTS.md, "The soak's slow growth").
 void release_thread_free_memory();
 
 using FreeMemoryReleaser = void (*)();
 void set_free_memory_releaser(FreeMemoryReleaser releaser);  // before any thread calls the above
 
-// How often the gateway's threads call release_thread_free_memory(): each call costs a worker well under
-// a millisecond, and returns what a burst left behind within this time.
+// How often the gateway's threads call release_thread_free_memory(): each call costs a worker 0.1-0.2 ms
+// under load, and what a burst left behind goes back within this time.
 inline constexpr int kReleaseFreeMemoryEverySeconds = 10;
 
 }  // namespace spillway::util
