@@ -513,7 +513,8 @@ constexpr auto kAnchorPeriod = std::chrono::seconds(1);
 net::awaitable<void> anchor_loop(Worker& worker) {
   net::steady_timer& timer = *worker.anchor;
   constexpr auto kReleaseEvery = std::chrono::seconds(util::kReleaseFreeMemoryEverySeconds);
-  // Staggered, a second per worker: two workers releasing at once would find each other at it.
+  // Staggered, a second per worker (up to 8), so that workers seldom find each other at it; one that does
+  // tries again at the next tick.
   auto next_release =
       std::chrono::steady_clock::now() + kReleaseEvery + std::chrono::seconds(worker.index % 8);
   for (;;) {
@@ -522,10 +523,7 @@ net::awaitable<void> anchor_loop(Worker& worker) {
     if (ec) co_return;  // cancelled by shutdown
     const auto now = std::chrono::steady_clock::now();
     worker.deadlines.sweep(now);
-    if (now >= next_release) {
-      util::release_thread_free_memory();
-      next_release = now + kReleaseEvery;
-    }
+    if (now >= next_release && util::release_thread_free_memory()) next_release = now + kReleaseEvery;
   }
 }
 

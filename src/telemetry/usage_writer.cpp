@@ -156,8 +156,9 @@ void UsageWriter::run() {
     maybe_prune();
     dispatch(batch, queued);
     report_drops(false);
-    if (const auto now = std::chrono::steady_clock::now(); now >= next_release) {
-      util::release_thread_free_memory();
+    // (A release skipped because a worker was at it is tried again on the next turn of the loop.)
+    if (const auto now = std::chrono::steady_clock::now();
+        now >= next_release && util::release_thread_free_memory()) {
       next_release = now + kReleaseEvery;
     }
     if (batch.empty() && queue_.closed_and_empty()) break;

@@ -29,8 +29,6 @@ FreeMemoryReleaser installed_releaser = nullptr;
 
 void set_free_memory_releaser(FreeMemoryReleaser releaser) { installed_releaser = releaser; }
 
-void release_thread_free_memory() {
-  if (installed_releaser != nullptr) installed_releaser();
-}
+bool release_thread_free_memory() { return installed_releaser == nullptr || installed_releaser(); }
 
 }  // namespace spillway::util

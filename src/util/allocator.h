@@ -17,10 +17,11 @@ std::string allocator_name();
 // releaser: the gateway installs mimalloc_release_thread_free_memory (util/mimalloc_release.h), since
 // mimalloc 2.0 keeps a thread's freed pages until that thread takes a new page from the same segment a
 // while later. So a burst raised RSS for good: an idle worker never returned it, a busy one hardly ever
-// (bench/RESULTS.md, "The soak's slow growth").
-void release_thread_free_memory();
+// (bench/RESULTS.md, "The soak's slow growth"). False when it released nothing because another thread was
+// releasing at that moment: try again soon.
+bool release_thread_free_memory();
 
-using FreeMemoryReleaser = void (*)();
+using FreeMemoryReleaser = bool (*)();
 void set_free_memory_releaser(FreeMemoryReleaser releaser);  // before any thread calls the above
 
 // How often the gateway's threads call release_thread_free_memory(): each call costs a worker 0.1-0.2 ms

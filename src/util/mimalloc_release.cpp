@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t kLargeBlock = 256 * 1024;
 }  // namespace
 
-void mimalloc_release_thread_free_memory() {
+bool mimalloc_release_thread_free_memory() {
   // mimalloc 2.0 decommits a freed span of pages at once only if decommit_delay is 0 when it is freed;
   // otherwise it marks it, and decommits the marked spans of a segment when the thread next allocates a
   // page there after the delay (each later free pushes that time back). So:
@@ -26,13 +26,14 @@ void mimalloc_release_thread_free_memory() {
   // finds another releasing skips its turn rather than wait (a worker must not block on this).
   static std::mutex mu;
   std::unique_lock lock(mu, std::try_to_lock);
-  if (!lock.owns_lock()) return;
+  if (!lock.owns_lock()) return false;
   const long delay = mi_option_get(mi_option_decommit_delay);
   mi_option_set(mi_option_decommit_delay, 0);
   mi_collect(false);
   void* volatile block = mi_malloc(kLargeBlock);
   mi_free(block);
   mi_option_set(mi_option_decommit_delay, delay);
+  return true;
 }
 
 }  // namespace spillway::util
