@@ -505,25 +505,23 @@ net::awaitable<void> accept_loop(Worker& worker, Server::Impl& server, tcp::acce
 // (client_idle, ServerLimits::shortest_read_timeout), 10 ms to kAnchorPeriod. Asio reprograms a worker's
 // timerfd (a timerfd_settime syscall) whenever a newly started timer becomes its earliest; the timers that
 // requests still start (connect, TLS, writes the socket did not take at once: seconds away) never do behind
-// this one. Costs one wake-up per tick per worker. Every util::kReleaseFreeMemoryEverySeconds it also
+// this one. Costs one wake-up per tick per worker. Every util::kReleaseFreeMemoryEvery it also
 // hands the memory the worker's heap keeps unused back to the OS (util/allocator.h): the worker's own
 // thread must do that, idle or busy.
 constexpr auto kAnchorPeriod = std::chrono::seconds(1);
 
 net::awaitable<void> anchor_loop(Worker& worker) {
   net::steady_timer& timer = *worker.anchor;
-  constexpr auto kReleaseEvery = std::chrono::seconds(util::kReleaseFreeMemoryEverySeconds);
-  // Staggered, a second per worker (up to 8), so that workers seldom find each other at it; one that does
-  // tries again at the next tick.
-  auto next_release =
-      std::chrono::steady_clock::now() + kReleaseEvery + std::chrono::seconds(worker.index % 8);
+  // Staggered, a second per worker (up to 8), so that workers seldom find each other at it.
+  util::FreeMemoryReleaseSchedule release(std::chrono::steady_clock::now(),
+                                          std::chrono::seconds(worker.index % 8));
   for (;;) {
     timer.expires_after(worker.deadlines.tick());
     auto [ec] = co_await timer.async_wait(kTok);
     if (ec) co_return;  // cancelled by shutdown
     const auto now = std::chrono::steady_clock::now();
     worker.deadlines.sweep(now);
-    if (now >= next_release && util::release_thread_free_memory()) next_release = now + kReleaseEvery;
+    release.tick(now);
   }
 }
 

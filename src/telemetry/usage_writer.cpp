@@ -139,8 +139,7 @@ void UsageWriter::run() {
   batch.reserve(batch_size);
   // This thread's heap holds SQLite's memory and the batches: handed back as the workers' are
   // (util/allocator.h). Not on the background thread, which runs at SCHED_IDLE.
-  constexpr auto kReleaseEvery = std::chrono::seconds(util::kReleaseFreeMemoryEverySeconds);
-  auto next_release = std::chrono::steady_clock::now() + kReleaseEvery;
+  util::FreeMemoryReleaseSchedule release(std::chrono::steady_clock::now());
   for (;;) {
     batch.clear();
     // Waking up at least every second keeps the prune schedule and drop reports going when idle.
@@ -156,11 +155,7 @@ void UsageWriter::run() {
     maybe_prune();
     dispatch(batch, queued);
     report_drops(false);
-    // (A release skipped because a worker was at it is tried again on the next turn of the loop.)
-    if (const auto now = std::chrono::steady_clock::now();
-        now >= next_release && util::release_thread_free_memory()) {
-      next_release = now + kReleaseEvery;
-    }
+    release.tick(std::chrono::steady_clock::now());
     if (batch.empty() && queue_.closed_and_empty()) break;
   }
   {

@@ -4,6 +4,7 @@
 // takes over malloc by symbol interposition; other binaries (the unit tests) keep glibc's. Detected at run
 // time, so the answer is what the process really uses, not what the build asked for.
 
+#include <chrono>
 #include <string>
 
 namespace spillway::util {
@@ -12,7 +13,7 @@ namespace spillway::util {
 std::string allocator_name();
 
 // Gives the OS back the memory the calling thread's heap holds without using it. Call it on that thread,
-// now and then (the workers and the usage writer's dispatcher: every kReleaseFreeMemoryEverySeconds), from
+// now and then (the workers and the usage writer's dispatcher, by a FreeMemoryReleaseSchedule), from
 // a thread at normal priority (mimalloc_release.h says why). Does nothing unless the binary installed a
 // releaser: the gateway installs mimalloc_release_thread_free_memory (util/mimalloc_release.h), since
 // mimalloc 2.0 keeps a thread's freed pages until that thread takes a new page from the same segment a
@@ -26,6 +27,22 @@ void set_free_memory_releaser(FreeMemoryReleaser releaser);  // before any threa
 
 // How often the gateway's threads call release_thread_free_memory(): each call costs a worker 0.1-0.2 ms
 // under load, and what a burst left behind goes back within this time.
-inline constexpr int kReleaseFreeMemoryEverySeconds = 10;
+inline constexpr std::chrono::seconds kReleaseFreeMemoryEvery{10};
+
+// Calls release_thread_free_memory() every kReleaseFreeMemoryEvery from a thread's own loop, which calls
+// tick() on each turn (at least every second or so). A release that found another thread at it is tried
+// again at the next tick. `stagger` delays the first one (the workers: a second each, so they seldom meet).
+class FreeMemoryReleaseSchedule {
+ public:
+  explicit FreeMemoryReleaseSchedule(std::chrono::steady_clock::time_point now,
+                                     std::chrono::seconds stagger = std::chrono::seconds(0))
+      : next_(now + kReleaseFreeMemoryEvery + stagger) {}
+  void tick(std::chrono::steady_clock::time_point now) {
+    if (now >= next_ && release_thread_free_memory()) next_ = now + kReleaseFreeMemoryEvery;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point next_;
+};
 
 }  // namespace spillway::util

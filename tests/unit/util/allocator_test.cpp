@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace spillway::util {
 namespace {
 
@@ -25,6 +27,36 @@ TEST(Allocator, ReleaseCallsTheInstalledReleaser) {
   set_free_memory_releaser(nullptr);
   EXPECT_TRUE(release_thread_free_memory());
   EXPECT_EQ(calls, 1);
+}
+
+// The schedule: nothing before kReleaseFreeMemoryEvery (plus the stagger), then one release; a skipped
+// release is tried at the next tick, a done one not before the period is over again.
+std::vector<bool> answers;
+int schedule_calls = 0;
+bool scripted_releaser() {
+  const bool answer = answers.at(static_cast<std::size_t>(schedule_calls));
+  ++schedule_calls;
+  return answer;
+}
+
+TEST(Allocator, ReleaseScheduleWaitsThePeriodAndRetriesASkippedRelease) {
+  using std::chrono::seconds;
+  const auto t0 = std::chrono::steady_clock::time_point{} + seconds(1000);
+  answers = {false, true, true};
+  schedule_calls = 0;
+  set_free_memory_releaser(&scripted_releaser);
+  FreeMemoryReleaseSchedule schedule(t0, seconds(2));
+  schedule.tick(t0 + kReleaseFreeMemoryEvery + seconds(1));  // before the stagger is over
+  EXPECT_EQ(schedule_calls, 0);
+  schedule.tick(t0 + kReleaseFreeMemoryEvery + seconds(2));  // due: skipped (another thread at it)
+  EXPECT_EQ(schedule_calls, 1);
+  schedule.tick(t0 + kReleaseFreeMemoryEvery + seconds(3));  // tried again at the next tick: done
+  EXPECT_EQ(schedule_calls, 2);
+  schedule.tick(t0 + 2 * kReleaseFreeMemoryEvery + seconds(2));  // not a period after the release yet
+  EXPECT_EQ(schedule_calls, 2);
+  schedule.tick(t0 + 2 * kReleaseFreeMemoryEvery + seconds(3));
+  EXPECT_EQ(schedule_calls, 3);
+  set_free_memory_releaser(nullptr);
 }
 
 }  // namespace
