@@ -230,6 +230,13 @@ async function main() {
     if (!o.nginx) {
       const closed = fs.readFileSync(path.join(tmp, 'spillway.log'), 'utf8').split('\n').find((l) => l.includes('usage log: closed'));
       if (closed) console.log(closed.replace(/^.*usage log: closed \S+ /, 'usage log: '));
+      // The file after the last connection closed (WAL checkpointed into it): its bytes per row written.
+      const written = closed && /\((\d+) records written/.exec(closed);
+      const db = path.join(tmp, 'usage.db');
+      if (written && Number(written[1]) > 0 && fs.existsSync(db)) {
+        const bytes = fs.statSync(db).size;
+        console.log(`usage file: ${(bytes / 1048576).toFixed(1)} MiB, ${(bytes / Number(written[1])).toFixed(1)} bytes per row`);
+      }
     }
   } finally {
     await P.stopAll();

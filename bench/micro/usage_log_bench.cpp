@@ -38,7 +38,7 @@ UsageRecord typical_record(int i) {
   r.subscription = "team-search";
   r.product = "standard";
   r.tags = {{"team", "search"}, {"cost_center", "cc-1234"}};
-  r.user_hash = "3f1c9a0b5d7e2f4a6c8e0b1d3f5a7c9e";
+  r.user_hash = "3f1c9a0b5d7e2f4a";  // the gateway's form: 16 lowercase hex digits (identity.h)
   r.status = 200;
   r.prompt_tokens = 230 + i % 50;
   r.completion_tokens = 41;

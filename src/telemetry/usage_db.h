@@ -24,7 +24,7 @@ struct sqlite3_stmt;
 namespace spillway::telemetry {
 
 // PRAGMA user_version of the schema this build writes.
-inline constexpr int kUsageSchemaVersion = 3;
+inline constexpr int kUsageSchemaVersion = 4;
 
 class UsageDb {
  public:
@@ -52,7 +52,8 @@ class UsageDb {
   static constexpr int kCacheKiB = 1024;
 
   // Opens or creates `path`, switches it to WAL with synchronous=NORMAL, creates the schema if missing and
-  // converts a schema 1 or 2 file. Throws std::runtime_error naming the file (never a secret) when it cannot.
+  // converts a schema 1, 2 or 3 file. Throws std::runtime_error naming the file (never a secret) when it
+  // cannot.
   explicit UsageDb(const std::string& path);
   ~UsageDb();
   UsageDb(const UsageDb&) = delete;
@@ -126,7 +127,13 @@ class UsageDb {
 
  private:
   void exec(const char* sql);
-  bool usage_is_view();
+  // Whether sqlite_master has an entry `name` of `type` ("table", "view").
+  bool table_exists(const char* name, const char* type);
+  // Sets has_v3_; drops usage_rows_v3 (schema 3's rows of a converted file) once it is empty. Inside the
+  // caller's transaction; the view must be made again after (create_view()).
+  void drop_v3_if_empty();
+  // (Re)creates the view `usage` over usage_rows, and usage_rows_v3 while it exists (has_v3_).
+  void create_view();
   // Finalizes the statements and closes the connection (each may be null); used by the destructor and by
   // a constructor that fails half-way.
   void close();
@@ -144,16 +151,17 @@ class UsageDb {
   // about a hundred instructions). Texts are always bound: they are bound SQLITE_STATIC, pointing into
   // the batch being written.
   struct Bound {
-    enum Kind : uint8_t { kUnknown, kInt, kReal, kNull };
+    enum Kind : uint8_t { kUnknown, kInt, kNull };
     Kind kind = kUnknown;
-    int64_t bits = 0;  // the integer, or the double's bit pattern
+    int64_t bits = 0;  // the integer
   };
   struct Insert {
     sqlite3_stmt* stmt = nullptr;
     std::vector<Bound> bound;  // per parameter, from 0
-    // Per row of the statement: the bytes of its request id when bound as a BLOB (SQLITE_STATIC, so they
-    // stay here until the step).
+    // Per row of the statement: the bytes of its request id and user hash when bound as BLOBs
+    // (SQLITE_STATIC, so they stay here until the step).
     std::vector<std::array<unsigned char, 16>> ids;
+    std::vector<std::array<unsigned char, 8>> hashes;  // kUserHashHexChars / 2 (usage_db.cpp checks)
   };
   void bind_row(Insert& insert, int base, const PackedUsageView& r, int64_t dims);
 
@@ -181,12 +189,14 @@ class UsageDb {
   sqlite3_stmt* insert_dims_ = nullptr;
   sqlite3_stmt* raise_max_ts_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
+  sqlite3_stmt* prune_v3_ = nullptr;  // while usage_rows_v3 exists
   sqlite3_stmt* prune_dims_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;                                         // BEGIN IMMEDIATE
   sqlite3_stmt* commit_ = nullptr;                                        // COMMIT
   std::unordered_map<std::string, Dims, KeyHash, std::equal_to<>> dims_;  // by PackedUsageView::dims_key
   std::pair<const std::string, Dims>* last_dims_ = nullptr;               // the last row's, in dims_
   uint64_t yields_ = 0;
+  bool has_v3_ = false;  // usage_rows_v3 exists (a converted file's old rows)
   std::atomic<int> wal_frames_{0};
   std::atomic<bool> checkpoints_idle_{false};
   struct Checkpointer;  // the checkpoint thread and its connection (usage_db.cpp)

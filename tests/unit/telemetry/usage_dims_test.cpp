@@ -1,6 +1,6 @@
-// Schema 3 of the usage log: the repeated columns in usage_dims, the `usage` view, request ids stored as
-// bytes, the writer's cache of combinations, pruning of combinations, and the conversion of schema 1 and 2
-// files.
+// Schema 4 of the usage log: the repeated columns in usage_dims, the `usage` view, compact rows (request
+// ids and user hashes stored as bytes, usual values as NULL or flags), the writer's cache of combinations,
+// pruning of combinations, and the conversion of schema 1, 2 and 3 files.
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -246,7 +246,38 @@ TEST(UsageDims, RequestIdsOfLowercaseHexAreStoredAsTheirSixteenBytes) {
   EXPECT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage WHERE id = 1"), "text");
 }
 
-// Schema 2's view, as its builds created it (the tables were the same as schema 3's).
+// Schema 3's tables (schema 2 had the same), as its builds created them.
+constexpr const char* kSchema3Tables = R"sql(
+CREATE TABLE usage_dims (
+  id INTEGER PRIMARY KEY, api TEXT NOT NULL, operation TEXT NOT NULL, pool TEXT NOT NULL,
+  deployment TEXT NOT NULL, model TEXT NOT NULL, backend TEXT NOT NULL, subscription TEXT NOT NULL,
+  product TEXT NOT NULL, tags TEXT NOT NULL, error TEXT NOT NULL, usage_source TEXT NOT NULL,
+  cache TEXT NOT NULL, max_ts INTEGER NOT NULL,
+  UNIQUE (api, operation, pool, deployment, model, backend, subscription, product, tags, error, usage_source,
+          cache));
+CREATE TABLE usage_rows (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, dims INTEGER NOT NULL, request_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL, user_hash TEXT NOT NULL, tools TEXT NOT NULL, status INTEGER NOT NULL,
+  stream INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+  total_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+  tokens_estimated INTEGER NOT NULL, ttft_ms REAL, duration_ms REAL NOT NULL,
+  client_disconnected INTEGER NOT NULL, prompt TEXT, completion TEXT);
+CREATE INDEX usage_rows_ts ON usage_rows(ts);
+CREATE INDEX usage_dims_max_ts ON usage_dims(max_ts);
+INSERT INTO usage_dims VALUES
+  (1, 'openai', 'chat.completions', 'gpt-4o', 'dep', 'gpt-4o-2024', 'az', 'team-a', 'standard',
+   '{"team":"a"}', '', 'backend', '', 1750000003600000),
+  (2, 'openai', 'chat.completions', 'gpt-4o', 'dep', 'gpt-4o-2024', 'az', 'team-a', 'standard',
+   '{"team":"a"}', 'backend_error', 'estimate', 'miss', 1750000003600000);
+INSERT INTO usage_rows VALUES
+  (4, 1750000000000, 1, 'r4', 1, '3f1c9a0b5d7e2f4a', '["get_weather"]', 200, 0, 10, 20, 30, 0, 0, 0, 12.5,
+   40.0, 0, NULL, NULL),
+  (6, 1750000001000, 2, 'r6', 3, '', '[]', 502, 1, 5, 0, 7, 1, 2, 1, NULL, 7.25, 1,
+   '[{"role":"user","content":"hi"}]', 'partial'),
+  (8, 1750000002000, 1, 'r8', 2, 'h2', '["a","b"]', 200, 1, 8, 4, 12, 3, 0, 0, 0.333, 0.501, 0, NULL, NULL);
+)sql";
+
+// Schema 2's view, as its builds created it.
 constexpr const char* kSchema2View = R"sql(
 CREATE VIEW usage AS
 SELECT r.id, r.ts, r.request_id, d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
@@ -257,35 +288,133 @@ FROM usage_rows AS r JOIN usage_dims AS d ON d.id = r.dims;
 PRAGMA user_version = 2;
 )sql";
 
-TEST(UsageDims, ASchema2FileGetsTheNewViewAndKeepsItsRows) {
+// Schema 3's view: request ids of 32 hex digits stored as bytes.
+constexpr const char* kSchema3View = R"sql(
+CREATE VIEW usage AS
+SELECT r.id, r.ts,
+       CASE WHEN typeof(r.request_id) = 'blob' THEN lower(hex(r.request_id)) ELSE r.request_id END
+         AS request_id,
+       d.api, d.operation, d.pool, d.deployment, d.model, d.backend, r.attempts,
+       d.subscription, d.product, d.tags, r.user_hash, r.tools, r.status, d.error, r.stream, r.prompt_tokens,
+       r.completion_tokens, r.total_tokens, r.cached_tokens, r.reasoning_tokens, r.tokens_estimated,
+       d.usage_source, r.ttft_ms, r.duration_ms, d.cache, r.client_disconnected, r.prompt, r.completion
+FROM usage_rows AS r JOIN usage_dims AS d ON d.id = r.dims;
+PRAGMA user_version = 3;
+)sql";
+
+// A file of schema 2 or 3 keeps its rows in place; the view reads them as before, the newest one moved
+// to the new table so that new ids follow (its times rounded to whole microseconds: those of the test's
+// rows are whole already).
+void expect_old_rows_kept(const std::string& view) {
   TempDir dir;
   const std::string path = dir.file("u.db");
-  const std::string old_id = "00112233445566778899aabbccddeeff";
-  const std::string new_id = "ffeeddccbbaa99887766554433221100";
-  std::string error;
-  {
-    // A schema 2 file: schema 3's tables with rows written as text, and schema 2's view.
-    UsageDb db(path);
-    ASSERT_TRUE(db.insert({sample_record(kT0, "text-id"), sample_record(kT0 + 1, "x")}, error)) << error;
-  }
-  exec(path, "UPDATE usage_rows SET request_id = '" + old_id + "' WHERE request_id = 'x'; DROP VIEW usage;" +
-                 kSchema2View);
-  ASSERT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage_rows WHERE id = 2"), "text");
+  exec(path, std::string(kSchema3Tables) + view);
   const std::vector<std::string> before = dump(path);
-  ASSERT_EQ(before.size(), 2u);
+  ASSERT_EQ(before.size(), 3u);
+  std::string error;
   {
     UsageDb db(path);
     EXPECT_EQ(query_int(path, "PRAGMA user_version"), kUsageSchemaVersion);
-    EXPECT_EQ(dump(path), before);  // rows stored as text read the same through the new view
-    ASSERT_TRUE(db.insert({sample_record(kT0 + 2, new_id)}, error)) << error;
+    EXPECT_EQ(dump(path), before);  // every column of every row reads the same through the new view
+    EXPECT_EQ(query_int(path, "SELECT COUNT(*) FROM usage_rows_v3"), 2);
+    EXPECT_EQ(query_int(path, "SELECT id FROM usage_rows"), 8);
+    ASSERT_TRUE(db.insert({sample_record(1'750'000'005'000, "r9")}, error)) << error;
   }
-  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE id = 3"), new_id);
-  EXPECT_EQ(query_text(path, "SELECT typeof(request_id) FROM usage_rows WHERE id = 3"), "blob");
-  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage WHERE id = 2"), old_id);
+  EXPECT_EQ(query_int(path, "SELECT id FROM usage WHERE request_id = 'r9'"), 9);
   // Opening it again changes nothing.
   { UsageDb again(path); }
-  EXPECT_EQ(dump(path).size(), 3u);
-  EXPECT_EQ(dump(path).front(), before.front());
+  std::vector<std::string> after = dump(path);
+  ASSERT_EQ(after.size(), 4u);
+  after.pop_back();
+  EXPECT_EQ(after, before);
+  // Queries by time use both tables' indexes.
+  const std::string p = plan(path, "SELECT COUNT(*) FROM usage WHERE ts >= 0");
+  EXPECT_NE(p.find("usage_rows_ts"), std::string::npos) << p;
+  EXPECT_NE(p.find("usage_rows_time"), std::string::npos) << p;
+}
+
+TEST(UsageDims, ASchema2FileKeepsItsRows) { expect_old_rows_kept(kSchema2View); }
+TEST(UsageDims, ASchema3FileKeepsItsRows) { expect_old_rows_kept(kSchema3View); }
+
+TEST(UsageDims, TheOldRowsTableGoesWithItsLastRow) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  exec(path, std::string(kSchema3Tables) + kSchema3View);
+  std::string error;
+  UsageDb db(path);
+  ASSERT_TRUE(db.insert({sample_record(1'750'000'005'000, "r9")}, error)) << error;
+  // Rows before ts 1750000001500 are gone (r4, r6: both old); r8 and r9 stay, in the new table.
+  EXPECT_EQ(db.prune(1'750'000'001'500), 2);
+  EXPECT_EQ(
+      query_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('usage_rows_v3', 'usage_rows_ts')"),
+      0);
+  EXPECT_EQ(
+      query_text(path, "SELECT group_concat(request_id) FROM (SELECT request_id FROM usage ORDER BY id)"),
+      "r8,r9");
+  // The writer goes on, and a prune with nothing old left is a plain prune.
+  ASSERT_TRUE(db.insert({sample_record(1'750'000'006'000, "r10")}, error)) << error;
+  EXPECT_EQ(db.prune(1'750'000'005'500), 2);
+  EXPECT_EQ(query_text(path, "SELECT request_id FROM usage"), "r10");
+  EXPECT_EQ(query_int(path, "SELECT id FROM usage"), 10);
+}
+
+// Every value a record can carry comes back through the view as written, whether stored as the usual
+// value (NULL, flags) or in full.
+TEST(UsageDims, CompactRowsReadBackAsWritten) {
+  TempDir dir;
+  const std::string path = dir.file("u.db");
+  std::vector<UsageRecord> rs;
+  UsageRecord plain = sample_record(kT0, "0af7651916cd43dd8448eb211c80319c");
+  plain.user_hash = "3f1c9a0b5d7e2f4a";
+  rs.push_back(plain);
+  UsageRecord odd = sample_record(kT0 + 1, "client-id", "team-a", 100, 7);
+  odd.user_hash = "3F1C9A0B5D7E2F4A";  // not the gateway's form: kept as text
+  odd.attempts = 3;
+  odd.stream = true;
+  odd.tokens_estimated = true;
+  odd.client_disconnected = true;
+  odd.total_tokens = 150;  // more than prompt + completion
+  odd.cached_tokens = 64;
+  odd.reasoning_tokens = 5;
+  odd.tools = {"get_weather", "search"};
+  odd.ttft_ms = 0.4567;
+  odd.duration_ms = 1234.5678;
+  odd.prompt = "[]";
+  odd.completion = "done";
+  rs.push_back(odd);
+  UsageRecord none = sample_record(kT0 + 2, "n");
+  none.user_hash = "";
+  none.attempts = 0;
+  none.ttft_ms = -1;
+  rs.push_back(none);
+  std::string error;
+  {
+    UsageDb db(path);
+    ASSERT_TRUE(db.insert(rs, error)) << error;
+  }
+  const auto row = [&](const std::string& id, const std::string& columns) {
+    return query_text(path, "SELECT " + columns + " FROM usage WHERE request_id = '" + id + "'");
+  };
+  const std::string all =
+      "attempts || '|' || user_hash || '|' || tools || '|' || stream || '|' || prompt_tokens || '|' || "
+      "completion_tokens || '|' || total_tokens || '|' || cached_tokens || '|' || reasoning_tokens || '|' || "
+      "tokens_estimated || '|' || IFNULL(ttft_ms, 'null') || '|' || duration_ms || '|' || "
+      "client_disconnected || '|' || IFNULL(prompt, 'null') || '|' || IFNULL(completion, 'null')";
+  EXPECT_EQ(row("0af7651916cd43dd8448eb211c80319c", all),
+            "1|3f1c9a0b5d7e2f4a|[]|0|10|20|30|0|0|0|12.5|40.0|0|null|null");
+  EXPECT_EQ(row("client-id", all),
+            R"(3|3F1C9A0B5D7E2F4A|["get_weather","search"]|1|100|7|150|64|5|1|0.457|1234.568|1|[]|done)");
+  EXPECT_EQ(row("n", all), "0||[]|0|10|20|30|0|0|0|null|40.0|0|null|null");
+  // How they are stored: the gateway's hash as 8 bytes, the usual values as NULL.
+  EXPECT_EQ(query_text(path, "SELECT typeof(user_hash) || length(user_hash) FROM usage_rows WHERE id = 1"),
+            "blob8");
+  EXPECT_EQ(query_text(path, "SELECT typeof(user_hash) FROM usage_rows WHERE id = 2"), "text");
+  EXPECT_EQ(query_int(path,
+                      "SELECT COUNT(*) FROM usage_rows WHERE id = 1 AND total_tokens IS NULL AND "
+                      "cached_tokens IS NULL AND reasoning_tokens IS NULL AND tools IS NULL"),
+            1);
+  EXPECT_EQ(query_int(path, "SELECT flags FROM usage_rows WHERE id = 2"), 3 << 3 | 7);
+  EXPECT_EQ(query_int(path, "SELECT duration_us FROM usage_rows WHERE id = 2"), 1'234'568);
 }
 
 TEST(UsageDims, ASchema2FileWithATableNamedUsageIsRefused) {
