@@ -551,21 +551,18 @@ void UsageDb::bind_row(Insert& insert, int base, const PackedUsageView& r, int64
   };
   int64(1, r.time_ms);
   int64(2, dims);
+  // Hex text as its bytes (kept in `bytes` until the step), when `compact` could decode it; else the text.
+  const auto hex_or_text = [&](int column, std::string_view v, auto& bytes, auto compact) {
+    if (compact(v, bytes)) {
+      sqlite3_bind_blob(s, base + column, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+      bound[column - 1] = Bound{};
+    } else {
+      text(column, v);
+    }
+  };
   const auto row = static_cast<std::size_t>(base / kColumns);
-  std::array<unsigned char, 16>& id = insert.ids[row];
-  if (compact_request_id(r.request_id, id)) {
-    sqlite3_bind_blob(s, base + 3, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    bound[2] = Bound{};
-  } else {
-    text(3, r.request_id);
-  }
-  std::array<unsigned char, 8>& hash = insert.hashes[row];
-  if (compact_user_hash(r.user_hash, hash)) {
-    sqlite3_bind_blob(s, base + 4, hash.data(), static_cast<int>(hash.size()), SQLITE_STATIC);
-    bound[3] = Bound{};
-  } else {
-    text(4, r.user_hash);
-  }
+  hex_or_text(3, r.request_id, insert.ids[row], compact_request_id);
+  hex_or_text(4, r.user_hash, insert.hashes[row], compact_user_hash);
   int64(5, r.status);
   int64(6, r.prompt_tokens);
   int64(7, r.completion_tokens);
