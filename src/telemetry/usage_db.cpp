@@ -42,7 +42,8 @@ namespace {
 //   - total_tokens NULL when it is prompt_tokens + completion_tokens, cached_tokens and reasoning_tokens
 //     NULL when 0, tools NULL when none were declared;
 //   - the times as whole microseconds (ttft_us, duration_us) instead of REAL milliseconds.
-// With the benchmark's rows that is 16 values bound per row instead of 19, and about 35% fewer pages.
+// With the benchmark's rows that is 16 values bound per row instead of 19, and about a quarter fewer bytes of
+// file per call (bench/RESULTS.md, "Usage log schema 4").
 //
 // A file of schema 2 or 3 keeps its rows where they are, in usage_rows_v3 (schema 3's usage_rows, renamed,
 // with its index usage_rows_ts), and the view reads both tables: converting would take about 5 s per
