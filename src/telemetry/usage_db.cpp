@@ -8,7 +8,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
