@@ -121,4 +121,22 @@ policies:
 `;
 }
 
+// The same gateway with no policies (bench/run --bare): no client keys, no token limit, no token metrics'
+// dimensions, no usage log; what is left is the proxy itself (routing, the request's JSON read for its model,
+// the backend's key, the usage read from the answer, the request metrics and the access log). Against the
+// full config it shows what the default policies cost; against nginx, what the proxy costs.
+export function spillwayBareConf(upstreamPort, workers) {
+  return `# bench/run --bare: Spillway with no policies.
+server:
+  listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+  workers: ${workers}
+state: { store: memory }
+backends:
+  upstream: { url: http://127.0.0.1:${upstreamPort}, kind: openai, auth: { bearer_env: BENCH_BACKEND_KEY } }
+pools:
+  gpt-4o: { members: [ { backend: upstream } ] }
+`;
+}
+
 export const SPILLWAY_ENV = { BENCH_CLIENT_KEY: CLIENT_KEY, BENCH_USER_HASH_KEY: USER_HASH_KEY, BENCH_BACKEND_KEY: 'sk-backend' };

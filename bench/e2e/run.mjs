@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as P from './procs.mjs';
 import { bootstrapInterval, median, pct, verdict } from './stats.mjs';
 import { measureStreams } from './stream_client.mjs';
-import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayConf, streamNginxConf } from './configs.mjs';
+import { CLIENT_KEY, SPILLWAY_ENV, proxyNginxConf, spillwayBareConf, spillwayConf, streamNginxConf } from './configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -36,6 +36,8 @@ const USAGE = `usage: bench/run [options]
   --keep                keep the temp dir (configs, logs, usage db)
   --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after
   --nolog               also measure the same spillway without the usage log (target "nolog")
+  --bare                also measure the same spillway with no policies (target "bare": no keys, limits,
+                        token metrics or usage log): what the policies cost, and the proxy alone vs nginx
   --no-sync             do not \`sync\` before each measured run (by default every run starts with the
                         dirty pages of the runs before it written out)
   --report FILE         measure nothing: print the report of a run saved with --out (the current report's
@@ -61,6 +63,7 @@ function parseArgs(argv) {
     keep: false,
     baseline: null,
     nolog: false,
+    bare: false,
     report: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -100,6 +103,7 @@ function parseArgs(argv) {
     else if (a === '--no-sync') o.sync = false;
     else if (a === '--baseline') o.baseline = path.resolve(v());
     else if (a === '--nolog') o.nolog = true;
+    else if (a === '--bare') o.bare = true;
     else if (a === '--report') o.report = path.resolve(v());
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
@@ -284,18 +288,25 @@ async function main() {
       targets.baseline = { port: bPorts.port, pids: () => [b.pid] };
       results.baseline_bin = o.baseline;
     }
-    if (o.nolog) {
-      // The same binary and config without the SQLite usage log: what the log (its writer thread) costs.
-      const dir = path.join(tmp, 'nolog');
+    // The same binary with another config, in its own dir: what a part of the config costs.
+    const startVariant = async (name, text) => {
+      const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
-      const nconf = path.join(dir, 'gateway.yaml');
-      fs.writeFileSync(nconf, spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers, false));
+      const vconf = path.join(dir, 'gateway.yaml');
+      fs.writeFileSync(vconf, text);
       const ready = path.join(dir, 'ready.json');
-      const n = P.start('nolog', o.bin, ['serve', '--config', nconf, '--ready-file', ready, '--log-level', 'warn'],
+      const child = P.start(name, o.bin, ['serve', '--config', vconf, '--ready-file', ready, '--log-level', 'warn'],
         { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
-      const nPorts = await P.waitReadyFile(ready, n);
-      targets.nolog = { port: nPorts.port, pids: () => [n.pid] };
+      const ports = await P.waitReadyFile(ready, child);
+      targets[name] = { port: ports.port, pids: () => [child.pid] };
+    };
+    // Without the SQLite usage log: what the log (its writer thread) costs.
+    if (o.nolog) {
+      await startVariant('nolog', spillwayConf(path.join(tmp, 'nolog'), upstreamPort, mockPorts.paced, mockPorts.fast,
+        o.workers, false));
     }
+    // With no policies at all.
+    if (o.bare) await startVariant('bare', spillwayBareConf(upstreamPort, o.workers));
 
     // --- which policies are really on ------------------------------------------------------------------
     const chatPath = '/v1/chat/completions';
@@ -303,7 +314,7 @@ async function main() {
     const headers = { 'content-type': 'application/json', 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com' };
     const policies = {};
     for (const [name, t] of Object.entries(targets)) {
-      if (name !== 'direct' && name !== 'baseline' && name !== 'nolog' && !o.targets.includes(name)) continue;
+      if (['nginx', 'spillway'].includes(name) && !o.targets.includes(name)) continue;
       const r = await P.request(t.port, { method: 'POST', path: chatPath, headers, body: chatBody });
       if (r.status !== 200 || !r.body.includes('"usage"')) throw new Error(`${name}: ${r.status} ${r.body.slice(0, 300)}`);
       if (name === 'spillway') {
@@ -326,6 +337,7 @@ async function main() {
     const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
     if (o.baseline) order.push('baseline');
     if (o.nolog) order.push('nolog');
+    if (o.bare) order.push('bare');
     for (const t of order) await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
 
     // --- interleaved runs ------------------------------------------------------------------------------
@@ -577,7 +589,7 @@ function report(o, res) {
   const added = (t, c, key) => addedOver(t, c, repsOf(c), key);
   const summary = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog']) {
+    for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog', 'bare']) {
       const rs = sel(t, c);
       if (!rs.length) continue;
       const s = {
@@ -661,6 +673,10 @@ function report(o, res) {
   };
   if (o.baseline) ratioTable(`Spillway / baseline (${res.baseline_bin}):`, 'spillway', 'baseline');
   if (o.nolog) ratioTable('Spillway without the usage log ("nolog") / nginx:', 'nolog', 'nginx');
+  if (o.bare) {
+    ratioTable('Spillway with no policies ("bare") / nginx: the proxy alone:', 'bare', 'nginx');
+    ratioTable('Spillway / bare: what the default policies cost:', 'spillway', 'bare');
+  }
   L.push('');
   L.push(`Memory: Spillway idle RSS ${f1(res.spillway_idle_rss_mib)} MiB at start, ${f1(res.spillway_rss_after_load_mib)} MiB ` +
     `idle after the runs, peak ${f1(res.spillway_peak_rss_mib)} MiB` +

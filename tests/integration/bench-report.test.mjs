@@ -66,6 +66,28 @@ describe('bench/run --report', () => {
     assert.equal(row(text, 1, 'spillway')[5], '20');
   });
 
+  test('--bare: the proxy alone against nginx, and what the policies cost against it', () => {
+    const saved = savedRun({ reps: 2, reps64: 2 });
+    saved.options.bare = true;
+    for (const rep of [0, 1]) {
+      saved.runs.push({ rep, conns: 64, target: 'bare', rps: 12500, p50_us: 800, p99_us: 1600, p90_us: 800,
+        requests: 100000, errors: 0, cpu_s: 0.8, cpu_per_1000: 0.008 });
+    }
+    const text = report(saved, 'bare.json');
+    assert.equal(row(text, 64, 'bare')[5], '100');
+    const table = (title) => {
+      const lines = text.split('\n');
+      const at = lines.findIndex((l) => l.startsWith(title));
+      assert.ok(at >= 0, `no table "${title}"`);
+      return lines.slice(at + 4).find((l) => l.startsWith('| 64 |')).split('|').map((c) => c.trim()).slice(1, -1);
+    };
+    // bare / nginx: added p50 100 against 200 (p99 200 against 400), req/s 12500 against 10000, CPU 0.008
+    // against 0.01.
+    assert.deepEqual(table('Spillway with no policies ("bare") / nginx').slice(1), ['0.50', '0.50', '1.25', '0.80']);
+    // spillway / bare: added p50 300 against 100 (p99 600 against 200), CPU 0.01 against 0.008.
+    assert.deepEqual(table('Spillway / bare').slice(1), ['3.00', '3.00', '0.80', '1.25']);
+  });
+
   test('a run saved before --reps-at reads as before', () => {
     const text = report(savedRun({ reps: 2, reps64: 2 }), 'plain.json');
     assert.match(text, /Each configuration 2x 10s/);
