@@ -163,6 +163,9 @@ int serve_gateway(std::shared_ptr<const proxy::Gateway> gateway, const ServeOpti
         }
         return samples;
       });
+  // The workers hand their access-log lines to a thread of their own (util/log.h); it writes the last of
+  // them when this goes out of scope, after server.shutdown() has ended the workers.
+  const util::AccessLogThread access_log_thread;
   server.start();
   const uint16_t port = server.bound_port("gateway");
   const uint16_t admin_port = server.bound_port("admin");

@@ -1,11 +1,18 @@
 #include "util/log.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 namespace spillway::util {
 namespace {
@@ -38,10 +45,50 @@ constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 
 constexpr std::size_t kAccessFlushBytes = 64 << 10;
 
+void flush_lines(std::string& lines);
+
 struct AccessBuffer {
   std::string lines;
-  ~AccessBuffer() { write_all(STDOUT_FILENO, lines); }
+  ~AccessBuffer() { flush_lines(lines); }
 };
+
+// The state of the access-log thread (AccessLogThread), shared with the flushing threads. Never destroyed:
+// threads that end after main() returns still flush their buffers through it.
+struct AccessQueue {
+  std::mutex mu;
+  std::condition_variable work;  // lines to write, or stop
+  std::condition_variable room;  // the backlog went down
+  std::deque<std::string> pending;
+  std::size_t pending_bytes = 0;
+  std::vector<std::string> spare;  // written buffers, cleared, for the flushing threads to reuse
+  bool running = false;
+  bool stop = false;
+  std::thread thread;
+};
+
+AccessQueue& access_queue() {
+  static AccessQueue* q = new AccessQueue;
+  return *q;
+}
+
+void run_access_log_thread(AccessQueue& q) {
+  pthread_setname_np(pthread_self(), "spw-access-log");
+  std::unique_lock lock(q.mu);
+  for (;;) {
+    q.work.wait(lock, [&] { return q.stop || !q.pending.empty(); });
+    if (q.pending.empty()) return;  // stopping, and all written
+    std::string lines = std::move(q.pending.front());
+    q.pending.pop_front();
+    lock.unlock();
+    write_all(STDOUT_FILENO, lines);
+    const std::size_t n = lines.size();
+    lines.clear();
+    lock.lock();
+    q.pending_bytes -= n;
+    if (q.spare.size() < 16 && lines.capacity() <= 2 * kAccessFlushBytes) q.spare.push_back(std::move(lines));
+    q.room.notify_all();
+  }
+}
 
 AccessBuffer& access_buffer() {
   thread_local AccessBuffer buffer;
@@ -91,10 +138,63 @@ bool append_access_log(AccessLogWriter write, const void* arg) {
   return first;
 }
 
-void flush_access_log() {
-  std::string& lines = access_buffer().lines;
+void flush_access_log() { flush_lines(access_buffer().lines); }
+
+namespace {
+
+// Writes `lines` or hands them to the access-log thread, and leaves `lines` empty.
+void flush_lines(std::string& lines) {
+  if (lines.empty()) return;
+  AccessQueue& q = access_queue();
+  {
+    std::unique_lock lock(q.mu);
+    q.room.wait(lock, [&] { return !q.running || q.pending_bytes < kAccessLogBacklog; });
+    if (q.running) {
+      q.pending_bytes += lines.size();
+      q.pending.push_back(std::move(lines));
+      lines.clear();  // a moved-from string is valid but unspecified
+      if (!q.spare.empty()) {
+        lines.swap(q.spare.back());
+        q.spare.pop_back();
+      }
+      q.work.notify_one();
+      return;
+    }
+  }
   write_all(STDOUT_FILENO, lines);
   lines.clear();
+}
+
+}  // namespace
+
+AccessLogThread::AccessLogThread() {
+  AccessQueue& q = access_queue();
+  std::lock_guard lock(q.mu);
+  q.stop = false;
+  try {
+    q.thread = std::thread(run_access_log_thread, std::ref(q));
+    q.running = true;
+  } catch (const std::system_error&) {
+    // No thread to be had: the flushing threads keep writing their own lines.
+  }
+}
+
+AccessLogThread::~AccessLogThread() {
+  AccessQueue& q = access_queue();
+  if (!q.thread.joinable()) return;
+  {
+    std::lock_guard lock(q.mu);
+    q.stop = true;
+  }
+  q.work.notify_all();
+  q.thread.join();  // it has written what it found waiting
+  std::lock_guard lock(q.mu);
+  q.running = false;  // from now on the flushing threads write their own lines
+  // Lines handed over after the thread's last look at the queue: written here, still in order.
+  for (; !q.pending.empty(); q.pending.pop_front()) write_all(STDOUT_FILENO, q.pending.front());
+  q.pending_bytes = 0;
+  q.spare.clear();
+  q.room.notify_all();
 }
 
 }  // namespace spillway::util

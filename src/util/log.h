@@ -3,6 +3,7 @@
 // with a single write(2), so lines from different threads never interleave. Thread-safe. Callers never
 // pass secrets.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -31,5 +32,22 @@ inline void log_error(std::string_view m) { log(LogLevel::kError, m); }
 using AccessLogWriter = void (*)(std::string& buffer, const void* arg);
 bool append_access_log(AccessLogWriter write, const void* arg);
 void flush_access_log();
+
+// While one of these exists, flush_access_log() hands the calling thread's lines to a thread of their own,
+// which writes them to stdout; without one, the calling thread writes them. A request worker should not make
+// that write(2) itself: a 10 ms batch to a file takes tens of microseconds of kernel time, which at one
+// connection showed in the requests' p99, and stdout may be a pipe that blocks when its reader falls
+// behind. Lines are written in the order they were handed over. While more than kAccessLogBacklog bytes
+// wait, a flushing thread waits for room, as its own blocking write would have. The destructor writes what
+// waits and joins the thread; lines flushed after that are written by their own thread again. At most one
+// exists at a time.
+inline constexpr std::size_t kAccessLogBacklog = 16 << 20;
+class AccessLogThread {
+ public:
+  AccessLogThread();
+  ~AccessLogThread();
+  AccessLogThread(const AccessLogThread&) = delete;
+  AccessLogThread& operator=(const AccessLogThread&) = delete;
+};
 
 }  // namespace spillway::util
