@@ -324,6 +324,13 @@ async function main() {
     }
     const noKey = await P.request(swPorts.port, { method: 'POST', path: chatPath, headers: { 'content-type': 'application/json' }, body: chatBody });
     policies.key_auth = noKey.status === 401;
+    if (targets.bare) {
+      // The bare target must really run without policies: no key needed, no token limit's headers.
+      const b = await P.request(targets.bare.port, { method: 'POST', path: chatPath, headers: { 'content-type': 'application/json' }, body: chatBody });
+      if (b.status !== 200 || 'x-ratelimit-remaining-tokens' in b.headers) {
+        throw new Error(`bare: a request without a key got ${b.status}${b.status === 200 ? ' with token-limit headers' : ''}`);
+      }
+    }
     await P.sleep(200);
     const metrics = swPorts.admin_port ? await P.request(swPorts.admin_port, { path: '/metrics' }).catch(() => null) : null;
     policies.token_metrics = !!(metrics && metrics.status === 200 && /spillway_tokens_total\{/.test(metrics.body));
