@@ -45,13 +45,6 @@ constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 
 constexpr std::size_t kAccessFlushBytes = 64 << 10;
 
-void flush_lines(std::string& lines);
-
-struct AccessBuffer {
-  std::string lines;
-  ~AccessBuffer() { flush_lines(lines); }
-};
-
 // The state of the access-log thread (AccessLogThread), shared with the flushing threads. Never destroyed:
 // threads that end after main() returns still flush their buffers through it.
 struct AccessQueue {
@@ -89,6 +82,34 @@ void run_access_log_thread(AccessQueue& q) {
     q.room.notify_all();
   }
 }
+
+// Writes `lines` or hands them to the access-log thread, and leaves `lines` empty.
+void flush_lines(std::string& lines) {
+  if (lines.empty()) return;
+  AccessQueue& q = access_queue();
+  {
+    std::unique_lock lock(q.mu);
+    q.room.wait(lock, [&] { return !q.running || q.pending_bytes < kAccessLogBacklog; });
+    if (q.running) {
+      q.pending_bytes += lines.size();
+      q.pending.push_back(std::move(lines));
+      lines.clear();  // a moved-from string is valid but unspecified
+      if (!q.spare.empty()) {
+        lines.swap(q.spare.back());
+        q.spare.pop_back();
+      }
+      q.work.notify_one();
+      return;
+    }
+  }
+  write_all(STDOUT_FILENO, lines);
+  lines.clear();
+}
+
+struct AccessBuffer {
+  std::string lines;
+  ~AccessBuffer() { flush_lines(lines); }
+};
 
 AccessBuffer& access_buffer() {
   thread_local AccessBuffer buffer;
@@ -139,33 +160,6 @@ bool append_access_log(AccessLogWriter write, const void* arg) {
 }
 
 void flush_access_log() { flush_lines(access_buffer().lines); }
-
-namespace {
-
-// Writes `lines` or hands them to the access-log thread, and leaves `lines` empty.
-void flush_lines(std::string& lines) {
-  if (lines.empty()) return;
-  AccessQueue& q = access_queue();
-  {
-    std::unique_lock lock(q.mu);
-    q.room.wait(lock, [&] { return !q.running || q.pending_bytes < kAccessLogBacklog; });
-    if (q.running) {
-      q.pending_bytes += lines.size();
-      q.pending.push_back(std::move(lines));
-      lines.clear();  // a moved-from string is valid but unspecified
-      if (!q.spare.empty()) {
-        lines.swap(q.spare.back());
-        q.spare.pop_back();
-      }
-      q.work.notify_one();
-      return;
-    }
-  }
-  write_all(STDOUT_FILENO, lines);
-  lines.clear();
-}
-
-}  // namespace
 
 AccessLogThread::AccessLogThread() {
   AccessQueue& q = access_queue();

@@ -34,13 +34,13 @@ bool append_access_log(AccessLogWriter write, const void* arg);
 void flush_access_log();
 
 // While one of these exists, flush_access_log() hands the calling thread's lines to a thread of their own,
-// which writes them to stdout; without one, the calling thread writes them. A request worker should not make
-// that write(2) itself: a 10 ms batch to a file takes tens of microseconds of kernel time, which at one
-// connection showed in the requests' p99, and stdout may be a pipe that blocks when its reader falls
-// behind. Lines are written in the order they were handed over. While more than kAccessLogBacklog bytes
-// wait, a flushing thread waits for room, as its own blocking write would have. The destructor writes what
-// waits and joins the thread; lines flushed after that are written by their own thread again. At most one
-// exists at a time.
+// which writes them to stdout; without one, the calling thread writes them. So a request worker does not
+// block while stdout is a pipe whose reader (a container's log driver, journald) falls behind. (It did not
+// change the one-connection p99: the write takes a CPU the requests need whichever thread makes it;
+// bench/RESULTS.md.) Lines are written in the order they were handed over. While more than kAccessLogBacklog
+// bytes wait, a flushing thread waits for room, as its own blocking write would have. The destructor writes
+// what waits and joins the thread; lines flushed after that are written by their own thread again. At most
+// one exists at a time.
 inline constexpr std::size_t kAccessLogBacklog = 16 << 20;
 class AccessLogThread {
  public:
