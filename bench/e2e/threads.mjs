@@ -14,6 +14,10 @@
 // --perf FILE: also `perf record -g` the gateway during the run into FILE (read it with `perf report -i FILE`);
 // --call-graph dwarf,16384: unwind with DWARF instead (the system libraries have no frame pointers, so -g
 // loses the callers of, say, malloc; the files get large: keep the run short).
+// --gaps: also record the gateway's system calls (perf's raw_syscalls tracepoints) during the run, and report
+// per thread name how long each kind of call took and how long the thread ran between two calls (e.g.
+// "sendmsg > recvfrom": from a response's write to the next read), median, p90 and p99 in us: the
+// gateway's own timeline of a request, side by side with nginx's (--nginx).
 // --sched: also record the scheduler's switches and wake-ups on every CPU during the run, and report the
 // wake-ups that waited longer than 250 us for their CPU, by the task that held it and the kernel function
 // it was in when it let go; then, for every task woken often, the distribution of its waits from wake-up
@@ -32,7 +36,7 @@ import { SPILLWAY_ENV, proxyNginxConf, spillwayConf } from './configs.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
-const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, perf: '', nginx: false, smaps: false, sched: false, nolog: false, usageOpts: '', accessLog: '' };
+const o = { bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'), seconds: 10, conns: 64, workers: os.cpus().length, strace: false, gaps: false, perf: '', nginx: false, smaps: false, sched: false, nolog: false, usageOpts: '', accessLog: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -41,6 +45,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--conns') o.conns = Math.min(256, Number(argv[++i]));
   else if (a === '--workers') o.workers = Number(argv[++i]);
   else if (a === '--strace') o.strace = true;
+  else if (a === '--gaps') o.gaps = true;
   else if (a === '--nginx') o.nginx = true;
   else if (a === '--smaps') o.smaps = true;
   else if (a === '--nolog') o.nolog = true;
@@ -85,6 +90,10 @@ async function reportSchedDelays(file, requests) {
   }
   const woken = new Map();  // tid -> wake-up time (s)
   const byHolder = new Map();
+  const running = new Map();  // CPU -> the task on it (from the switches seen so far)
+  const wokenOnto = new Map();  // tid of a woken wrk thread -> { cpu: the CPU it was woken onto, holder }
+  const wrkHeld = new Map();  // holder at wrk's wake-up -> { n, total (s) }: wrk's waits over 10 us
+  let wrkWakeups = 0;
   const waits = new Map();  // woken task's name -> its waits for a CPU (s)
   let pending = null;  // a long wait whose holder's stack lines follow
   let count = 0;
@@ -102,14 +111,33 @@ async function reportSchedDelays(file, requests) {
     if (!m) continue;
     const t = Number(m[4]);
     if (m[5] === 'sched_wakeup') {
-      const w = m[6].match(/pid=(\d+)/);
-      if (w) woken.set(Number(w[1]), t);
+      const w = m[6].match(/comm=(.*) pid=(\d+) .*target_cpu=(\d+)/);
+      if (w) {
+        woken.set(Number(w[2]), t);
+        if (w[1].startsWith('wrk')) {
+          const cpu = Number(w[3]);
+          wokenOnto.set(Number(w[2]), { cpu, holder: running.get(cpu) || '?' });
+        }
+      }
       continue;
     }
     const s = m[6].match(/prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=(.*) next_pid=(\d+)/);
     if (!s) continue;
+    running.set(Number(m[3]), s[3].replace(/[:/]\d+$/, ''));
     const since = woken.get(Number(s[4]));
     woken.delete(Number(s[4]));
+    const onto = wokenOnto.get(Number(s[4]));
+    wokenOnto.delete(Number(s[4]));
+    if (onto && since !== undefined) {
+      wrkWakeups += 1;
+      if (t - since > 10e-6) {
+        // The task on that CPU when wrk was woken (the waker itself when wrk was woken onto its CPU).
+        const h = wrkHeld.get(onto.holder) || { n: 0, total: 0 };
+        h.n += 1;
+        h.total += t - since;
+        wrkHeld.set(onto.holder, h);
+      }
+    }
     if (since !== undefined) {
       const woke = s[3].replace(/[:/]\d+$/, '');
       if (!waits.has(woke)) waits.set(woke, []);
@@ -130,6 +158,14 @@ async function reportSchedDelays(file, requests) {
     const where = [...h.where].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([f, n]) => `${f} ${n}`).join(', ');
     console.log(`  ${holder.padEnd(18)} ${String(h.n).padStart(5)}  max ${(h.max * 1e3).toFixed(2)} ms  total ${(h.total * 1e3).toFixed(1)} ms  (${where})`);
   }
+  // wrk's wake-ups are the ends of requests: the ones that waited more than 10 us, by the task on the CPU
+  // wrk was woken onto (at one connection, a thread of the gateway's here is one a request waited for).
+  const held = [...wrkHeld].reduce((a, [, h]) => a + h.n, 0);
+  console.log(`wrk's wake-ups that waited > 10 us for a CPU: ${held} of ${wrkWakeups}, by the task on the CPU it was woken onto (n, mean us):`);
+  for (const [holder, h] of [...wrkHeld].sort((a, b) => b[1].total - a[1].total).slice(0, 8)) {
+    const label = holder === 'swapper' ? 'swapper (idle CPU)' : holder;  // the CPU's wake from idle
+    console.log(`  ${label.padEnd(18)} ${String(h.n).padStart(6)}  mean ${((h.total / h.n) * 1e6).toFixed(0)}`);
+  }
   // Every wake-up, not only the long ones: how long each task waited from being woken to running.
   console.log('wait from wake-up to running, by the task woken (us; tasks woken 1000 times or more):');
   for (const [name, w] of [...waits].filter(([, w]) => w.length >= 1000).sort((a, b) => b[1].length - a[1].length)) {
@@ -137,6 +173,53 @@ async function reportSchedDelays(file, requests) {
     const at = (q) => (w[Math.min(w.length - 1, Math.floor(q * w.length))] * 1e6).toFixed(0);
     const perRequest = (w.length / requests).toFixed(2);
     console.log(`  ${name.padEnd(18)} ${String(w.length).padStart(8)} (${perRequest} per request)  p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  p99.9 ${at(0.999)}`);
+  }
+}
+
+// x86-64 system call numbers of the calls a proxy makes per request; others are shown by number.
+const SYSCALL_NAMES = { 0: 'read', 1: 'write', 3: 'close', 7: 'poll', 16: 'ioctl', 17: 'pread64', 18: 'pwrite64', 19: 'readv',
+  20: 'writev', 24: 'sched_yield', 44: 'sendto', 45: 'recvfrom', 46: 'sendmsg', 47: 'recvmsg', 55: 'getsockopt', 72: 'fcntl',
+  202: 'futex', 228: 'clock_gettime', 232: 'epoll_wait', 233: 'epoll_ctl', 281: 'epoll_pwait', 286: 'timerfd_settime',
+  288: 'accept4', 441: 'epoll_pwait2' };
+
+// The gateway's system calls (`perf record -e raw_syscalls:*` of its threads): per thread name, each call's
+// duration ("in X") and the time the thread ran between two calls ("X > Y"), the common ones first.
+function reportSyscallGaps(file, requests) {
+  const text = execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,time,event,trace'],
+    { maxBuffer: 1 << 30, timeout: 600000 }).toString();
+  const threads = new Map();  // thread name -> { last: Map(tid -> {t, nr}), entered: Map(tid -> t), spans: Map(key -> [us]) }
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\s*(.+?)\s+(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit):\s+NR (\d+)/);
+    if (!m) continue;
+    const name = m[1].replace(/[:/]\d+$/, '');
+    const tid = m[2], t = Number(m[3]) * 1e6, nr = SYSCALL_NAMES[m[5]] || `#${m[5]}`;
+    let th = threads.get(name);
+    if (!th) threads.set(name, (th = { last: new Map(), entered: new Map(), spans: new Map() }));
+    const add = (key, us) => {
+      if (!th.spans.has(key)) th.spans.set(key, []);
+      th.spans.get(key).push(us);
+    };
+    if (m[4] === 'enter') {
+      const last = th.last.get(tid);
+      if (last) add(`${last.nr} > ${nr}`, t - last.t);
+      th.entered.set(tid, t);
+    } else {
+      const since = th.entered.get(tid);
+      if (since !== undefined) add(`in ${nr}`, t - since);
+      th.last.set(tid, { t, nr });
+    }
+  }
+  console.log('system calls (in X: its duration) and the time between them (X > Y), by thread name; us:');
+  for (const [name, th] of threads) {
+    const total = [...th.spans].reduce((a, [k, v]) => a + (k.startsWith('in ') ? v.length : 0), 0);
+    if (total === 0) continue;
+    console.log(`  ${name}: ${(total / requests).toFixed(2)} calls per request`);
+    for (const [key, v] of [...th.spans].sort((a, b) => b[1].length - a[1].length)) {
+      if (v.length < total / 50) continue;  // rarer than one call in 50
+      v.sort((a, b) => a - b);
+      const at = (q) => v[Math.min(v.length - 1, Math.floor(q * v.length))].toFixed(1).padStart(7);
+      console.log(`    ${key.padEnd(28)} ${(v.length / requests).toFixed(2).padStart(6)} per request  p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}`);
+    }
   }
 }
 
@@ -185,14 +268,18 @@ async function main() {
     const before = threadTimes(pids);
     const callGraph = o.callGraph ? ['--call-graph', o.callGraph] : ['-g'];
     const rec = o.perf ? spawn('perf', ['record', ...callGraph, '-o', o.perf, '-p', pids.join(',')], { stdio: 'ignore' }) : null;
+    const gapsFile = path.join(tmp, 'syscalls.data');
+    const gaps = o.gaps
+      ? spawn('perf', ['record', '-e', 'raw_syscalls:sys_enter', '-e', 'raw_syscalls:sys_exit', '-o', gapsFile, '-p', pids.join(',')], { stdio: 'ignore' })
+      : null;
     const schedFile = path.join(tmp, 'sched.data');
     const sched = o.sched
       ? spawn('perf', ['record', '-a', '-g', '-e', 'sched:sched_switch', '-e', 'sched:sched_wakeup', '-o', schedFile], { stdio: 'ignore' })
       : null;
-    if (rec || sched) await P.sleep(500);
+    if (rec || sched || gaps) await P.sleep(500);
     const w = P.wrkChat(ports.port, o.conns, o.seconds, o.conns > 1 ? 2 : 1);
     const after = threadTimes(pids);
-    for (const r of [rec, sched]) {
+    for (const r of [rec, sched, gaps]) {
       if (!r) continue;
       r.kill('SIGINT');
       await new Promise((done) => r.on('exit', done));
@@ -209,6 +296,7 @@ async function main() {
     }
     console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
     if (sched) await reportSchedDelays(schedFile, w.requests);
+    if (gaps) reportSyscallGaps(gapsFile, w.requests);
     if (o.smaps) {
       await P.sleep(3000);
       const rss = {};
