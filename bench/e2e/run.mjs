@@ -23,6 +23,8 @@ const USAGE = `usage: bench/run [options]
   --reps N              interleaved repetitions of every configuration (default 3)
   --reps-at C=N,...     N repetitions at C connections instead (e.g. 1=12,64=12: the targets' connection
                         counts, whose verdicts 5 repetitions often leave unresolved; the rest keep --reps)
+  --duration-at C=S,... S seconds per run at C connections instead (e.g. --reps-at 1=48 --duration-at 1=2:
+                        many short runs narrow the one-connection p99's interval; the rest keep --duration)
   --conns LIST          connection counts (default 1,16,64)
   --targets LIST        of direct,nginx,spillway (default all three)
   --upstream KIND       nginx: a static nginx location answering a fixed chat completion (default)
@@ -49,6 +51,7 @@ function parseArgs(argv) {
     duration: 5,
     reps: 3,
     repsAt: {},
+    durationAt: {},
     conns: [1, 16, 64],
     targets: ['direct', 'nginx', 'spillway'],
     upstream: 'nginx',
@@ -89,6 +92,15 @@ function parseArgs(argv) {
         o.repsAt[c] = n;
       }
     }
+    else if (a === '--duration-at') {
+      for (const item of v().split(',')) {
+        const [c, n] = item.split('=').map(Number);
+        if (!(c >= 1 && c <= 1024) || !(Number.isInteger(n) && n >= 1 && n <= 3600)) {
+          throw new Error(`--duration-at: expected CONNS=SECONDS pairs with SECONDS in [1, 3600], got ${item}`);
+        }
+        o.durationAt[c] = n;
+      }
+    }
     else if (a === '--conns') o.conns = v().split(',').map(Number);
     else if (a === '--targets') o.targets = v().split(',');
     else if (a === '--upstream') o.upstream = v();
@@ -116,6 +128,9 @@ function parseArgs(argv) {
   for (const c of Object.keys(o.repsAt)) {
     if (!o.conns.includes(Number(c))) throw new Error(`--reps-at: ${c} connections are not in --conns`);
   }
+  for (const c of Object.keys(o.durationAt)) {
+    if (!o.conns.includes(Number(c))) throw new Error(`--duration-at: ${c} connections are not in --conns`);
+  }
   return o;
 }
 
@@ -124,17 +139,33 @@ function repsFor(o, conns) {
   return o.repsAt?.[conns] ?? o.reps;
 }
 
-// "5x", or "5x (12x at 1 and 64 connections)".
-function repsText(o) {
-  const at = o.conns.filter((c) => repsFor(o, c) !== o.reps);
-  if (!at.length) return `${o.reps}x`;
+// Seconds per run at `conns` connections: --duration-at's, else --duration. (Runs saved before --duration-at
+// have no durationAt.)
+function durationFor(o, conns) {
+  return o.durationAt?.[conns] ?? o.duration;
+}
+
+// `all`, or `all (N at 1 and 64 connections, ...)`: what `valueFor` gives each connection count.
+function perConnsText(o, all, valueFor, unit) {
+  const at = o.conns.filter((c) => valueFor(o, c) !== all);
+  if (!at.length) return `${all}${unit}`;
   const groups = new Map();
   for (const c of at) {
-    const n = repsFor(o, c);
+    const n = valueFor(o, c);
     groups.set(n, [...(groups.get(n) || []), c]);
   }
-  const parts = [...groups].map(([n, cs]) => `${n}x at ${cs.join(' and ')} connection${cs.length === 1 && cs[0] === 1 ? '' : 's'}`);
-  return `${o.reps}x (${parts.join(', ')})`;
+  const parts = [...groups].map(([n, cs]) => `${n}${unit} at ${cs.join(' and ')} connection${cs.length === 1 && cs[0] === 1 ? '' : 's'}`);
+  return `${all}${unit} (${parts.join(', ')})`;
+}
+
+// "5x", or "5x (12x at 1 and 64 connections)".
+function repsText(o) {
+  return perConnsText(o, o.reps, repsFor, 'x');
+}
+
+// "8s", or "8s (2s at 1 connection)".
+function durationText(o) {
+  return perConnsText(o, o.duration, durationFor, 's');
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
@@ -210,7 +241,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
   const results = { machine: machineInfo(o), options: { ...o }, runs: [], summary: {} };
   results.command = `bench/run ${process.argv.slice(2).join(' ')}`.trim();
-  log(`temp dir ${tmp}; ${repsText(o)} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${o.duration}s`);
+  log(`temp dir ${tmp}; ${repsText(o)} reps x ${o.conns.length} conns x ${o.targets.length} targets x ${durationText(o)}`);
 
   const cleanup = async () => {
     await P.stopAll();
@@ -366,7 +397,7 @@ async function main() {
           if (o.sync) spawnSync('sync', [], { stdio: 'ignore', timeout: 120000 });
           const pids = targets[t].pids();
           const cpu0 = P.cpuSeconds(pids);
-          const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, o.duration, wrkEnv);
+          const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, durationFor(o, conns), wrkEnv);
           const cpu = P.cpuSeconds(pids) - cpu0;
           const run = { rep, conns, target: t, rps: w.rps, p50_us: w.p50_us, p99_us: w.p99_us, p90_us: w.p90_us,
             requests: w.requests, errors: w.errors, cpu_s: cpu, cpu_per_1000: (cpu / w.requests) * 1000 };
@@ -571,7 +602,7 @@ function report(o, res) {
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
   L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
-  L.push(`Each configuration ${repsText(o)} ${o.duration}s, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
+  L.push(`Each configuration ${repsText(o)} ${durationText(o)}, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
     `figures are medians over the repetitions (added latency: per repetition, proxy minus direct, then the median).`);
   const pol = res.policies;
   L.push(`Spillway policies seen working: key auth ${pol.key_auth ? 'on' : 'OFF'}, token limit ${pol.token_limit ? 'on' : 'OFF'}, ` +

@@ -16,7 +16,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // A saved run: `reps` repetitions at one connection, `reps64` at 64. At 64 connections Spillway adds 300 us
 // at p50 in the first two repetitions and 100 in the others; nginx adds 200 in every one.
-function savedRun({ reps, reps64, repsAt }) {
+function savedRun({ reps, reps64, repsAt, durationAt }) {
   const runs = [];
   const add = (rep, conns, target, p50) =>
     runs.push({ rep, conns, target, rps: 10000, p50_us: p50, p99_us: p50 * 2, p90_us: p50, requests: 100000,
@@ -33,6 +33,7 @@ function savedRun({ reps, reps64, repsAt }) {
   }
   const options = { upstream: 'nginx', reps, conns: [1, 64], duration: 10, sync: true, targets: ['direct', 'nginx', 'spillway'] };
   if (repsAt) options.repsAt = repsAt;
+  if (durationAt) options.durationAt = durationAt;
   return {
     machine: { nproc: 2, cpu: 'test', kernel: 'test', load_start: '0 0 0', load_end: '0 0 0', git: 'test',
       build: 'test', nginx: 'nginx test', wrk: 'wrk test', node: 'test' },
@@ -64,6 +65,13 @@ describe('bench/run --report', () => {
     assert.equal(row(text, 64, 'spillway')[5], '200');
     assert.equal(row(text, 64, 'nginx')[5], '200');
     assert.equal(row(text, 1, 'spillway')[5], '20');
+  });
+
+  test('--duration-at: the report states the run length of each connection count', () => {
+    const text = report(savedRun({ reps: 4, reps64: 2, repsAt: { 64: 2 }, durationAt: { 1: 2 } }), 'duration-at.json');
+    assert.match(text, /Each configuration 4x \(2x at 64 connections\) 10s \(2s at 1 connection\), interleaved/);
+    assert.equal(row(text, 1, 'spillway')[5], '20');
+    assert.equal(row(text, 64, 'spillway')[5], '300');
   });
 
   test('--bare: the proxy alone against nginx, and what the policies cost against it', () => {
