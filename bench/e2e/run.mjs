@@ -75,6 +75,18 @@ function parseArgs(argv) {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
       return argv[++i];
     };
+    // CONNS=N,... as { CONNS: N }, N an integer in [1, max].
+    const perConns = (what, max) => {
+      const out = {};
+      for (const item of v().split(',')) {
+        const [c, n] = item.split('=').map(Number);
+        if (!(c >= 1 && c <= 1024) || !(Number.isInteger(n) && n >= 1 && n <= max)) {
+          throw new Error(`${a}: expected CONNS=${what} pairs with ${what} in [1, ${max}], got ${item}`);
+        }
+        out[c] = n;
+      }
+      return out;
+    };
     const num = (lo, hi) => {
       const n = Number(v());
       if (!Number.isFinite(n) || n < lo || n > hi) throw new Error(`${a}: expected a number in [${lo}, ${hi}]`);
@@ -83,24 +95,8 @@ function parseArgs(argv) {
     if (a === '--bin') o.bin = path.resolve(v());
     else if (a === '--duration') o.duration = num(1, 3600);
     else if (a === '--reps') o.reps = num(1, 50);
-    else if (a === '--reps-at') {
-      for (const item of v().split(',')) {
-        const [c, n] = item.split('=').map(Number);
-        if (!(c >= 1 && c <= 1024) || !(Number.isInteger(n) && n >= 1 && n <= 50)) {
-          throw new Error(`--reps-at: expected CONNS=REPS pairs with REPS in [1, 50], got ${item}`);
-        }
-        o.repsAt[c] = n;
-      }
-    }
-    else if (a === '--duration-at') {
-      for (const item of v().split(',')) {
-        const [c, n] = item.split('=').map(Number);
-        if (!(c >= 1 && c <= 1024) || !(Number.isInteger(n) && n >= 1 && n <= 3600)) {
-          throw new Error(`--duration-at: expected CONNS=SECONDS pairs with SECONDS in [1, 3600], got ${item}`);
-        }
-        o.durationAt[c] = n;
-      }
-    }
+    else if (a === '--reps-at') o.repsAt = { ...o.repsAt, ...perConns('REPS', 50) };
+    else if (a === '--duration-at') o.durationAt = { ...o.durationAt, ...perConns('SECONDS', 3600) };
     else if (a === '--conns') o.conns = v().split(',').map(Number);
     else if (a === '--targets') o.targets = v().split(',');
     else if (a === '--upstream') o.upstream = v();
