@@ -184,11 +184,18 @@ const SYSCALL_NAMES = { 0: 'read', 1: 'write', 3: 'close', 7: 'poll', 16: 'ioctl
 
 // The gateway's system calls (`perf record -e raw_syscalls:*` of its threads): per thread name, each call's
 // duration ("in X") and the time the thread ran between two calls ("X > Y"), the common ones first.
-function reportSyscallGaps(file, requests) {
-  const text = execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,time,event,trace'],
-    { maxBuffer: 1 << 30, timeout: 600000 }).toString();
+async function reportSyscallGaps(file, requests) {
+  // Streamed from a file, as the scheduler's record: a busy run at 64 connections gives hundreds of MB.
+  const script = `${file}.txt`;
+  const out = fs.openSync(script, 'w');
+  try {
+    execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,time,event,trace'],
+      { stdio: ['ignore', out, 'ignore'], timeout: 600000 });
+  } finally {
+    fs.closeSync(out);
+  }
   const threads = new Map();  // thread name -> { last: Map(tid -> {t, nr}), entered: Map(tid -> t), spans: Map(key -> [us]) }
-  for (const line of text.split('\n')) {
+  for await (const line of readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity })) {
     const m = line.match(/^\s*(.+?)\s+(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit):\s+NR (\d+)/);
     if (!m) continue;
     const name = m[1].replace(/[:/]\d+$/, '');
@@ -296,7 +303,7 @@ async function main() {
     }
     console.log(`  ${'all'.padEnd(16)}     user ${tu.toFixed(2)}  sys ${ts.toFixed(2)}`);
     if (sched) await reportSchedDelays(schedFile, w.requests);
-    if (gaps) reportSyscallGaps(gapsFile, w.requests);
+    if (gaps) await reportSyscallGaps(gapsFile, w.requests);
     if (o.smaps) {
       await P.sleep(3000);
       const rss = {};
