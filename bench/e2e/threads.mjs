@@ -74,20 +74,24 @@ function threadTimes(pids) {
   return out;
 }
 
+// The lines of `perf script -F fields` of the record `file`, streamed through a file next to it: a busy
+// run gives hundreds of megabytes to gigabytes of text, more than a string holds.
+function perfScript(file, fields) {
+  const script = `${file}.txt`;
+  const out = fs.openSync(script, 'w');
+  try {
+    execFileSync('perf', ['script', '-i', file, '-F', fields], { stdio: ['ignore', out, 'ignore'], timeout: 600000 });
+  } finally {
+    fs.closeSync(out);
+  }
+  return readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity });
+}
+
 // Wake-ups that waited more than 250 us for their CPU, grouped by the task that held it meanwhile (the
 // one switched out when the wait ended) and the kernel function that task let go of the CPU in: a kernel
 // without preemption of kernel code (PREEMPT_NONE) lets a long system call hold a woken task back, even
 // one of a thread at idle priority.
 async function reportSchedDelays(file, requests) {
-  // Streamed from a file: a busy 20 s run gives gigabytes of text.
-  const script = `${file}.txt`;
-  const out = fs.openSync(script, 'w');
-  try {
-    execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace,ip,sym'],
-      { stdio: ['ignore', out, 'ignore'], timeout: 600000 });
-  } finally {
-    fs.closeSync(out);
-  }
   const woken = new Map();  // tid -> wake-up time (s)
   const byHolder = new Map();
   const running = new Map();  // CPU -> the task on it (from the switches seen so far)
@@ -97,7 +101,7 @@ async function reportSchedDelays(file, requests) {
   const waits = new Map();  // woken task's name -> its waits for a CPU (s)
   let pending = null;  // a long wait whose holder's stack lines follow
   let count = 0;
-  for await (const line of readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity })) {
+  for await (const line of perfScript(file, 'comm,tid,cpu,time,event,trace,ip,sym')) {
     if (/^\s/.test(line)) {
       const sym = (line.trim().split(/\s+/)[1] || '').replace(/\+0x.*$/, '');
       if (pending && sym && !/^(__schedule|schedule|io_schedule|schedule_timeout|preempt_schedule\w*)$/.test(sym)) {
@@ -185,17 +189,8 @@ const SYSCALL_NAMES = { 0: 'read', 1: 'write', 3: 'close', 7: 'poll', 16: 'ioctl
 // The gateway's system calls (`perf record -e raw_syscalls:*` of its threads): per thread name, each call's
 // duration ("in X") and the time the thread ran between two calls ("X > Y"), the common ones first.
 async function reportSyscallGaps(file, requests) {
-  // Streamed from a file, as the scheduler's record: a busy run at 64 connections gives hundreds of MB.
-  const script = `${file}.txt`;
-  const out = fs.openSync(script, 'w');
-  try {
-    execFileSync('perf', ['script', '-i', file, '-F', 'comm,tid,time,event,trace'],
-      { stdio: ['ignore', out, 'ignore'], timeout: 600000 });
-  } finally {
-    fs.closeSync(out);
-  }
   const threads = new Map();  // thread name -> { last: Map(tid -> {t, nr}), entered: Map(tid -> t), spans: Map(key -> [us]) }
-  for await (const line of readline.createInterface({ input: fs.createReadStream(script), crlfDelay: Infinity })) {
+  for await (const line of perfScript(file, 'comm,tid,time,event,trace')) {
     const m = line.match(/^\s*(.+?)\s+(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit):\s+NR (\d+)/);
     if (!m) continue;
     const name = m[1].replace(/[:/]\d+$/, '');
