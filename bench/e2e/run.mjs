@@ -121,11 +121,10 @@ function parseArgs(argv) {
   if (!['nginx', 'mock'].includes(o.upstream)) throw new Error('--upstream: nginx or mock');
   for (const t of o.targets) if (!['direct', 'nginx', 'spillway'].includes(t)) throw new Error(`unknown target ${t}`);
   for (const c of o.conns) if (!(c >= 1 && c <= 1024)) throw new Error(`bad connection count ${c}`);
-  for (const c of Object.keys(o.repsAt)) {
-    if (!o.conns.includes(Number(c))) throw new Error(`--reps-at: ${c} connections are not in --conns`);
-  }
-  for (const c of Object.keys(o.durationAt)) {
-    if (!o.conns.includes(Number(c))) throw new Error(`--duration-at: ${c} connections are not in --conns`);
+  for (const [flag, at] of [['--reps-at', o.repsAt], ['--duration-at', o.durationAt]]) {
+    for (const c of Object.keys(at)) {
+      if (!o.conns.includes(Number(c))) throw new Error(`${flag}: ${c} connections are not in --conns`);
+    }
   }
   return o;
 }
@@ -302,38 +301,31 @@ async function main() {
     results.spillway_idle_rss_mib = P.statusMiB([sw.pid], 'VmRSS');
     targets.spillway = { port: swPorts.port, pids: () => [sw.pid] };
     log(`spillway idle RSS ${f1(results.spillway_idle_rss_mib)} MiB`);
-    if (o.baseline) {
-      // Another build of Spillway, same config in its own dir: before/after comparisons in one run.
-      const dir = path.join(tmp, 'baseline');
-      fs.mkdirSync(dir);
-      const bconf = path.join(dir, 'gateway.yaml');
-      fs.writeFileSync(bconf, spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers));
-      const ready = path.join(dir, 'ready.json');
-      const b = P.start('baseline', o.baseline, ['serve', '--config', bconf, '--ready-file', ready, '--log-level', 'warn'],
-        { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
-      const bPorts = await P.waitReadyFile(ready, b);
-      targets.baseline = { port: bPorts.port, pids: () => [b.pid] };
-      results.baseline_bin = o.baseline;
-    }
-    // The same binary with another config, in its own dir: what a part of the config costs.
-    const startVariant = async (name, text) => {
+    // Another target `name`: the binary `bin` with the config `text` (a function of its own dir).
+    const startVariant = async (name, bin, text) => {
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
       const vconf = path.join(dir, 'gateway.yaml');
-      fs.writeFileSync(vconf, text);
+      fs.writeFileSync(vconf, text(dir));
       const ready = path.join(dir, 'ready.json');
-      const child = P.start(name, o.bin, ['serve', '--config', vconf, '--ready-file', ready, '--log-level', 'warn'],
+      const child = P.start(name, bin, ['serve', '--config', vconf, '--ready-file', ready, '--log-level', 'warn'],
         { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
       const ports = await P.waitReadyFile(ready, child);
       targets[name] = { port: ports.port, pids: () => [child.pid] };
     };
-    // Without the SQLite usage log: what the log (its writer thread) costs.
-    if (o.nolog) {
-      await startVariant('nolog', spillwayConf(path.join(tmp, 'nolog'), upstreamPort, mockPorts.paced, mockPorts.fast,
-        o.workers, false));
+    // Another build of Spillway, same config: before/after comparisons in one run.
+    if (o.baseline) {
+      await startVariant('baseline', o.baseline,
+        (dir) => spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers));
+      results.baseline_bin = o.baseline;
     }
-    // With no policies at all.
-    if (o.bare) await startVariant('bare', spillwayBareConf(upstreamPort, o.workers));
+    // The same binary without the SQLite usage log: what the log (its writer thread) costs.
+    if (o.nolog) {
+      await startVariant('nolog', o.bin,
+        (dir) => spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers, false));
+    }
+    // The same binary with no policies at all.
+    if (o.bare) await startVariant('bare', o.bin, () => spillwayBareConf(upstreamPort, o.workers));
 
     // --- which policies are really on ------------------------------------------------------------------
     const chatPath = '/v1/chat/completions';
