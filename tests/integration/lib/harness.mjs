@@ -4,6 +4,7 @@
 // for reading a streamed response incrementally.
 
 import { spawn } from 'node:child_process';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -64,10 +65,10 @@ process.on('exit', () => {
   }
 });
 
-function track(args, { env, name }) {
+function track(args, { env, name, stdoutFd }) {
   const child = spawn(binPath(), args, {
     env: { ...process.env, ...(env || {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
   });
   const info = {
     child,
@@ -227,20 +228,28 @@ export async function startMock(opts = {}) {
 // ---------------------------------------------------------------------------------------------------
 // spillway serve
 
-export async function startGateway({ config, env = {}, readyTimeoutMs = 10000 } = {}) {
+// With `stdoutFile`, the gateway's stdout is that file (opened for appending) instead of a pipe, as under
+// a shell's `>>`; accessLog() and nonJsonStdout() then read the file.
+export async function startGateway({ config, env = {}, readyTimeoutMs = 10000, stdoutFile } = {}) {
   const dir = await makeTempDir('spillway-gw-');
   const configFile = path.join(dir, 'spillway.yaml');
   const readyFile = path.join(dir, 'ready.json');
   await fs.writeFile(configFile, config);
-  const info = track(['serve', '--config', configFile, '--ready-file', readyFile], {
-    env,
-    name: 'spillway serve',
-  });
+  const stdoutFd = stdoutFile ? fsSync.openSync(stdoutFile, 'a') : undefined;
+  let info;
+  try {
+    info = track(['serve', '--config', configFile, '--ready-file', readyFile], {
+      env,
+      name: 'spillway serve',
+      stdoutFd,
+    });
+  } finally {
+    if (stdoutFd !== undefined) fsSync.closeSync(stdoutFd); // the child has its own copy
+  }
   const logLines = []; // parsed JSON objects, in order
   const badLines = []; // stdout lines that are not JSON objects
   let partial = '';
-  info.child.stdout.setEncoding('utf8');
-  info.child.stdout.on('data', (d) => {
+  const takeLines = (d) => {
     partial += d;
     let nl;
     while ((nl = partial.indexOf('\n')) >= 0) {
@@ -255,7 +264,21 @@ export async function startGateway({ config, env = {}, readyTimeoutMs = 10000 } 
         badLines.push(line);
       }
     }
-  });
+  };
+  // The file's complete lines, parsed up to where the last call stopped and on from there.
+  let fileOffset = 0;
+  const readFile = () => {
+    if (!stdoutFile) return;
+    const bytes = fsSync.readFileSync(stdoutFile);
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    if (end <= fileOffset) return;
+    takeLines(bytes.subarray(fileOffset, end).toString('utf8'));
+    fileOffset = end;
+  };
+  if (!stdoutFile) {
+    info.child.stdout.setEncoding('utf8');
+    info.child.stdout.on('data', takeLines);
+  }
   let ready;
   try {
     ready = await waitForReadyFile(readyFile, info, ['port', 'admin_port'], readyTimeoutMs);
@@ -273,14 +296,26 @@ export async function startGateway({ config, env = {}, readyTimeoutMs = 10000 } 
     proc: info.child,
     dir,
     configFile,
-    accessLog: () => logLines.slice(),
-    nonJsonStdout: () => badLines.slice(),
+    accessLog: () => {
+      readFile();
+      return logLines.slice();
+    },
+    nonJsonStdout: () => {
+      readFile();
+      return badLines.slice();
+    },
     stderr: () => info.stderr,
     exited: () => info.exited,
     exitPromise: info.exitPromise,
     // Resolves with the first access-log line matching `predicate`, within `timeoutMs`.
     waitForLog(predicate, timeoutMs = 5000) {
-      return waitFor(() => logLines.find(predicate), { timeoutMs, what: 'an access-log line' });
+      return waitFor(
+        () => {
+          readFile();
+          return logLines.find(predicate);
+        },
+        { timeoutMs, what: 'an access-log line' },
+      );
     },
     // Stops by pid: `signal`, then SIGKILL after 5 s. Resolves with {code, signal, killed}.
     async stop(signal = 'SIGTERM') {
