@@ -3,21 +3,24 @@
 // requests were answered in, and the lines are in the file while the gateway runs, not only once it stops.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { http, makeTempDir, startGateway, startMock, waitFor } from './lib/harness.mjs';
+import { findSecrets, http, makeTempDir, startGateway, startMock, waitFor } from './lib/harness.mjs';
 import { gatewayConfig, secret } from './lib/stack.mjs';
 
 describe('access log into a file', () => {
   const keys = { AZ_KEY: secret('az'), OAI_KEY: secret('oai'), TEAM_A_KEY: secret('team-a') };
   let mock;
   let gateway;
+  let dir;
   let file;
 
   before(async () => {
     mock = await startMock({ name: 'mock-access-log', apiKey: keys.OAI_KEY });
-    file = path.join(await makeTempDir('spillway-access-log-'), 'access.log');
+    dir = await makeTempDir('spillway-access-log-');
+    file = path.join(dir, 'access.log');
     gateway = await startGateway({
       // One worker: its lines keep the order the requests were answered in (each worker has a buffer of
       // its own, so across workers the order is the order of their writes).
@@ -28,6 +31,7 @@ describe('access log into a file', () => {
   });
   after(async () => {
     await Promise.allSettled([gateway?.stop(), mock?.stop()]);
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
   test('one line per request, in order, written while the gateway runs', async () => {
@@ -54,5 +58,7 @@ describe('access log into a file', () => {
     );
     assert.ok(lines.every((l) => l.status === 200 && l.pool === 'gpt-mini'));
     assert.deepEqual(gateway.nonJsonStdout(), []);
+    // No key reaches the file (the client's, or the backend's the gateway sent).
+    assert.deepEqual(findSecrets(await fs.readFile(file, 'utf8'), Object.values(keys)), []);
   });
 });
