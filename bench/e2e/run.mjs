@@ -40,6 +40,9 @@ const USAGE = `usage: bench/run [options]
   --nolog               also measure the same spillway without the usage log (target "nolog")
   --bare                also measure the same spillway with no policies (target "bare": no keys, limits,
                         token metrics or usage log): what the policies cost, and the proxy alone vs nginx
+  --restart-every N     restart every Spillway target (a new process, the same config, access log and usage
+                        db, then 2 s of warm-up) before every Nth repetition: a process can keep a long
+                        one-connection tail for a whole run (RESULTS.md), so no target keeps one process's luck
   --no-sync             do not \`sync\` before each measured run (by default every run starts with the
                         dirty pages of the runs before it written out)
   --report FILE         measure nothing: print the report of a run saved with --out (the current report's
@@ -68,6 +71,7 @@ function parseArgs(argv) {
     nolog: false,
     bare: false,
     report: null,
+    restartEvery: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -113,6 +117,10 @@ function parseArgs(argv) {
     else if (a === '--nolog') o.nolog = true;
     else if (a === '--bare') o.bare = true;
     else if (a === '--report') o.report = path.resolve(v());
+    else if (a === '--restart-every') {
+      o.restartEvery = num(1, 50);
+      if (!Number.isInteger(o.restartEvery)) throw new Error(`${a}: expected a whole number of repetitions`);
+    }
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -293,13 +301,32 @@ async function main() {
     } catch (e) {
       throw new Error(`spillway check failed:\n${e.stdout}${e.stderr}`);
     }
-    const swReady = path.join(swDir, 'ready.json');
-    const sw = P.start('spillway', o.bin, ['serve', '--config', conf, '--ready-file', swReady, '--log-level', 'warn'],
-      { env: swEnv, stdoutFile: path.join(swDir, 'access.log'), stderrFile: path.join(swDir, 'stderr.log') });
-    const swPorts = await P.waitReadyFile(swReady, sw);
+    // A Spillway target `name`: `bin` serving the config in `dir`, its access log and stderr appended to
+    // files there. restart() replaces the process with a new one on the same files (and usage db);
+    // `child` and `ports` are the current process's, `peakMiB` the highest VmHWM of the ones stopped.
+    const spillwayTargets = {};
+    const startSpillway = async (name, bin, dir, conf) => {
+      const proc = { child: null, ports: null, peakMiB: 0 };
+      const ready = path.join(dir, 'ready.json');
+      const launch = async () => {
+        fs.rmSync(ready, { force: true });
+        proc.child = P.start(name, bin, ['serve', '--config', conf, '--ready-file', ready, '--log-level', 'warn'],
+          { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
+        proc.ports = await P.waitReadyFile(ready, proc.child);
+      };
+      proc.restart = async () => {
+        proc.peakMiB = Math.max(proc.peakMiB, P.statusMiB([proc.child.pid], 'VmHWM'));
+        await P.stop(proc.child, 20000);
+        await launch();
+      };
+      await launch();
+      spillwayTargets[name] = proc;
+      targets[name] = { get port() { return proc.ports.port; }, pids: () => [proc.child.pid] };
+      return proc;
+    };
+    const main = await startSpillway('spillway', o.bin, swDir, conf);
     await P.sleep(1000);
-    results.spillway_idle_rss_mib = P.statusMiB([sw.pid], 'VmRSS');
-    targets.spillway = { port: swPorts.port, pids: () => [sw.pid] };
+    results.spillway_idle_rss_mib = P.statusMiB([main.child.pid], 'VmRSS');
     log(`spillway idle RSS ${f1(results.spillway_idle_rss_mib)} MiB`);
     // Another target `name`: the binary `bin` with the config `text` (a function of its own dir).
     const startVariant = async (name, bin, text) => {
@@ -307,11 +334,7 @@ async function main() {
       fs.mkdirSync(dir);
       const vconf = path.join(dir, 'gateway.yaml');
       fs.writeFileSync(vconf, text(dir));
-      const ready = path.join(dir, 'ready.json');
-      const child = P.start(name, bin, ['serve', '--config', vconf, '--ready-file', ready, '--log-level', 'warn'],
-        { env: swEnv, stdoutFile: path.join(dir, 'access.log'), stderrFile: path.join(dir, 'stderr.log') });
-      const ports = await P.waitReadyFile(ready, child);
-      targets[name] = { port: ports.port, pids: () => [child.pid] };
+      await startSpillway(name, bin, dir, vconf);
     };
     // Another build of Spillway, same config: before/after comparisons in one run.
     if (o.baseline) {
@@ -341,7 +364,7 @@ async function main() {
         policies.request_id = 'x-request-id' in r.headers;
       }
     }
-    const noKey = await P.request(swPorts.port, { method: 'POST', path: chatPath, headers: { 'content-type': 'application/json' }, body: chatBody });
+    const noKey = await P.request(main.ports.port, { method: 'POST', path: chatPath, headers: { 'content-type': 'application/json' }, body: chatBody });
     policies.key_auth = noKey.status === 401;
     if (targets.bare) {
       // The bare target must really run without policies: no key needed, no token limit's headers.
@@ -351,7 +374,7 @@ async function main() {
       }
     }
     await P.sleep(200);
-    const metrics = swPorts.admin_port ? await P.request(swPorts.admin_port, { path: '/metrics' }).catch(() => null) : null;
+    const metrics = main.ports.admin_port ? await P.request(main.ports.admin_port, { path: '/metrics' }).catch(() => null) : null;
     policies.token_metrics = !!(metrics && metrics.status === 200 && /spillway_tokens_total\{/.test(metrics.body));
     policies.token_metrics_user_hash = !!(metrics && /user_hash="[0-9a-f]/.test(metrics.body));
     results.policies = policies;
@@ -368,7 +391,16 @@ async function main() {
 
     // --- interleaved runs ------------------------------------------------------------------------------
     const maxReps = Math.max(...o.conns.map((c) => repsFor(o, c)));
+    results.restarts = 0;
     for (let rep = 0; rep < maxReps; rep++) {
+      if (o.restartEvery > 0 && rep > 0 && rep % o.restartEvery === 0) {
+        for (const [name, proc] of Object.entries(spillwayTargets)) {
+          await proc.restart();
+          await P.runWrk(`http://127.0.0.1:${proc.ports.port}${chatPath}`, 16, 2, wrkEnv);
+          log(`rep ${rep + 1}: ${name} restarted (pid ${proc.child.pid})`);
+        }
+        results.restarts++;
+      }
       for (const conns of o.conns) {
         if (rep >= repsFor(o, conns)) continue;
         // Every target runs first once in every order.length repetitions (the first run of a block comes
@@ -395,19 +427,19 @@ async function main() {
         }
       }
     }
-    results.spillway_peak_rss_mib = P.statusMiB([sw.pid], 'VmHWM');
+    results.spillway_peak_rss_mib = Math.max(main.peakMiB, P.statusMiB([main.child.pid], 'VmHWM'));
     if (targets.nginx) results.nginx_peak_rss_mib = P.statusMiB(targets.nginx.pids(), 'VmHWM');
     await P.sleep(2000);
-    results.spillway_rss_after_load_mib = P.statusMiB([sw.pid], 'VmRSS');
+    results.spillway_rss_after_load_mib = P.statusMiB([main.child.pid], 'VmRSS');
 
     // --- streaming -------------------------------------------------------------------------------------
-    if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, swPorts.port, mockPorts);
+    if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, main.ports.port, mockPorts);
 
     // --- soak ------------------------------------------------------------------------------------------
-    if (o.soak > 0) results.soak = await soak(o, sw.pid, swPorts.port, swPorts.admin_port, chatPath, wrkEnv);
+    if (o.soak > 0) results.soak = await soak(o, main.child.pid, main.ports.port, main.ports.admin_port, chatPath, wrkEnv);
 
     results.machine.load_end = P.loadAverage();
-    await P.stop(sw);
+    await P.stop(main.child);
     results.access_log_lines = countLines(path.join(swDir, 'access.log'));
     results.spillway_errors = errorSample(path.join(swDir, 'access.log'));
     if (results.spillway_errors.length) log(`spillway answered errors: ${JSON.stringify(results.spillway_errors)}`);
@@ -590,7 +622,8 @@ function report(o, res) {
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
   L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
-  L.push(`Each configuration ${repsText(o)} ${durationText(o)}, interleaved${o.sync ? ', each run after a `sync`' : ''}; ` +
+  const restarts = res.restarts ? `, Spillway's targets restarted ${res.restarts}x (every ${o.restartEvery} repetitions)` : '';
+  L.push(`Each configuration ${repsText(o)} ${durationText(o)}, interleaved${o.sync ? ', each run after a `sync`' : ''}${restarts}; ` +
     `figures are medians over the repetitions (added latency: per repetition, proxy minus direct, then the median).`);
   const pol = res.policies;
   L.push(`Spillway policies seen working: key auth ${pol.key_auth ? 'on' : 'OFF'}, token limit ${pol.token_limit ? 'on' : 'OFF'}, ` +

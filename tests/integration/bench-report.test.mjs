@@ -96,6 +96,27 @@ describe('bench/run --report', () => {
     assert.deepEqual(table('Spillway / bare').slice(1), ['3.00', '3.00', '0.80', '1.25']);
   });
 
+  test('--restart-every: the report says how often the Spillway targets were restarted', () => {
+    const saved = savedRun({ reps: 4, reps64: 4 });
+    saved.options.restartEvery = 2;
+    saved.restarts = 1;
+    const text = report(saved, 'restart.json');
+    assert.match(text, /interleaved, each run after a `sync`, Spillway's targets restarted 1x \(every 2 repetitions\);/);
+    // Without restarts, nothing is said.
+    assert.doesNotMatch(report(savedRun({ reps: 2, reps64: 2 }), 'no-restart.json'), /restarted/);
+  });
+
+  test('--restart-every takes a whole number of repetitions from 1', () => {
+    for (const bad of ['0', '1.5', 'x']) {
+      assert.throws(
+        () => execFileSync('node', [path.join(repo, 'bench', 'e2e', 'run.mjs'), '--restart-every', bad, '--report', '/nonexistent'],
+          { encoding: 'utf8', stdio: 'pipe' }),
+        (e) => /--restart-every: expected a (number in \[1, 50\]|whole number of repetitions)/.test(String(e.stderr)),
+        `--restart-every ${bad}`,
+      );
+    }
+  });
+
   test('a run saved before --reps-at reads as before', () => {
     const text = report(savedRun({ reps: 2, reps64: 2 }), 'plain.json');
     assert.match(text, /Each configuration 2x 10s/);
