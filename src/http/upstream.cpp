@@ -384,6 +384,7 @@ class Pool final : public UpstreamPool {
         }
         co_return UpstreamResult{UpstreamError::kWrite, nullptr};
       }
+      if (request.after_write != nullptr) request.after_write();
       auto exchange = std::make_unique<Exchange>(std::move(conn), deadline, timeouts.idle);
       const auto rec = co_await exchange->read_head(timeouts.first_byte, total_armed);
       if (rec) {

@@ -68,6 +68,9 @@ struct UpstreamRequestView {
   std::vector<std::pair<std::string_view, std::string_view>>
       headers;  // the pool adds Host (and Content-Length)
   std::string_view body;
+  // Called on the sending thread once the request is written, before the wait for the response: work that
+  // can overlap the backend's (the proxy writes its due access-log lines). Optional.
+  void (*after_write)() = nullptr;
 };
 
 // One response being read. Destroying it before the body is complete closes the connection; a complete

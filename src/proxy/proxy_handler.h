@@ -71,6 +71,7 @@ class ProxyHandler final : public http::Handler {
   std::unordered_map<std::string, std::unique_ptr<http::UpstreamPool>> pools_;  // by backend name
   std::mt19937_64 rng_;
   struct AccessFlush;  // the timer, created on this worker's first request
+  static void arm_access_flush(AccessFlush& f, std::chrono::steady_clock::duration delay);
   std::unique_ptr<AccessFlush> access_flush_;
 };
 

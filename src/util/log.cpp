@@ -1,6 +1,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,6 +57,9 @@ struct AccessQueue {
   std::vector<std::string> spare;  // written buffers, cleared, for the flushing threads to reuse
   bool running = false;
   bool stop = false;
+  bool stdout_is_file = false;  // a regular file when the thread started: its writes never wait for a reader
+  bool thread_writing = false;  // the thread is writing lines it took from `pending`
+  int direct_writers = 0;       // threads writing their own lines (write_access_log_if_due)
   std::thread thread;
 };
 
@@ -68,15 +72,17 @@ void run_access_log_thread(AccessQueue& q) {
   pthread_setname_np(pthread_self(), "spw-access-log");
   std::unique_lock lock(q.mu);
   for (;;) {
-    q.work.wait(lock, [&] { return q.stop || !q.pending.empty(); });
+    q.work.wait(lock, [&] { return (q.stop || !q.pending.empty()) && q.direct_writers == 0; });
     if (q.pending.empty()) return;  // stopping, and all written
     std::string lines = std::move(q.pending.front());
     q.pending.pop_front();
+    q.thread_writing = true;
     lock.unlock();
     write_all(STDOUT_FILENO, lines);
     const std::size_t n = lines.size();
     lines.clear();
     lock.lock();
+    q.thread_writing = false;
     q.pending_bytes -= n;
     if (q.spare.size() < 16 && lines.capacity() <= 2 * kAccessFlushBytes) q.spare.push_back(std::move(lines));
     q.room.notify_all();
@@ -108,6 +114,7 @@ void flush_lines(std::string& lines) {
 
 struct AccessBuffer {
   std::string lines;
+  std::chrono::steady_clock::time_point since;  // when `lines` last turned non-empty
   ~AccessBuffer() { flush_lines(lines); }
 };
 
@@ -148,8 +155,10 @@ void log(LogLevel level, std::string_view message) {
 }
 
 bool append_access_log(AccessLogWriter write, const void* arg) {
-  std::string& lines = access_buffer().lines;
+  AccessBuffer& buffer = access_buffer();
+  std::string& lines = buffer.lines;
   const bool first = lines.empty();
+  if (first) buffer.since = std::chrono::steady_clock::now();
   write(lines, arg);
   lines.push_back('\n');
   if (lines.size() >= kAccessFlushBytes) {
@@ -161,10 +170,42 @@ bool append_access_log(AccessLogWriter write, const void* arg) {
 
 void flush_access_log() { flush_lines(access_buffer().lines); }
 
+std::optional<std::chrono::steady_clock::time_point> access_log_since() {
+  const AccessBuffer& buffer = access_buffer();
+  if (buffer.lines.empty()) return std::nullopt;
+  return buffer.since;
+}
+
+bool write_access_log_if_due() {
+  AccessBuffer& buffer = access_buffer();
+  if (buffer.lines.empty() || std::chrono::steady_clock::now() - buffer.since < kAccessLogDue) return false;
+  AccessQueue& q = access_queue();
+  {
+    std::lock_guard lock(q.mu);
+    // With the thread: only into a file, and only when nothing handed over earlier is still to be written
+    // (or being written, by the thread or another thread here), so that the lines keep their order.
+    if (q.running && (!q.stdout_is_file || !q.pending.empty() || q.thread_writing || q.direct_writers > 0)) {
+      return false;
+    }
+    ++q.direct_writers;
+  }
+  write_all(STDOUT_FILENO, buffer.lines);
+  buffer.lines.clear();
+  {
+    std::lock_guard lock(q.mu);
+    --q.direct_writers;
+  }
+  q.work.notify_one();  // lines handed over meanwhile waited for this write
+  return true;
+}
+
 AccessLogThread::AccessLogThread() {
   AccessQueue& q = access_queue();
+  struct stat st {};
+  const bool is_file = ::fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
   std::lock_guard lock(q.mu);
   q.stop = false;
+  q.stdout_is_file = is_file;
   try {
     q.thread = std::thread(run_access_log_thread, std::ref(q));
     q.running = true;

@@ -1,6 +1,8 @@
 // The access log when stdout is a regular file (a shell's `>>`, a service's log file) rather than the pipe
 // the other tests read: every answered request has exactly one line, one worker's lines keep the order its
 // requests were answered in, and the lines are in the file while the gateway runs, not only once it stops.
+// Into a file the workers also write their lines themselves once a request has gone to its backend
+// (util/log.h, write_access_log_if_due), between the access-log thread's batches.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';

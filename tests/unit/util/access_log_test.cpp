@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -143,6 +144,78 @@ TEST(AccessLog, AfterTheThreadEndsFlushesWriteAtOnceAgain) {
   append_access_log(append_text, &second);
   flush_access_log();
   EXPECT_EQ(out.read(), "first\nsecond\n");
+}
+
+// Until the oldest line has waited kAccessLogDue, nothing; then the calling thread writes its lines itself,
+// at once, while an access-log thread exists (stdout is a file here).
+TEST(AccessLog, DueLinesAreWrittenByTheirOwnThreadIntoAFile) {
+  CapturedStdout out;
+  const AccessLogThread writer;  // sees stdout a regular file
+  const std::string text = "due";
+  const auto before = std::chrono::steady_clock::now();
+  append_access_log(append_text, &text);
+  const bool early = write_access_log_if_due();
+  if (std::chrono::steady_clock::now() - before < kAccessLogDue) {
+    EXPECT_FALSE(early);  // too young: stays in the buffer
+    EXPECT_TRUE(access_log_since().has_value());
+  }
+  const auto since = access_log_since();
+  ASSERT_TRUE(since.has_value() || early);
+  if (since) std::this_thread::sleep_until(*since + kAccessLogDue);
+  if (!early) EXPECT_TRUE(write_access_log_if_due());
+  EXPECT_FALSE(access_log_since().has_value());
+  EXPECT_FALSE(write_access_log_if_due());  // nothing left
+  EXPECT_EQ(out.read(), "due\n");           // written, with the thread still there
+}
+
+// A pipe's reader may fall behind: with an access-log thread, lines for a pipe always go through it.
+TEST(AccessLog, DueLinesForAPipeStayForTheThread) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::fflush(stdout);
+  const int saved = ::dup(STDOUT_FILENO);
+  ::dup2(fds[1], STDOUT_FILENO);
+  ::close(fds[1]);
+  {
+    const AccessLogThread writer;  // sees stdout a pipe
+    const std::string text = "piped";
+    append_access_log(append_text, &text);
+    std::this_thread::sleep_until(*access_log_since() + kAccessLogDue);
+    EXPECT_FALSE(write_access_log_if_due());
+    EXPECT_TRUE(access_log_since().has_value());
+    flush_access_log();
+  }  // the thread wrote it before it ended
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  char buf[64] = {};
+  const ssize_t n = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0), "piped\n");
+}
+
+// Threads that hand lines over, write them themselves when due, and leave some to their exit: every line
+// once, each thread's in order.
+TEST(AccessLog, DueWritesAndHandOversKeepEachThreadsOrder) {
+  CapturedStdout out;
+  {
+    const AccessLogThread writer;
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t) {
+      pool.emplace_back([t] {
+        for (int n = 0; n < 2000; ++n) {
+          const std::string text = std::to_string(t) + " " + std::to_string(n);
+          append_access_log(append_text, &text);
+          if (n % 97 == 0) flush_access_log();
+          if (n % 50 == 0) {
+            std::this_thread::sleep_for(std::chrono::microseconds(300));
+            write_access_log_if_due();
+          }
+        }
+      });
+    }
+    for (auto& thread : pool) thread.join();
+  }
+  expect_all_in_order(lines_of(out.read()), 4, 2000);
 }
 
 }  // namespace
