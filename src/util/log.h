@@ -50,8 +50,9 @@ bool write_access_log_if_due();
 
 // While one of these exists, flush_access_log() hands the calling thread's lines to a thread of their own,
 // which writes them to stdout; without one, the calling thread writes them. So a request worker does not
-// block while stdout is a pipe whose reader (a container's log driver, journald) falls behind. (It did not
-// change the one-connection p99: the write takes a CPU the requests need whichever thread makes it;
+// block while stdout is a pipe whose reader (a container's log driver, journald) falls behind. (Moving the
+// 10 ms batches here did not change the one-connection p99: the write takes a CPU the requests need
+// whichever thread makes it; small writes on the worker while a backend works did, see above;
 // bench/RESULTS.md.) Lines are written in the order they were handed over. While more than kAccessLogBacklog
 // bytes wait, a flushing thread waits for room, as its own blocking write would have. The destructor writes
 // what waits and joins the thread; lines flushed after that are written by their own thread again. At most
