@@ -53,12 +53,11 @@ struct AccessQueue {
   std::condition_variable work;  // lines to write, or stop
   std::condition_variable room;  // the backlog went down
   std::deque<std::string> pending;
-  std::size_t pending_bytes = 0;
+  std::size_t pending_bytes = 0;   // handed over and not written yet, the batch being written included
   std::vector<std::string> spare;  // written buffers, cleared, for the flushing threads to reuse
   bool running = false;
   bool stop = false;
   bool stdout_is_file = false;  // a regular file when the thread started: its writes never wait for a reader
-  bool thread_writing = false;  // the thread is writing lines it took from `pending`
   int direct_writers = 0;       // threads writing their own lines (write_access_log_if_due)
   std::thread thread;
 };
@@ -76,13 +75,11 @@ void run_access_log_thread(AccessQueue& q) {
     if (q.pending.empty()) return;  // stopping, and all written
     std::string lines = std::move(q.pending.front());
     q.pending.pop_front();
-    q.thread_writing = true;
     lock.unlock();
     write_all(STDOUT_FILENO, lines);
     const std::size_t n = lines.size();
     lines.clear();
     lock.lock();
-    q.thread_writing = false;
     q.pending_bytes -= n;
     if (q.spare.size() < 16 && lines.capacity() <= 2 * kAccessFlushBytes) q.spare.push_back(std::move(lines));
     q.room.notify_all();
@@ -184,7 +181,7 @@ bool write_access_log_if_due() {
     std::lock_guard lock(q.mu);
     // With the thread: only into a file, and only when nothing handed over earlier is still to be written
     // (or being written, by the thread or another thread here), so that the lines keep their order.
-    if (q.running && (!q.stdout_is_file || !q.pending.empty() || q.thread_writing || q.direct_writers > 0)) {
+    if (q.running && (!q.stdout_is_file || q.pending_bytes > 0 || q.direct_writers > 0)) {
       return false;
     }
     ++q.direct_writers;
