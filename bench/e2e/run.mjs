@@ -387,7 +387,9 @@ async function main() {
     if (o.baseline) order.push('baseline');
     if (o.nolog) order.push('nolog');
     if (o.bare) order.push('bare');
-    for (const t of order) await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
+    // 2 s at 16 connections: before the first runs, and for a restarted process (--restart-every).
+    const warmUp = (t) => P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
+    for (const t of order) await warmUp(t);
 
     // --- interleaved runs ------------------------------------------------------------------------------
     const maxReps = Math.max(...o.conns.map((c) => repsFor(o, c)));
@@ -396,7 +398,7 @@ async function main() {
       if (o.restartEvery > 0 && rep > 0 && rep % o.restartEvery === 0) {
         for (const [name, proc] of Object.entries(spillwayTargets)) {
           await proc.restart();
-          await P.runWrk(`http://127.0.0.1:${proc.ports.port}${chatPath}`, 16, 2, wrkEnv);
+          await warmUp(name);
           log(`rep ${rep + 1}: ${name} restarted (pid ${proc.child.pid})`);
         }
         results.restarts++;
