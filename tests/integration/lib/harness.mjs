@@ -384,6 +384,7 @@ export class ResponseParser {
     this.remaining = 0;
     this.chunkState = 'size';
     this.error = null;
+    this.interim = []; // statuses of 1xx responses before the final one (e.g. 100 Continue)
   }
 
   push(data) {
@@ -414,6 +415,13 @@ export class ResponseParser {
         return;
       }
       this.status = Number(m[1]);
+      if (this.status >= 100 && this.status < 200 && this.status !== 101) {
+        // An interim response: the final one follows.
+        this.interim.push(this.status);
+        this.status = null;
+        this.#parse();
+        return;
+      }
       for (const line of lines.slice(1)) {
         const c = line.indexOf(':');
         if (c < 0) continue;
@@ -428,7 +436,7 @@ export class ResponseParser {
       } else if (this.headers['content-length'] !== undefined) {
         this.framing = 'length';
         this.remaining = Number(this.headers['content-length']);
-      } else if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) {
+      } else if (this.status === 204 || this.status === 304 || this.status === 101) {
         this.framing = 'length';
         this.remaining = 0;
       } else {
