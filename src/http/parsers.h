@@ -11,6 +11,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -197,6 +198,21 @@ class ResponseParser final : public MessageParser<BeastResponseParser, ResponseP
   void set_sink(std::string* sink) {
     sink_ = sink;
     beast_.set_sink(sink);
+  }
+  // Forgets the message parsed so far (a 1xx interim response: its head is the whole of it), to parse the
+  // next one from its first byte with the same limits.
+  void next_message() {
+    std::destroy_at(&beast_);
+    std::construct_at(&beast_, headers_);
+    beast_.header_limit(static_cast<std::uint32_t>(header_limit_));
+    if (body_limit_ != UINT64_MAX)
+      beast_.body_limit(body_limit_);
+    else
+      beast_.body_limit(boost::none);
+    beast_.set_sink(sink_);
+    head_ = FastHead{};
+    remaining_ = 0;
+    fast_ = false;
   }
 
  private:

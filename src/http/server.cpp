@@ -181,8 +181,8 @@ class Session final : public ResponseWriter {
     gone_ = true;
     return true;
   }
-  // head_ = the status line, `headers`, content-length (or, with none, transfer-encoding: chunked), the
-  // connection header keep-alive needs, and the blank line.
+  // head_ = the status line, `headers`, content-length (or, with none, transfer-encoding: chunked; neither
+  // for a status without a body), the connection header keep-alive needs, and the blank line.
   void write_head(int status, const HeaderList& headers, std::optional<std::uint64_t> content_length);
 
   Worker& worker_;
@@ -199,6 +199,7 @@ class Session final : public ResponseWriter {
   bool close_after_ = false;
   bool responded_ = false;
   bool streaming_ = false;
+  bool bodiless_ = false;  // the stream begun is of a status without a body: chunks are not written
   bool gone_ = false;
   detail::ReadDeadlines::Entry read_deadline_;  // after stream_: disarmed before the socket goes
 };
@@ -239,7 +240,7 @@ net::awaitable<void> Session::run() {
       ~InFlight() { w.in_flight.fetch_sub(1, std::memory_order_relaxed); }
     } in_flight{worker_};
 
-    responded_ = streaming_ = gone_ = close_after_ = false;
+    responded_ = streaming_ = bodiless_ = gone_ = close_after_ = false;
     version_ = parser.version();
     keep_alive_ = parser.keep_alive();
     if (const auto length = parser.content_length(); length && *length > limits.max_body) {
@@ -331,7 +332,9 @@ void Session::write_head(int status, const HeaderList& headers, std::optional<st
   w.put(version_ == 10 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
   w.decimal(static_cast<unsigned>(status)).put(' ').put(reason).crlf();
   w.fields(headers);
-  if (content_length) {
+  if (bodiless_status(status)) {
+    // No body, so no framing: HTTP forbids transfer-encoding on a 1xx or 204 (RFC 9112, 6.1).
+  } else if (content_length) {
     w.put("content-length: ").decimal(*content_length).crlf();
   } else {
     w.put("transfer-encoding: chunked\r\n");
@@ -387,6 +390,12 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
   streaming_ = true;
   if (gone_) co_return false;
   write_head(status, headers, std::nullopt);
+  if (bodiless_status(status)) {
+    // A backend's 204 or 304: the head is the whole answer, whatever else the backend sent.
+    bodiless_ = true;
+    const boost::system::error_code ec = co_await write_all(net::buffer(head_));
+    co_return !write_failed(ec);
+  }
   ChunkFrame frame;
   const auto chunk = frame.of(first);
   const std::array<net::const_buffer, 4> buffers{net::buffer(head_), chunk[0], chunk[1], chunk[2]};
@@ -396,7 +405,7 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
 
 net::awaitable<bool> Session::write_chunk(std::string_view data) {
   if (gone_) co_return false;
-  if (data.empty()) co_return true;
+  if (data.empty() || bodiless_) co_return true;
   ChunkFrame frame;
   const auto buffers = frame.of(data);
   const boost::system::error_code ec = co_await write_all(buffers);
@@ -405,6 +414,7 @@ net::awaitable<bool> Session::write_chunk(std::string_view data) {
 
 net::awaitable<bool> Session::end_stream(std::string_view last) {
   if (gone_) co_return false;
+  if (bodiless_) co_return true;
   ChunkFrame frame;
   const auto chunk = frame.of(last);
   const std::array<net::const_buffer, 4> buffers{chunk[0], chunk[1], chunk[2],

@@ -233,13 +233,17 @@ UpstreamError classify_read_error(const boost::system::error_code& ec, bool tota
 
 class Exchange final : public UpstreamExchange {
  public:
+  static constexpr int kMaxInterim = 8;  // 1xx responses skipped before the final one, at most
+
   Exchange(std::unique_ptr<Connection> conn, Clock::time_point deadline, std::chrono::milliseconds idle)
       : conn_(std::move(conn)), parser_(conn_->response_headers), deadline_(deadline), idle_(idle) {
     parser_.body_limit(boost::none);
     parser_.header_limit(64 * 1024);
   }
   ~Exchange() override {
-    if (complete_ && parser_.keep_alive() && conn_) {
+    // Bytes after a whole response were sent unasked (a body behind a 204, say): the connection's next
+    // response would start with them, so it is not kept.
+    if (complete_ && parser_.keep_alive() && conn_ && conn_->buffer.size() == 0) {
       auto pool = conn_->pool;
       pool->release(std::move(conn_));
     }
@@ -250,13 +254,25 @@ class Exchange final : public UpstreamExchange {
   net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte,
                                                       bool& total_armed) {
     total_armed = arm_read(*conn_, first_byte, deadline_);
-    const boost::system::error_code rec = co_await read_from(
-        *conn_, [&](auto& s) { return detail::read_until(s, conn_->buffer, parser_, detail::HeaderDone{}); });
-    const boost::system::error_code ec = end_read(*conn_, rec);
-    if (ec) co_return ec;
-    status_ = parser_.status();
+    // Interim responses (100 Continue, 103 Early Hints) come before the final one, within the same time.
+    const Clock::time_point first_byte_end = Clock::now() + first_byte;
+    for (int interim = 0;; ++interim) {
+      const boost::system::error_code rec = co_await read_from(*conn_, [&](auto& s) {
+        return detail::read_until(s, conn_->buffer, parser_, detail::HeaderDone{});
+      });
+      const boost::system::error_code ec = end_read(*conn_, rec);
+      if (ec) co_return ec;
+      status_ = parser_.status();
+      if (status_ < 100 || status_ >= 200 || status_ == 101 || interim == kMaxInterim) break;
+      parser_.next_message();
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(first_byte_end - Clock::now());
+      total_armed = arm_read(*conn_, std::max(left, std::chrono::milliseconds(0)), deadline_);
+    }
+    // What a client could not take: no final status (a 1xx, a protocol switch nobody asked for) or none
+    // that HTTP defines. The connection is not kept.
+    if (status_ < 200 || status_ > 599) co_return bhttp::error::bad_status;
     complete_ = parser_.is_done();
-    co_return ec;
+    co_return boost::system::error_code{};
   }
 
   int status() const override { return status_; }
