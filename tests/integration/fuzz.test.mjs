@@ -12,28 +12,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { buildRequest, http, makeTempDir, rawExchange, startGateway, startMock } from './lib/harness.mjs';
+import { rng as seededRng } from '../../bench/tokenizer/corpus.mjs';
+import { buildRequest, delay, http, makeTempDir, rawExchange, startGateway, startMock } from './lib/harness.mjs';
 import { assertErrorBody, secret } from './lib/stack.mjs';
 
 const SEED = Number(process.env.FUZZ_SEED || 20261207) >>> 0;
 const CASES = Math.min(20000, Math.max(1, Number(process.env.FUZZ_CASES || 600)));
 const PARALLEL = 6;
 
-// mulberry32: small, seedable, good enough to pick mutations.
+// The corpus generator's seeded mulberry32, with a coin.
 function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { next, int, pick: (xs) => xs[int(xs.length)], chance: (p) => next() < p };
+  const next = seededRng(seed);
+  return { next, int: next.int, pick: next.pick, chance: (p) => next() < p };
 }
 
 const TEMPLATES = [
@@ -296,29 +290,42 @@ function generate(r, port, key) {
   return { bytes, label };
 }
 
-describe('generated bad input', () => {
-  const keys = { AZ_KEY: secret('az'), OAI_KEY: secret('oai'), TEAM_A_KEY: secret('team-a'), HASH_KEY: secret('hash') };
-  let az;
-  let oai;
-  let gw;
-  let dir;
-
-  before(async () => {
-    dir = await makeTempDir('spillway-fuzz-');
-    az = await startMock({ name: 'mock-az', apiKey: keys.AZ_KEY });
-    oai = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
+// The gateway with the default policies in front of the two mocks (pools gpt-4o and gpt-mini) and of
+// `evilUrl`, if given (pool evil: one attempt, no breaker, so that every request reaches it once).
+async function startSetup(evilUrl) {
+  const keys = {
+    AZ_KEY: secret('az'),
+    OAI_KEY: secret('oai'),
+    EVIL_KEY: secret('evil'),
+    TEAM_A_KEY: secret('team-a'),
+    HASH_KEY: secret('hash'),
+  };
+  const s = { keys, dir: await makeTempDir('spillway-fuzz-') };
+  s.stop = async () => {
+    await Promise.allSettled([s.gw?.stop(), s.az?.stop(), s.oai?.stop()]);
+    await fs.rm(s.dir, { recursive: true, force: true });
+  };
+  try {
+    s.az = await startMock({ name: 'mock-az', apiKey: keys.AZ_KEY });
+    s.oai = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
+    const evil = evilUrl
+      ? {
+          backend: `  evil: { url: ${evilUrl}, kind: openai, auth: { bearer_env: EVIL_KEY } }\n`,
+          pool: `  evil: { members: [ { backend: evil } ], retry: { max_attempts: 1 }, circuit_breaker: { enabled: false } }\n`,
+        }
+      : { backend: '', pool: '' };
     const config = `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, workers: 2, max_body: 64KiB,
-          timeouts: { connect: 1s, first_byte: 2s, idle: 2s, total: 10s, client_idle: 1s, drain: 5s } }
+          timeouts: { connect: 1s, first_byte: 1s, idle: 1s, total: 10s, client_idle: 1s, drain: 5s } }
 state: { store: memory }
-usage_log: { sqlite: ${dir}/usage.db }
+usage_log: { sqlite: ${s.dir}/usage.db }
 identity: { user_id: [ "header:x-user-id" ], user_hash_key_env: HASH_KEY }
 backends:
-  az:  { url: ${az.url}, kind: azure-openai, auth: { api_key_env: AZ_KEY } }
-  oai: { url: ${oai.url}, kind: openai, auth: { bearer_env: OAI_KEY } }
-pools:
+  az:  { url: ${s.az.url}, kind: azure-openai, auth: { api_key_env: AZ_KEY } }
+  oai: { url: ${s.oai.url}, kind: openai, auth: { bearer_env: OAI_KEY } }
+${evil.backend}pools:
   gpt-4o:  { members: [ { backend: az, deployment: gpt-4o-dep } ] }
   gpt-mini: { members: [ { backend: oai, model: gpt-4o-mini-2024 } ] }
-apis:
+${evil.pool}apis:
   - { name: foundry, prefix: /foundry, shape: azure-openai }
   - { name: openai,  prefix: /openai,  shape: openai }
 subscriptions:
@@ -329,11 +336,102 @@ products:
 policies:
   token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash] }
 `;
-    gw = await startGateway({ config, env: keys });
+    s.gw = await startGateway({ config, env: keys });
+  } catch (e) {
+    await s.stop();
+    throw e;
+  }
+  return s;
+}
+
+// Sends `cases` ({i, bytes, label, ...}) PARALLEL at a time; `judge(c, res)` returns a failure or nothing.
+async function exchangeAll(s, cases, judge) {
+  const statuses = new Map();
+  const failures = [];
+  const closed = [];
+  const check = async (c) => {
+    const res = await rawExchange(s.gw.port, c.bytes, { timeoutMs: 15000 });
+    const where = `seed ${SEED} case ${c.i} (${c.label})`;
+    statuses.set(res.status, (statuses.get(res.status) || 0) + 1);
+    if (res.status === null) {
+      if (!res.closed) failures.push(`${where}: neither an answer nor a close`);
+      closed.push(c.label);
+      return;
+    }
+    if (!res.complete && !res.closed) failures.push(`${where}: ${res.status} not complete`);
+    for (const k of Object.values(s.keys)) if (res.raw.includes(k)) failures.push(`${where}: a secret in the answer`);
+    const why = judge(c, res);
+    if (why) failures.push(`${where}: ${why}`);
+  };
+  for (let i = 0; i < cases.length; i += PARALLEL) {
+    await Promise.all(cases.slice(i, i + PARALLEL).map(check));
+    assert.equal(s.gw.exited(), false, `the gateway exited after case ${i}: ${s.gw.stderr().slice(-2000)}`);
+  }
+  return { statuses, failures, closed };
+}
+
+// A gateway error in the OpenAI shape, or why not.
+function notOpenAiError(res) {
+  try {
+    assertErrorBody({ status: res.status, json: res.json, body: res.body });
+    return undefined;
+  } catch {
+    return `${res.status} not an OpenAI error: ${res.body.slice(0, 200)}`;
+  }
+}
+
+// After the cases: still serving, no sanitizer report, a clean stop, no raw user id anywhere, and a usage
+// row for every LLM call the access log shows that passed the inbound policies (docs/usage-log.md: a 401, or
+// a 429 of the token limit, has none; a huge max_tokens reserves the whole window, so requests beside it
+// are refused) and went to an operation of an API (not the model list).
+async function checkAfterwards(s, minCalls) {
+  const ok = await http(`${s.gw.url}/openai/v1/chat/completions`, {
+    headers: { 'api-key': s.keys.TEAM_A_KEY, 'x-user-id': 'user-1' },
+    body: { model: 'gpt-mini', max_tokens: 2, messages: [{ role: 'user', content: 'still there?' }] },
+  });
+  assert.equal(ok.status, 200, ok.text);
+  const metrics = await http(`${s.gw.adminUrl}/metrics`, { method: 'GET' });
+  assert.equal(metrics.status, 200);
+  // Raw user ids (x-user-id: user-N) never leave the process: metrics, access log and usage log carry
+  // their keyed hash only.
+  assert.doesNotMatch(metrics.text, /user-\d/, 'no raw user id in the metrics');
+  assert.ok(/user_hash="[0-9a-f]{16}"/.test(metrics.text), 'the metrics carry user hashes');
+  const stop = await s.gw.stop();
+  assert.equal(stop.killed, false, 'stopped on SIGTERM');
+  assert.equal(stop.code, 0, `exit code; stderr: ${s.gw.stderr().slice(-2000)}`);
+  assert.doesNotMatch(
+    s.gw.stderr(),
+    /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/,
+    s.gw.stderr().slice(-3000),
+  );
+  for (const m of [s.az, s.oai]) assert.equal(m.exited(), false, 'the mocks still run');
+  assert.doesNotMatch(JSON.stringify(s.gw.accessLog()), /user-\d/, 'no raw user id in the access log');
+  for (const f of await fs.readdir(s.dir)) {
+    assert.doesNotMatch(
+      (await fs.readFile(path.join(s.dir, f))).toString('latin1'),
+      /user-\d/,
+      `no raw user id in ${f}`,
+    );
+  }
+  const refused = (l) => !l.subscription || (l.attempts === 0 && l.error === 'rate_limit_exceeded');
+  const lines = s.gw.accessLog().filter((l) => !refused(l) && l.api && l.operation && l.operation !== 'models');
+  assert.ok(lines.length >= minCalls, `LLM calls in the access log: ${lines.length}`);
+  const out = execFileSync('sqlite3', ['-json', path.join(s.dir, 'usage.db'), 'SELECT request_id FROM usage'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const rowIds = new Set(JSON.parse(out || '[]').map((x) => x.request_id));
+  const missing = lines.filter((l) => !rowIds.has(l.request_id));
+  assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${lines.length} calls without a usage row`);
+}
+
+describe('generated bad input', () => {
+  let s;
+  before(async () => {
+    s = await startSetup();
   });
   after(async () => {
-    await Promise.allSettled([gw?.stop(), az?.stop(), oai?.stop()]);
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   test(
@@ -341,47 +439,20 @@ policies:
     { timeout: 600000 },
     async (t) => {
       const r = rng(SEED);
-      const cases = Array.from({ length: CASES }, (_, i) => ({ i, ...generate(r, gw.port, keys.TEAM_A_KEY) }));
-      const statuses = new Map();
-      const failures = [];
-      const closedLabels = [];
-      const check = async (c) => {
-        const res = await rawExchange(gw.port, c.bytes, { timeoutMs: 15000 });
-        const where = `seed ${SEED} case ${c.i} (${c.label})`;
-        statuses.set(res.status, (statuses.get(res.status) || 0) + 1);
-        if (res.status === null) {
-          if (!res.closed) failures.push(`${where}: neither an answer nor a close`);
-          closedLabels.push(c.label);
-          return;
-        }
-        if (!res.complete && !res.closed) failures.push(`${where}: ${res.status} not complete`);
+      const cases = Array.from({ length: CASES }, (_, i) => ({ i, ...generate(r, s.gw.port, s.keys.TEAM_A_KEY) }));
+      const { statuses, failures, closed } = await exchangeAll(s, cases, (c, res) => {
         if (res.status >= 500 && res.status !== 502 && res.status !== 504)
-          failures.push(`${where}: ${res.status} ${res.body.slice(0, 300)}`);
-        for (const s of Object.values(keys)) if (res.raw.includes(s)) failures.push(`${where}: a secret in the answer`);
-        if (res.status >= 400 && res.complete && !c.label.startsWith('HEAD')) {
-          try {
-            assertErrorBody({ status: res.status, json: res.json, body: res.body });
-          } catch (e) {
-            failures.push(`${where}: ${res.status} not an OpenAI error: ${res.body.slice(0, 200)}`);
-          }
-        }
-      };
-      for (let i = 0; i < cases.length; i += PARALLEL) {
-        await Promise.all(cases.slice(i, i + PARALLEL).map(check));
-        assert.equal(gw.exited(), false, `the gateway exited after case ${i}: ${gw.stderr().slice(-2000)}`);
-      }
-      t.diagnostic(
-        `statuses (null: closed without an answer): ${JSON.stringify([...statuses].sort((a, b) => a[0] - b[0]))}`,
-      );
-      t.diagnostic(`closed without an answer: ${JSON.stringify(closedLabels.slice(0, 12))}`);
-      assert.deepEqual(
-        failures.slice(0, 20),
-        [],
-        `${failures.length} failures; statuses ${JSON.stringify([...statuses])}`,
-      );
+          return `${res.status} ${res.body.slice(0, 300)}`;
+        if (res.status >= 400 && res.complete && !c.label.startsWith('HEAD')) return notOpenAiError(res);
+        return undefined;
+      });
+      const seen = JSON.stringify([...statuses].sort((a, b) => a[0] - b[0]));
+      t.diagnostic(`statuses (null: closed without an answer): ${seen}`);
+      t.diagnostic(`closed without an answer: ${JSON.stringify(closed.slice(0, 12))}`);
+      assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures; statuses ${seen}`);
       // Some of every kind happened: the generator reaches the backend and the refusals alike.
-      assert.ok((statuses.get(200) || 0) > CASES / 20, `200s: ${JSON.stringify([...statuses])}`);
-      assert.ok((statuses.get(400) || 0) > CASES / 20, `400s: ${JSON.stringify([...statuses])}`);
+      assert.ok((statuses.get(200) || 0) > CASES / 20, `200s: ${seen}`);
+      assert.ok((statuses.get(400) || 0) > CASES / 20, `400s: ${seen}`);
     },
   );
 
@@ -389,47 +460,287 @@ policies:
     'afterwards: still serving, no sanitizer report, a clean stop, a usage row for every LLM call',
     { timeout: 60000 },
     async () => {
-      const ok = await http(`${gw.url}/openai/v1/chat/completions`, {
-        headers: { 'api-key': keys.TEAM_A_KEY },
-        body: { model: 'gpt-mini', max_tokens: 2, messages: [{ role: 'user', content: 'still there?' }] },
-      });
-      assert.equal(ok.status, 200, ok.text);
-      const metrics = await http(`${gw.adminUrl}/metrics`, { method: 'GET' });
-      assert.equal(metrics.status, 200);
-      // Raw user ids (x-user-id: user-N) never leave the process: metrics, access log and usage log carry
-      // their keyed hash only.
-      assert.doesNotMatch(metrics.text, /user-\d/, 'no raw user id in the metrics');
-      assert.ok(/user_hash="[0-9a-f]{16}"/.test(metrics.text), 'the metrics carry user hashes');
-      const stop = await gw.stop();
-      assert.equal(stop.killed, false, 'stopped on SIGTERM');
-      assert.equal(stop.code, 0, `exit code; stderr: ${gw.stderr().slice(-2000)}`);
-      assert.doesNotMatch(
-        gw.stderr(),
-        /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/,
-        gw.stderr().slice(-3000),
-      );
-      for (const m of [az, oai]) assert.equal(m.exited(), false, 'the mocks still run');
-      // A usage row for every LLM call the access log shows that passed the inbound policies (docs/usage-log.md:
-      // a 401, or a 429 of the token limit, has none; a huge max_tokens reserves the whole window, so requests
-      // beside it are refused) and went to an operation of an API (not the model list).
-      const refused = (l) => !l.subscription || (l.attempts === 0 && l.error === 'rate_limit_exceeded');
-      assert.doesNotMatch(JSON.stringify(gw.accessLog()), /user-\d/, 'no raw user id in the access log');
-      for (const f of await fs.readdir(dir)) {
-        assert.doesNotMatch(
-          (await fs.readFile(path.join(dir, f))).toString('latin1'),
-          /user-\d/,
-          `no raw user id in ${f}`,
-        );
+      await checkAfterwards(s, CASES / 10);
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------
+// A backend that answers badly: odd usage, broken SSE, broken framing, bad heads, stalls and resets.
+
+const BACKEND_CASES = Math.max(1, Math.round(CASES / 2));
+
+const ODD_USAGE = [
+  undefined,
+  null,
+  {},
+  [],
+  'usage',
+  { prompt_tokens: -1, completion_tokens: -5, total_tokens: -6 },
+  { prompt_tokens: 1e20, completion_tokens: 2 ** 64, total_tokens: 'x' },
+  { prompt_tokens: 1.5, completion_tokens: 2.5 },
+  { total_tokens: 3 },
+  { prompt_tokens: 3, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 1e30 } },
+  { prompt_tokens: 3, completion_tokens: 4, completion_tokens_details: null },
+  { prompt_tokens: '12', completion_tokens: true, total_tokens: [] },
+  { input_tokens: 5, output_tokens: 6, output_tokens_details: { reasoning_tokens: -2 } },
+  { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 },
+];
+
+function completionJson(r) {
+  const body = {
+    id: 'chatcmpl-evil',
+    object: 'chat.completion',
+    model: r.pick(['gpt-4o', '', 42, null]),
+    choices: r.chance(0.8)
+      ? [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }]
+      : 'none',
+  };
+  const usage = r.pick(ODD_USAGE);
+  if (usage !== undefined) body.usage = usage;
+  let text = JSON.stringify(body);
+  if (r.chance(0.15)) text = text.slice(0, r.int(text.length)); // cut short
+  if (r.chance(0.05)) text = `${text},"usage":{"prompt_tokens":1}}`; // a second usage after the end
+  return text;
+}
+
+function sseBody(r) {
+  const chunk = (extra) =>
+    JSON.stringify({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { content: r.pick(['a', '', 'é', 'data: x\n\n']) } }],
+      ...extra,
+    });
+  const events = [];
+  for (let i = 0, n = 1 + r.int(8); i < n; i++) {
+    events.push(
+      r.pick([
+        `data: ${chunk()}`,
+        `data: ${chunk()}`,
+        'data: {bad json',
+        'data:',
+        ': keep-alive',
+        'event: ping\ndata: {}',
+        `data: ${JSON.stringify({ choices: [], usage: r.pick(ODD_USAGE) ?? null })}`,
+        `data: ${chunk({ usage: r.pick(ODD_USAGE) ?? null })}`,
+        'id: 1\nretry: 5',
+        'data: [DONE]',
+        `data: ${'x'.repeat(r.int(70000))}`,
+      ]),
+    );
+  }
+  if (r.chance(0.7)) events.push('data: [DONE]');
+  const sep = r.chance(0.8) ? '\n\n' : '\r\n\r\n';
+  let text = events.join(sep) + sep;
+  if (r.chance(0.1)) text = text.slice(0, r.int(text.length)); // an event cut in half
+  return text;
+}
+
+// One answer: {chunks: [Buffer], end: 'keep' | 'close' | 'reset' | 'hang', status, label}.
+function badAnswer(r, stream) {
+  const status = r.chance(0.8) ? 200 : r.pick([400, 401, 404, 429, 500, 503, 204, 304, 100, 999]);
+  const isSse = stream ? r.chance(0.85) : r.chance(0.1);
+  const body = Buffer.from(isSse ? sseBody(r) : completionJson(r));
+  const headers = [`content-type: ${isSse ? 'text/event-stream' : r.pick(['application/json', 'text/html', ''])}`];
+  if (status === 429 || r.chance(0.05)) {
+    headers.push(`retry-after: ${r.pick(['1', '-1', 'abc', '99999999999999', 'Wed, 21 Oct 2015 07:28:00 GMT', ''])}`);
+  }
+  if (r.chance(0.05)) headers.push(`x-ms-region: ${'r'.repeat(r.int(20000))}`);
+  if (r.chance(0.03)) for (let i = 0; i < 300; i++) headers.push(`x-h${i}: v`);
+  let statusLine = `HTTP/1.1 ${status} ${r.pick(['OK', '', 'Whatever'])}`;
+  let framing = r.pick(['length', 'length', 'chunked', 'chunked', 'close']);
+  let end = framing === 'close' ? 'close' : 'keep';
+  let label = `${status} ${isSse ? 'sse' : 'json'} ${framing}`;
+  const broken = r.chance(0.3) ? r.int(12) : -1;
+  switch (broken) {
+    case 0:
+      statusLine = r.pick(['HTTP/1.1 abc', 'HTTP/2 200', 'SPDY 200 OK', '', '{"choices":[]}']);
+      break;
+    case 1:
+      headers.push('no colon here');
+      break;
+    case 2:
+      headers.push(`content-length: ${body.length + 1}`, `content-length: ${body.length}`);
+      framing = 'raw';
+      break;
+    case 3:
+      headers.push('transfer-encoding: chunked', `content-length: ${body.length}`);
+      framing = 'chunked-raw';
+      break;
+    case 4:
+      framing = 'short';
+      end = 'close';
+      break; // content-length more than is sent
+    case 5:
+      framing = 'bad-chunk';
+      break;
+    case 6:
+      framing = 'unended-chunks';
+      end = 'close';
+      break;
+    case 7:
+      end = 'reset';
+      break;
+    case 8:
+      end = 'hang-first';
+      break; // nothing at all: the first-byte timeout
+    case 9:
+      end = 'hang-after-head';
+      break; // the head, then nothing: the idle timeout
+    case 10:
+      headers.push(`x-big: ${'b'.repeat(70000)}`);
+      break;
+    case 11:
+      framing = 'length';
+      statusLine = `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 ${status} OK`;
+      break;
+    default:
+      break;
+  }
+  if (broken >= 0) label += ` broken ${broken}`;
+  const head = (extra) => Buffer.from(`${[statusLine, ...headers, ...extra].join('\r\n')}\r\n\r\n`, 'latin1');
+  const chunksOf = (b) => {
+    const out = [];
+    for (let at = 0; at < b.length;) {
+      const n = 1 + r.int(b.length - at);
+      out.push(`${n.toString(16)}\r\n${b.subarray(at, at + n).toString('latin1')}\r\n`);
+      at += n;
+    }
+    return out.join('');
+  };
+  let bytes;
+  if (end === 'hang-first') bytes = Buffer.alloc(0);
+  else if (end === 'hang-after-head') bytes = head([`content-length: ${body.length}`]);
+  else if (framing === 'length') bytes = Buffer.concat([head([`content-length: ${body.length}`]), body]);
+  else if (framing === 'raw') bytes = Buffer.concat([head([]), body]);
+  else if (framing === 'short') bytes = Buffer.concat([head([`content-length: ${body.length + 100}`]), body]);
+  else if (framing === 'close') bytes = Buffer.concat([head([]), body]);
+  else if (framing === 'chunked-raw')
+    bytes = Buffer.concat([head([]), Buffer.from(`${chunksOf(body)}0\r\n\r\n`, 'latin1')]);
+  else if (framing === 'bad-chunk')
+    bytes = Buffer.concat([
+      head(['transfer-encoding: chunked']),
+      Buffer.from(`zz\r\n${body.toString('latin1')}\r\n0\r\n\r\n`, 'latin1'),
+    ]);
+  else if (framing === 'unended-chunks')
+    bytes = Buffer.concat([head(['transfer-encoding: chunked']), Buffer.from(chunksOf(body), 'latin1')]);
+  else
+    bytes = Buffer.concat([head(['transfer-encoding: chunked']), Buffer.from(`${chunksOf(body)}0\r\n\r\n`, 'latin1')]);
+  // Sent in up to four pieces, a few milliseconds apart.
+  const pieces = [];
+  for (let at = 0, n = 1 + r.int(4); at < bytes.length; n--) {
+    const take = n <= 1 ? bytes.length - at : 1 + r.int(bytes.length - at);
+    pieces.push(bytes.subarray(at, at + take));
+    at += take;
+  }
+  return { chunks: pieces, end, status, label };
+}
+
+// The backend: reads each request (head and content-length body), finds "case-N" in it and answers as
+// badAnswer() does for that case, seeded by the case alone (a retry gets the same answer).
+async function startEvilBackend() {
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    let busy = false;
+    socket.on('data', async (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (busy) return;
+      const headEnd = buf.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = buf.subarray(0, headEnd).toString('latin1');
+      const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] || 0);
+      if (buf.length < headEnd + 4 + length) return;
+      const body = buf.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
+      buf = buf.subarray(headEnd + 4 + length);
+      const m = /case-(\d+)-(stream|plain)/.exec(body);
+      if (!m) {
+        socket.destroy();
+        return;
       }
-      const lines = gw.accessLog().filter((l) => !refused(l) && l.api && l.operation && l.operation !== 'models');
-      assert.ok(lines.length > CASES / 10, `LLM calls in the access log: ${lines.length}`);
-      const out = execFileSync('sqlite3', ['-json', path.join(dir, 'usage.db'), 'SELECT request_id FROM usage'], {
-        encoding: 'utf8',
-        maxBuffer: 64 << 20,
+      busy = true;
+      const answer = badAnswer(rng((SEED ^ Math.imul(Number(m[1]) + 1, 0x9e3779b1)) >>> 0), m[2] === 'stream');
+      for (const piece of answer.chunks) {
+        if (socket.destroyed) return;
+        socket.write(piece);
+        await delay(r0());
+      }
+      if (answer.end === 'reset') socket.resetAndDestroy();
+      else if (answer.end === 'close') socket.end();
+      busy = false; // 'keep' and the hangs: the gateway decides (its timeouts close a hung socket)
+    });
+  });
+  // Between pieces: 0-3 ms.
+  const jitter = rng(SEED + 1);
+  const r0 = () => jitter.int(4);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        for (const sk of sockets) sk.destroy();
+        server.close(resolve);
+      }),
+  };
+}
+
+describe('generated bad backend answers', () => {
+  let s;
+  let evil;
+  before(async () => {
+    evil = await startEvilBackend();
+    s = await startSetup(evil.url);
+  });
+  after(async () => {
+    await s?.stop();
+    await evil?.stop();
+  });
+
+  test(
+    `${BACKEND_CASES} requests to a backend that answers badly (seed ${SEED}): the gateway relays or refuses, never breaks`,
+    { timeout: 600000 },
+    async (t) => {
+      const r = rng(SEED + 2);
+      const cases = Array.from({ length: BACKEND_CASES }, (_, i) => {
+        const stream = r.chance(0.5);
+        const body = {
+          model: 'evil',
+          stream,
+          max_tokens: 5,
+          messages: [{ role: 'user', content: `case-${i}-${stream ? 'stream' : 'plain'}` }],
+        };
+        const answer = badAnswer(rng((SEED ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0), stream);
+        const headers = { 'api-key': s.keys.TEAM_A_KEY, 'x-user-id': `user-${r.int(20)}` };
+        const bytes = buildRequest({ path: '/openai/v1/chat/completions', port: s.gw.port, headers, body });
+        return { i, bytes, label: `${stream ? 'stream' : 'plain'}: ${answer.label}`, answer };
       });
-      const rowIds = new Set(JSON.parse(out || '[]').map((x) => x.request_id));
-      const missing = lines.filter((l) => !rowIds.has(l.request_id));
-      assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${lines.length} calls without a usage row`);
+      const { statuses, failures } = await exchangeAll(s, cases, (c, res) => {
+        const sent = c.answer.status;
+        // A 5xx is the backend's own (relayed unchanged when no member is left), or the gateway's 502/504.
+        if (res.status >= 500 && res.status !== 502 && res.status !== 504 && !(res.status === sent && sent >= 500))
+          return `${res.status} ${res.body.slice(0, 300)}`;
+        if ((res.status === 502 || res.status === 504) && !res.headers['x-spillway-attempts'])
+          return `${res.status} without x-spillway-attempts`;
+        if ((res.status === 502 || res.status === 504) && res.complete) return notOpenAiError(res);
+        return undefined;
+      });
+      const seen = JSON.stringify([...statuses].sort((a, b) => a[0] - b[0]));
+      t.diagnostic(`statuses (null: closed without an answer): ${seen}`);
+      assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures; statuses ${seen}`);
+      assert.ok((statuses.get(200) || 0) > BACKEND_CASES / 5, `200s: ${seen}`);
+      assert.ok((statuses.get(502) || 0) + (statuses.get(504) || 0) > 0, `502s and 504s: ${seen}`);
+    },
+  );
+
+  test(
+    'afterwards: still serving, no sanitizer report, a clean stop, a usage row for every LLM call',
+    { timeout: 60000 },
+    async () => {
+      await checkAfterwards(s, BACKEND_CASES / 2);
     },
   );
 });
