@@ -89,6 +89,7 @@ subscriptions:
       assert.doesNotMatch(res.raw, /^HTTP\/1\.1 1\d\d/, `${marker}: no 1xx relayed`);
       assert.equal(res.json.usage.total_tokens, 3);
       assert.equal(res.headers['x-spillway-attempts'], 'odd:200');
+      assert.equal(res.headers.link, undefined, `${marker}: the 103's fields are not the answer's`);
     }
   });
 
