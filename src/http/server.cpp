@@ -199,7 +199,8 @@ class Session final : public ResponseWriter {
   bool close_after_ = false;
   bool responded_ = false;
   bool streaming_ = false;
-  bool bodiless_ = false;  // the stream begun is of a status without a body: chunks are not written
+  bool bodiless_ = false;  // the stream begun has no content (its status, or HEAD): chunks are not written
+  bool head_request_ = false;  // the request is a HEAD: its answer carries no content
   bool gone_ = false;
   detail::ReadDeadlines::Entry read_deadline_;  // after stream_: disarmed before the socket goes
 };
@@ -241,6 +242,7 @@ net::awaitable<void> Session::run() {
     } in_flight{worker_};
 
     responded_ = streaming_ = bodiless_ = gone_ = close_after_ = false;
+    head_request_ = request_.method == "HEAD";
     version_ = parser.version();
     keep_alive_ = parser.keep_alive();
     if (const auto length = parser.content_length(); length && *length > limits.max_body) {
@@ -354,8 +356,11 @@ net::awaitable<bool> Session::send(Response response) {
   const bool bodiless = bodiless_status(response.status);
   write_head(response.status, response.headers,
              bodiless ? std::nullopt : std::optional<std::uint64_t>(response.body.size()));
+  // The answer to a HEAD has the head a GET would get and never content (RFC 9110, 9.3.2): a client reads
+  // none, so bytes sent would be taken for the start of the connection's next answer.
+  const bool content = !bodiless && !head_request_;
   const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
-                                                 bodiless ? net::const_buffer() : net::buffer(response.body)};
+                                                 content ? net::buffer(response.body) : net::const_buffer()};
   const boost::system::error_code ec = co_await write_all(buffers);
   co_return !write_failed(ec);
 }
@@ -390,8 +395,9 @@ net::awaitable<bool> Session::begin_stream(int status, const HeaderList& headers
   streaming_ = true;
   if (gone_) co_return false;
   write_head(status, headers, std::nullopt);
-  if (bodiless_status(status)) {
-    // A backend's 204 or 304: the head is the whole answer, whatever else the backend sent.
+  if (bodiless_status(status) || head_request_) {
+    // A backend's 204 or 304, or the answer to a HEAD: the head is the whole answer, whatever else the
+    // backend sent.
     bodiless_ = true;
     const boost::system::error_code ec = co_await write_all(net::buffer(head_));
     co_return !write_failed(ec);

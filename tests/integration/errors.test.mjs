@@ -170,13 +170,16 @@ describe('gateway errors', () => {
       await conn.waitFor((c) => responses(c.received).length >= 2, 5000, 'two pipelined responses');
       const third = request('c'.repeat(400));
       const headEnd = third.indexOf('\r\n\r\n') + 4;
-      await conn.write(third.subarray(0, headEnd + 7));  // the head and the first bytes of the body
-      await new Promise((resolve) => setTimeout(resolve, 50));  // so that the rest comes in a later read
+      await conn.write(third.subarray(0, headEnd + 7)); // the head and the first bytes of the body
+      await new Promise((resolve) => setTimeout(resolve, 50)); // so that the rest comes in a later read
       await conn.write(third.subarray(headEnd + 7));
       await conn.waitFor((c) => responses(c.received).length >= 3, 5000, 'the third response');
       const all = responses(conn.received);
       assert.equal(all.length, 3, conn.received.toString('latin1').slice(0, 500));
-      assert.deepEqual(all.map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(
+        all.map((r) => r.status),
+        [200, 200, 200],
+      );
       const prompts = all.map((r) => r.json.usage.prompt_tokens);
       assert.ok(prompts[0] < prompts[1] && prompts[1] < prompts[2], `answered out of order: ${prompts}`);
       assert.equal(conn.closed, false);
@@ -208,7 +211,11 @@ describe('gateway errors', () => {
         const ms = Date.now() - started;
         assert.ok(ms >= 900 && ms < 2500, `${what}: closed after ${ms} ms, client_idle is 1s`);
         if (bytes === request) {
-          assert.equal(conn.parser.status, 200, `${what}: answered before (${conn.received.toString('latin1').slice(0, 200)})`);
+          assert.equal(
+            conn.parser.status,
+            200,
+            `${what}: answered before (${conn.received.toString('latin1').slice(0, 200)})`,
+          );
         } else {
           assert.equal(conn.received.length, 0, `${what}: nothing is answered`);
         }
@@ -222,6 +229,38 @@ describe('gateway errors', () => {
       body: { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] },
     });
     assert.equal(res.status, 200);
+  });
+
+  test('an answer to HEAD has no content: the next answer on the connection starts right after its head', async () => {
+    for (const [port, first, second] of [
+      [stack.gateway.port, 'HEAD /openai/v1/chat/completions', 'GET /openai/v1/models'],
+      [stack.gateway.adminPort, 'HEAD /metrics', 'GET /healthz'],
+    ]) {
+      const conn = await rawConnect(port);
+      try {
+        const key = `api-key: ${stack.keys.TEAM_A_KEY}\r\n`;
+        await conn.write(`${first} HTTP/1.1\r\nhost: x\r\n${key}\r\n${second} HTTP/1.1\r\nhost: x\r\n${key}\r\n`);
+        await conn.waitFor(
+          (c) => (c.received.toString('latin1').match(/HTTP\/1\.1 \d{3}/g) || []).length >= 2,
+          5000,
+          'two answers',
+        );
+        const text = conn.received.toString('latin1');
+        const headEnd = text.indexOf('\r\n\r\n') + 4;
+        assert.match(
+          text.slice(0, headEnd),
+          /^HTTP\/1\.1 (200|405) [^\r]*\r\n[\s\S]*content-length: \d+\r\n/,
+          `${first}: ${text.slice(0, 300)}`,
+        );
+        assert.match(
+          text.slice(headEnd),
+          /^HTTP\/1\.1 200 /,
+          `${first}: no content before the next answer: ${text.slice(headEnd, headEnd + 80)}`,
+        );
+      } finally {
+        conn.destroy();
+      }
+    }
   });
 
   test('malformed HTTP on a raw socket -> 400 or closed, and the gateway keeps serving', async () => {
