@@ -249,6 +249,12 @@ net::awaitable<void> Session::run() {
       co_await reject(ProtocolError::kBodyTooLarge, "");
       break;
     }
+    // An HTTP/1.1 request without a Host field is malformed (RFC 9112, 3.2): a 400, as nginx answers.
+    if (version_ >= 11 && std::none_of(request_.headers.begin(), request_.headers.end(),
+                                       [](const auto& h) { return h.first == "host"; })) {
+      co_await reject(ProtocolError::kMalformed, "no Host header");
+      break;
+    }
     if (beast::iequals(find_header(request_.headers, "expect"), "100-continue") && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const net::const_buffer buffer = net::buffer(kContinue.data(), kContinue.size());

@@ -271,6 +271,7 @@ describe('gateway errors', () => {
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n',
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
       'GET / HTTP/9.9\r\nhost: x\r\n\r\n',
+      'GET /openai/v1/models HTTP/1.1\r\n\r\n', // HTTP/1.1 without a Host field
     ];
     for (const p of payloads) {
       const r = await rawExchange(port, Buffer.from(p, 'latin1'), { timeoutMs: 5000 });
