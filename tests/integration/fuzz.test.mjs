@@ -1,13 +1,17 @@
-// Bad input, generated: a seeded stream of malformed and odd requests (mutated JSON bodies, broken
-// framing, strange heads and targets) against the real gateway with the default policies on (key auth,
-// token limit with the prompt estimate, token metrics by user hash, the usage log) in front of two mocks.
-// Every answer must be a whole HTTP response (or a closed connection), never a 500, an error in the OpenAI
-// shape, and free of secrets; afterwards the gateway still serves, its stderr holds no sanitizer report
-// (run it with SPILLWAY_BIN pointing at an -DSPILLWAY_SANITIZE=address,undefined build), it stops cleanly
-// on SIGTERM, and the usage log holds a row for every LLM call in the access log.
+// Bad input, generated, against the real gateway with the default policies on (key auth, token limit with
+// the prompt estimate, token metrics by user hash, the usage log):
+//   - a seeded stream of malformed and odd requests (mutated JSON bodies, broken framing, strange heads and
+//     targets) in front of two mocks: every answer a whole HTTP response (or a closed connection), never a
+//     500, errors in the OpenAI shape, no secrets;
+//   - a backend that answers badly (odd usage, broken SSE and framing, bad heads, 1xx, stalls, resets):
+//     the client always gets an answer (or the relayed part of one), the gateway's 502/504 in the OpenAI
+//     shape, never a status HTTP does not define.
+// Afterwards the gateway still serves, its stderr holds no sanitizer report (run it with SPILLWAY_BIN
+// pointing at an -DSPILLWAY_SANITIZE=address,undefined build), it stops cleanly on SIGTERM, no raw user id
+// left the process, and the usage log holds a row for every LLM call in the access log.
 //
-// FUZZ_SEED (default 20261207) and FUZZ_CASES (default 600) pick the inputs; a failure names the seed and
-// the case, so it can be replayed.
+// FUZZ_SEED (default 20261207) and FUZZ_CASES (default 600; the backend gets half as many) pick the inputs;
+// a failure names the seed and the case, so it can be replayed.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
