@@ -255,6 +255,15 @@ net::awaitable<void> Session::run() {
       co_await reject(ProtocolError::kMalformed, "no Host header");
       break;
     }
+    // A transfer coding other than chunked alone (gzip, or chunked after another): the body's end cannot
+    // be found (RFC 9112, 6.3; it was read as empty, and its bytes as the next request). A 400, and the
+    // connection closes.
+    if (std::any_of(request_.headers.begin(), request_.headers.end(), [](const auto& h) {
+          return h.first == "transfer-encoding" && !beast::iequals(h.second, "chunked");
+        })) {
+      co_await reject(ProtocolError::kMalformed, "unsupported transfer-encoding");
+      break;
+    }
     if (beast::iequals(find_header(request_.headers, "expect"), "100-continue") && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const net::const_buffer buffer = net::buffer(kContinue.data(), kContinue.size());

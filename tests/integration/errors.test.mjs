@@ -272,6 +272,10 @@ describe('gateway errors', () => {
       'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
       'GET / HTTP/9.9\r\nhost: x\r\n\r\n',
       'GET /openai/v1/models HTTP/1.1\r\n\r\n', // HTTP/1.1 without a Host field
+      // A transfer coding the gateway cannot undo: the body's end is unknown, so the bytes after the head
+      // must not be read as a next request (a GET of the model list here).
+      'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip\r\n\r\nGET /openai/v1/models HTTP/1.1\r\nhost: x\r\n\r\n',
+      'POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
     ];
     for (const p of payloads) {
       const r = await rawExchange(port, Buffer.from(p, 'latin1'), { timeoutMs: 5000 });
@@ -281,6 +285,17 @@ describe('gateway errors', () => {
       );
       if (r.status === 400) {
         assertErrorBody({ status: r.status, json: r.json, body: r.body });
+      }
+      // The connection closes after such an answer (client_idle is 1 s here: a connection left open would
+      // close later, after answering whatever followed the malformed head).
+      const conn = await rawConnect(port);
+      try {
+        await conn.write(Buffer.from(p, 'latin1'));
+        await conn.waitFor((c) => c.closed, 5000, 'the close');
+        const answers = conn.received.toString('latin1').match(/HTTP\/1\.1 \d{3}/g) || [];
+        assert.ok(answers.length <= 1, `one answer at most to ${JSON.stringify(p.slice(0, 60))}: ${answers}`);
+      } finally {
+        conn.destroy();
       }
     }
     // Still serving, on a raw connection and via fetch.
