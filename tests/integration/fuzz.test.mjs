@@ -263,9 +263,9 @@ function generate(r, port, key) {
   if (r.chance(0.03)) body = Buffer.alloc(70 * 1024, 0x61); // over max_body
   let label = `${method} ${target.slice(0, 80)}`;
   if (r.chance(0.1)) {
-    headers['transfer-encoding'] = 'chunked';
+    headers['transfer-encoding'] = r.chance(0.8) ? 'chunked' : r.pick(['gzip', 'gzip, chunked', 'identity', 'CHUNKED']);
     body = chunked(r, body);
-    label += ' chunked';
+    label += ` te ${headers['transfer-encoding']}`;
   } else if (r.chance(0.06)) {
     headers['content-length'] = r.pick([
       String(body.length + 5),
