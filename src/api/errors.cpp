@@ -121,6 +121,11 @@ ApiError body_too_large(std::size_t limit_bytes) {
               "Request body exceeds the limit of " + std::to_string(limit_bytes) + " bytes");
 }
 
+ApiError unsupported_content_encoding() {
+  return make(415, kInvalidRequest, "unsupported_content_encoding",
+              "Compressed request bodies (Content-Encoding) are not supported: send the JSON uncompressed");
+}
+
 ApiError bad_request_line(std::string_view detail) {
   std::string message = "Malformed HTTP request";
   if (!detail.empty()) {

@@ -33,7 +33,8 @@ ApiError unknown_route(std::string_view path);                            // 404
 ApiError unknown_model(std::string_view name);  // 404 / model_not_found (DeploymentNotFound)
 ApiError method_not_allowed(std::string_view method, std::string_view allowed);  // 405, sets `allow`
 ApiError body_too_large(std::size_t limit_bytes);                                // 413 / request_too_large
-ApiError bad_request_line(std::string_view detail);        // 400 / bad_request (malformed HTTP)
+ApiError unsupported_content_encoding();             // 415 / unsupported_content_encoding (a compressed body)
+ApiError bad_request_line(std::string_view detail);  // 400 / bad_request (malformed HTTP)
 ApiError backend_unavailable(std::string_view attempts);   // 502 / backend_unavailable
 ApiError backend_timeout(std::string_view attempts);       // 504 / backend_timeout
 ApiError bad_backend_response(std::string_view attempts);  // 502 / bad_backend_response

@@ -13,6 +13,7 @@
 #include "http/sse.h"
 #include "pipeline/reply.h"
 #include "proxy/access_log.h"
+#include "util/ascii.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -216,6 +217,13 @@ std::optional<pipeline::Reply> ProxyHandler::begin(const config::Config& cfg, pi
   ctx.route = std::move(std::get<api::Route>(routed));
   // The body is parsed once, here, so every policy reads ctx.fields.
   if (ctx.route.op != api::Operation::kModels) {
+    // A compressed body can be neither read for its model nor forwarded after an edit with its coding
+    // still named (the backend would decode plain JSON): refused, after authentication like a bad body.
+    if (const std::string_view coding = http::find_header(request.headers, "content-encoding");
+        !coding.empty() && !util::ascii_iequals(coding, "identity")) {
+      body_error = std::make_unique<api::ApiError>(api::errors::unsupported_content_encoding());
+      return std::nullopt;
+    }
     auto inspected = api::inspect_body(request.body, ctx.route);
     if (auto* error = std::get_if<api::ApiError>(&inspected)) {
       body_error = std::make_unique<api::ApiError>(std::move(*error));

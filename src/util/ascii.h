@@ -11,6 +11,15 @@ namespace spillway::util {
 
 inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
 
+// Whether `a` and `b` are the same bytes but for ASCII case (header values such as codings).
+inline bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
 // The value of a lower-case hex digit (hex as this gateway writes it); -1 for any other byte, A-F included.
 constexpr int lower_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import zlib from 'node:zlib';
 
 import { buildRequest, closedPort, http, rawConnect, rawExchange } from './lib/harness.mjs';
 import { assertErrorBody, assertNoSecrets, authHeaders, requestsWith, secret, startStack } from './lib/stack.mjs';
@@ -39,6 +40,30 @@ describe('gateway errors', () => {
     });
     assertErrorBody(res, { status: 400 });
     ok(res);
+  });
+
+  test('a compressed body (content-encoding) -> 415 after authentication; identity is plain', async () => {
+    const marker = `ce-${Date.now()}`;
+    const body = { model: 'gpt-mini', max_tokens: 1, messages: [{ role: 'user', content: marker }] };
+    for (const coding of ['gzip', 'br', 'GZIP']) {
+      const res = await http(`${gw()}/openai/v1/chat/completions`, {
+        headers: authHeaders(stack, { 'content-encoding': coding }),
+        body: zlib.gzipSync(JSON.stringify(body)),
+      });
+      assertErrorBody(res, { status: 415, code: 'unsupported_content_encoding' });
+      ok(res);
+    }
+    assert.equal((await requestsWith(stack.oai, marker)).length, 0, 'nothing compressed reached the backend');
+    const anon = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: { 'content-encoding': 'gzip' },
+      body: zlib.gzipSync(JSON.stringify(body)),
+    });
+    assertErrorBody(anon, { status: 401 });
+    const plain = await http(`${gw()}/openai/v1/chat/completions`, {
+      headers: authHeaders(stack, { 'content-encoding': 'identity' }),
+      body,
+    });
+    assert.equal(plain.status, 200, plain.text);
   });
 
   test('missing model (OpenAI shape) -> 400', async () => {

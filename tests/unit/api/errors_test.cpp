@@ -69,6 +69,7 @@ TEST(ErrorsTest, StatusTypeAndCodeOfEveryError) {
       {errors::unknown_model("gpt-x"), 404, "invalid_request_error", "model_not_found"},
       {errors::method_not_allowed("GET", "POST"), 405, "invalid_request_error", "method_not_allowed"},
       {errors::body_too_large(4194304), 413, "invalid_request_error", "request_too_large"},
+      {errors::unsupported_content_encoding(), 415, "invalid_request_error", "unsupported_content_encoding"},
       {errors::bad_request_line("bad header"), 400, "invalid_request_error", "bad_request"},
       {errors::backend_unavailable("a:connect_refused"), 502, "api_error", "backend_unavailable"},
       {errors::backend_timeout("a:timeout"), 504, "api_error", "backend_timeout"},

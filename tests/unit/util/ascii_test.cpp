@@ -25,6 +25,17 @@ TEST(Ascii, AssignLowerMatchesTheBytewiseDefinition) {
   }
 }
 
+TEST(Ascii, IequalsFoldsAsciiCaseOnly) {
+  EXPECT_TRUE(ascii_iequals("identity", "IDENTITY"));
+  EXPECT_TRUE(ascii_iequals("", ""));
+  EXPECT_FALSE(ascii_iequals("gzip", "identity"));
+  EXPECT_FALSE(ascii_iequals("identity", "identit"));
+  EXPECT_FALSE(ascii_iequals("identity ", "identity"));
+  // Only A-Z fold: bytes that differ by 0x20 elsewhere are different.
+  EXPECT_FALSE(ascii_iequals("@", "`"));
+  EXPECT_FALSE(ascii_iequals("\xC9", "\xE9"));
+}
+
 TEST(Ascii, AssignLowerOnHeaderNames) {
   std::string out;
   assign_ascii_lower(out, "Content-Type");
