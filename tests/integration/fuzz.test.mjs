@@ -257,6 +257,7 @@ function generate(r, port, key) {
   if (r.chance(0.1)) headers['x-request-id'] = r.pick(['abc', '0'.repeat(32), 'x'.repeat(300), 'é']);
   if (r.chance(0.05)) headers['content-type'] = r.pick(['text/plain', 'application/json; charset=latin1', '']);
   if (r.chance(0.05)) headers.expect = '100-continue';
+  if (r.chance(0.03)) headers['content-encoding'] = r.pick(['gzip', 'identity', 'br, gzip', '']);
   if (r.chance(0.05)) headers.accept = 'text/event-stream';
   let body = Buffer.from(JSON.stringify(r.chance(0.6) ? mutateJson(r, t.body) : t.body));
   if (r.chance(0.35)) body = mutateBytes(r, body);
