@@ -249,18 +249,24 @@ net::awaitable<void> Session::run() {
       co_await reject(ProtocolError::kBodyTooLarge, "");
       break;
     }
-    // An HTTP/1.1 request without a Host field is malformed (RFC 9112, 3.2): a 400, as nginx answers.
-    if (version_ >= 11 && std::none_of(request_.headers.begin(), request_.headers.end(),
-                                       [](const auto& h) { return h.first == "host"; })) {
+    // An HTTP/1.1 request without a Host field is malformed (RFC 9112, 3.2): a 400, as nginx answers. So is
+    // a transfer coding other than chunked alone (gzip, or chunked after another): the body's end cannot be
+    // found (RFC 9112, 6.3; it was read as empty, and its bytes as the next request). The connection
+    // closes. One pass over the fields, their lengths compared first.
+    bool has_host = false;
+    bool other_coding = false;
+    for (const auto& [name, value] : request_.headers) {
+      if (name.size() == 4 && name == "host") {
+        has_host = true;
+      } else if (name.size() == 17 && name == "transfer-encoding" && !beast::iequals(value, "chunked")) {
+        other_coding = true;
+      }
+    }
+    if (version_ >= 11 && !has_host) {
       co_await reject(ProtocolError::kMalformed, "no Host header");
       break;
     }
-    // A transfer coding other than chunked alone (gzip, or chunked after another): the body's end cannot
-    // be found (RFC 9112, 6.3; it was read as empty, and its bytes as the next request). A 400, and the
-    // connection closes.
-    if (std::any_of(request_.headers.begin(), request_.headers.end(), [](const auto& h) {
-          return h.first == "transfer-encoding" && !beast::iequals(h.second, "chunked");
-        })) {
+    if (other_coding) {
       co_await reject(ProtocolError::kMalformed, "unsupported transfer-encoding");
       break;
     }

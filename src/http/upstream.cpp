@@ -254,9 +254,9 @@ class Exchange final : public UpstreamExchange {
   net::awaitable<boost::system::error_code> read_head(std::chrono::milliseconds first_byte,
                                                       bool& total_armed) {
     total_armed = arm_read(*conn_, first_byte, deadline_);
-    // Interim responses (100 Continue, 103 Early Hints) come before the final one, within the same time
-    // (read on the coarse clock: no clock call per request for what is rare).
-    const Clock::time_point first_byte_end = coarse_now() + first_byte;
+    // Interim responses (100 Continue, 103 Early Hints) come before the final one, which must come within
+    // `first_byte` of the first of them (the clock is read only then: none per ordinary request).
+    Clock::time_point final_by{};
     for (int interim = 0;; ++interim) {
       const boost::system::error_code rec = co_await read_from(*conn_, [&](auto& s) {
         return detail::read_until(s, conn_->buffer, parser_, detail::HeaderDone{});
@@ -266,7 +266,8 @@ class Exchange final : public UpstreamExchange {
       status_ = parser_.status();
       if (status_ < 100 || status_ >= 200 || status_ == 101 || interim == kMaxInterim) break;
       parser_.next_message();
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(first_byte_end - coarse_now());
+      if (interim == 0) final_by = coarse_now() + first_byte;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(final_by - coarse_now());
       total_armed = arm_read(*conn_, std::max(left, std::chrono::milliseconds(0)), deadline_);
     }
     // What a client could not take: no final status (a 1xx, a protocol switch nobody asked for) or none
