@@ -374,12 +374,10 @@ void Session::write_head(int status, const HeaderList& headers, std::optional<st
 net::awaitable<bool> Session::send(Response response) {
   responded_ = true;
   if (gone_) co_return false;
-  const bool bodiless = bodiless_status(response.status);
-  write_head(response.status, response.headers,
-             bodiless ? std::nullopt : std::optional<std::uint64_t>(response.body.size()));
+  write_head(response.status, response.headers, response.body.size());  // no length for a bodiless status
   // The answer to a HEAD has the head a GET would get and never content (RFC 9110, 9.3.2): a client reads
   // none, so bytes sent would be taken for the start of the connection's next answer.
-  const bool content = !bodiless && !head_request_;
+  const bool content = !bodiless_status(response.status) && !head_request_;
   const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
                                                  content ? net::buffer(response.body) : net::const_buffer()};
   const boost::system::error_code ec = co_await write_all(buffers);
