@@ -21,8 +21,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { rng as seededRng } from '../../bench/tokenizer/corpus.mjs';
-import { buildRequest, delay, http, makeTempDir, rawExchange, startGateway, startMock } from './lib/harness.mjs';
-import { assertErrorBody, secret } from './lib/stack.mjs';
+import { buildRequest, delay, http, makeTempDir, rawExchange } from './lib/harness.mjs';
+import { assertErrorBody, secret, startStack } from './lib/stack.mjs';
 
 const SEED = Number(process.env.FUZZ_SEED || 20261207) >>> 0;
 const CASES = Math.min(20000, Math.max(1, Number(process.env.FUZZ_CASES || 600)));
@@ -295,57 +295,42 @@ function generate(r, port, key) {
   return { bytes, label };
 }
 
-// The gateway with the default policies in front of the two mocks (pools gpt-4o and gpt-mini) and of
-// `evilUrl`, if given (pool evil: one attempt, no breaker, so that every request reaches it once).
+// The standard stack (lib/stack.mjs: two mocks, pools gpt-4o and gpt-mini) with the default policies on, and
+// `evilUrl`, if given, as pool evil (one attempt, no breaker, so that every request reaches it once).
 async function startSetup(evilUrl) {
-  const keys = {
-    AZ_KEY: secret('az'),
-    OAI_KEY: secret('oai'),
-    EVIL_KEY: secret('evil'),
-    TEAM_A_KEY: secret('team-a'),
-    HASH_KEY: secret('hash'),
-  };
-  const s = { keys, dir: await makeTempDir('spillway-fuzz-') };
-  s.stop = async () => {
-    await Promise.allSettled([s.gw?.stop(), s.az?.stop(), s.oai?.stop()]);
-    await fs.rm(s.dir, { recursive: true, force: true });
-  };
+  const dir = await makeTempDir('spillway-fuzz-');
+  let s;
   try {
-    s.az = await startMock({ name: 'mock-az', apiKey: keys.AZ_KEY });
-    s.oai = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
-    const evil = evilUrl
-      ? {
-          backend: `  evil: { url: ${evilUrl}, kind: openai, auth: { bearer_env: EVIL_KEY } }\n`,
-          pool: `  evil: { members: [ { backend: evil } ], retry: { max_attempts: 1 }, circuit_breaker: { enabled: false } }\n`,
-        }
-      : { backend: '', pool: '' };
-    const config = `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, workers: 2, max_body: 64KiB,
-          timeouts: { connect: 1s, first_byte: 1s, idle: 1s, total: 10s, client_idle: 1s, drain: 5s } }
-state: { store: memory }
-usage_log: { sqlite: ${s.dir}/usage.db }
+    s = await startStack({
+      timeouts: '{ connect: 1s, first_byte: 1s, idle: 1s, total: 10s, client_idle: 1s, drain: 5s }',
+      setup: async () => ({
+        extraBackends: evilUrl ? `  evil: { url: ${evilUrl}, kind: openai, auth: { bearer_env: EVIL_KEY } }\n` : '',
+        extraPools: evilUrl
+          ? '  evil: { members: [ { backend: evil } ], retry: { max_attempts: 1 }, circuit_breaker: { enabled: false } }\n'
+          : '',
+        workers: 2,
+        product: 'standard',
+        sections: `usage_log: { sqlite: ${dir}/usage.db }
 identity: { user_id: [ "header:x-user-id" ], user_hash_key_env: HASH_KEY }
-backends:
-  az:  { url: ${s.az.url}, kind: azure-openai, auth: { api_key_env: AZ_KEY } }
-  oai: { url: ${s.oai.url}, kind: openai, auth: { bearer_env: OAI_KEY } }
-${evil.backend}pools:
-  gpt-4o:  { members: [ { backend: az, deployment: gpt-4o-dep } ] }
-  gpt-mini: { members: [ { backend: oai, model: gpt-4o-mini-2024 } ] }
-${evil.pool}apis:
-  - { name: foundry, prefix: /foundry, shape: azure-openai }
-  - { name: openai,  prefix: /openai,  shape: openai }
-subscriptions:
-  team-a: { key_env: TEAM_A_KEY, product: standard, tags: { team: a } }
 products:
   standard:
     token_limit: { counter: subscription, tokens_per_minute: 100000000, estimate_prompt_tokens: true }
 policies:
   token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash] }
-`;
-    s.gw = await startGateway({ config, env: keys });
+`,
+        env: { EVIL_KEY: secret('evil'), HASH_KEY: secret('hash') },
+      }),
+    });
   } catch (e) {
-    await s.stop();
+    await fs.rm(dir, { recursive: true, force: true });
     throw e;
   }
+  const stopStack = s.stop;
+  s.dir = dir;
+  s.stop = async () => {
+    await stopStack();
+    await fs.rm(dir, { recursive: true, force: true });
+  };
   return s;
 }
 

@@ -11,10 +11,22 @@ export function secret(label) {
   return `${label}-${randomBytes(12).toString('hex')}`;
 }
 
-// Extra backends/pools are YAML lines (already indented by two spaces) appended to their sections.
-export function gatewayConfig({ azUrl, oaiUrl, maxBody = '64KiB', extraBackends = '', extraPools = '', timeouts } = {}) {
+// Extra backends/pools are YAML lines (already indented by two spaces) appended to their sections; `sections`
+// are top-level YAML sections appended at the end; `product` names team-a's product; `workers` sets
+// server.workers.
+export function gatewayConfig({
+  azUrl,
+  oaiUrl,
+  maxBody = '64KiB',
+  extraBackends = '',
+  extraPools = '',
+  timeouts,
+  workers,
+  product,
+  sections = '',
+} = {}) {
   const t = timeouts || '{ connect: 1s, first_byte: 1s, idle: 1s, total: 10s, drain: 5s }';
-  return `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, max_body: ${maxBody},
+  return `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, ${workers ? `workers: ${workers}, ` : ''}max_body: ${maxBody},
           timeouts: ${t} }
 backends:
   az:  { url: ${azUrl}, kind: azure-openai, auth: { api_key_env: AZ_KEY } }
@@ -26,13 +38,14 @@ ${extraPools}apis:
   - { name: foundry, prefix: /foundry, shape: azure-openai }
   - { name: openai,  prefix: /openai,  shape: openai }
 subscriptions:
-  team-a: { key_env: TEAM_A_KEY, tags: { team: a } }
-`;
+  team-a: { key_env: TEAM_A_KEY, ${product ? `product: ${product}, ` : ''}tags: { team: a } }
+${sections}`;
 }
 
 // Starts mocks A (azure, name "mock-az") and B (openai, name "mock-oai") and a gateway.
 // `setup(stack)` runs after the two mocks started (e.g. to start more) and may return
-// {extraBackends, extraPools, env} for the config and the gateway's environment.
+// {extraBackends, extraPools, workers, product, sections, env} for the config and the gateway's environment;
+// the values of `env` count among stack.keys and stack.secrets.
 export async function startStack({ mockOptions = {}, setup, maxBody, timeouts } = {}) {
   const keys = { AZ_KEY: secret('az'), OAI_KEY: secret('oai'), TEAM_A_KEY: secret('team-a') };
   const stack = { keys, secrets: Object.values(keys), mocks: [], gateway: null };
@@ -50,7 +63,9 @@ export async function startStack({ mockOptions = {}, setup, maxBody, timeouts } 
     const extra = setup ? await setup(stack) : {};
     const config = gatewayConfig({ azUrl: stack.az.url, oaiUrl: stack.oai.url, maxBody, timeouts, ...extra });
     stack.config = config;
-    stack.gateway = await startGateway({ config, env: { ...keys, ...(extra.env || {}) } });
+    Object.assign(keys, extra.env || {});
+    stack.secrets = Object.values(keys);
+    stack.gateway = await startGateway({ config, env: keys });
     stack.gw = stack.gateway;
   } catch (e) {
     await stack.stop();
