@@ -79,9 +79,15 @@ std::shared_ptr<const proxy::Gateway> build_gateway(config::Config config) {
     auto request_limit =
         std::make_unique<limits::RequestLimitPolicy>(cfg.subscriptions, cfg.products, store, clock);
     if (request_limit->active()) policies.push_back(std::move(request_limit));
-    auto token_limit = std::make_unique<limits::TokenLimitPolicy>(cfg.subscriptions, cfg.products, store,
-                                                                  clock, limits::default_prompt_estimator());
-    if (token_limit->active()) policies.push_back(std::move(token_limit));
+    // Large bodies' prompt estimates are counted off the workers (its thread starts with the first);
+    // the counts still queued finish after the workers have stopped, before their event loops go.
+    auto offload = std::make_shared<limits::EstimateOffload>();
+    auto token_limit = std::make_unique<limits::TokenLimitPolicy>(
+        cfg.subscriptions, cfg.products, store, clock, limits::default_prompt_estimator(), offload);
+    if (token_limit->active()) {
+      policies.push_back(std::move(token_limit));
+      gateway->on_shutdown.push_back([offload] { offload->finish(); });
+    }
   }
   if (gateway->config.policies.headers) {
     policies.push_back(std::make_unique<telemetry::HeadersPolicy>(*gateway->config.policies.headers));

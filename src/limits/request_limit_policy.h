@@ -24,7 +24,7 @@ class RequestLimitPolicy final : public pipeline::Policy {
 
   // pipeline::Policy
   std::string_view name() const override { return "request_limit"; }
-  bool needs_io() const override { return store_->needs_io(); }
+  bool needs_io(const pipeline::RequestContext&) const override { return store_->needs_io(); }
   std::optional<pipeline::Reply> on_request(pipeline::RequestContext& ctx) override;
   boost::asio::awaitable<std::optional<pipeline::Reply>> on_request_async(
       pipeline::RequestContext& ctx) override;

@@ -26,39 +26,56 @@ int64_t seconds_since_epoch(SystemTime t) {
 TokenLimitPolicy::TokenLimitPolicy(const std::map<std::string, config::Subscription>& subscriptions,
                                    const std::map<std::string, config::Product>& products,
                                    std::shared_ptr<state::Store> store, const util::Clock& clock,
-                                   std::shared_ptr<const PromptEstimator> estimator)
+                                   std::shared_ptr<const PromptEstimator> estimator,
+                                   std::shared_ptr<EstimateOffload> offload)
     : index_(subscriptions, products, &config::Subscription::token_limit, &config::Product::token_limit),
       store_(std::move(store)),
       clock_(clock),
-      estimator_(std::move(estimator)) {}
+      estimator_(std::move(estimator)),
+      offload_(std::move(offload)) {}
 
-bool TokenLimitPolicy::prepare(pipeline::RequestContext& ctx, Plan& plan) const {
+bool TokenLimitPolicy::offloads(const pipeline::RequestContext& ctx) const {
+  return offload_ && ctx.request && ctx.request->body.size() >= EstimateOffload::kMinBytes;
+}
+
+bool TokenLimitPolicy::needs_io(const pipeline::RequestContext& ctx) const {
+  return store_->needs_io() || offloads(ctx);
+}
+
+const config::TokenLimitSettings* TokenLimitPolicy::limiting(pipeline::RequestContext& ctx) const {
   const config::TokenLimitSettings* settings = index_.find(ctx.subscription);
-  if (!settings || !is_limited_operation(ctx) || !ensure_fields(ctx)) return false;
-  plan.settings = settings;
+  if (!settings || !is_limited_operation(ctx) || !ensure_fields(ctx)) return nullptr;
+  return settings;
+}
+
+int64_t TokenLimitPolicy::prompt_tokens(const pipeline::RequestContext& ctx,
+                                        const config::TokenLimitSettings& settings) const {
+  if (!settings.estimate_prompt_tokens || !ctx.request) return 0;
+  const std::string_view model = ctx.fields.model.empty() ? std::string_view(ctx.pool) : ctx.fields.model;
+  return estimator_->estimate(model, api::operation_name(ctx.route.op), ctx.request->body,
+                              ctx.fields.document.get());
+}
+
+bool TokenLimitPolicy::prepare(pipeline::RequestContext& ctx, const config::TokenLimitSettings& settings,
+                               int64_t prompt, Plan& plan) const {
+  plan.settings = &settings;
   const api::Operation op = ctx.route.op;
-  int64_t prompt = 0;
-  if (settings->estimate_prompt_tokens && ctx.request) {
-    const std::string_view model = ctx.fields.model.empty() ? std::string_view(ctx.pool) : ctx.fields.model;
-    prompt =
-        estimator_->estimate(model, api::operation_name(op), ctx.request->body, ctx.fields.document.get());
-  }
   plan.requested =
-      token_reservation(*settings, prompt, ctx.fields.max_tokens, op != api::Operation::kEmbeddings);
+      token_reservation(settings, prompt, ctx.fields.max_tokens, op != api::Operation::kEmbeddings);
 
   const SystemTime now = clock_.system_now();
   pipeline::LimitsState& l = ctx.limits;
   l.reserved_at = now;
   const CounterSubject subject = counter_subject(ctx);
-  if (settings->quota) {
-    plan.period = quota_period_bounds(settings->quota_period, now);
+  if (settings.quota) {
+    plan.period = quota_period_bounds(settings.quota_period, now);
     l.quota_key = "quota:";
-    l.quota_key += quota_period_name(settings->quota_period);
+    l.quota_key += quota_period_name(settings.quota_period);
     l.quota_key += '@';
     l.quota_key += std::to_string(seconds_since_epoch(plan.period.start));
     l.quota_key += ':';
-    append_counter_key(l.quota_key, settings->counter, subject);
-    l.quota_limit = *settings->quota;
+    append_counter_key(l.quota_key, settings.counter, subject);
+    l.quota_limit = *settings.quota;
     l.quota_tokens = capped(plan.requested, l.quota_limit);
     l.quota_expires = plan.period.end;
     plan.charges[plan.count++] = state::Charge{.type = state::CounterType::kQuota,
@@ -67,10 +84,10 @@ bool TokenLimitPolicy::prepare(pipeline::RequestContext& ctx, Plan& plan) const 
                                                .limit = l.quota_limit,
                                                .expires = l.quota_expires};
   }
-  if (settings->tokens_per_minute) {
+  if (settings.tokens_per_minute) {
     l.window_key = "tpm:";
-    append_counter_key(l.window_key, settings->counter, subject);
-    l.window_limit = *settings->tokens_per_minute;
+    append_counter_key(l.window_key, settings.counter, subject);
+    l.window_limit = *settings.tokens_per_minute;
     l.window_tokens = capped(plan.requested, l.window_limit);
     plan.charges[plan.count++] = state::Charge{.type = state::CounterType::kWindow,
                                                .key = l.window_key,
@@ -120,8 +137,10 @@ std::optional<pipeline::Reply> TokenLimitPolicy::finish(pipeline::RequestContext
 }
 
 std::optional<pipeline::Reply> TokenLimitPolicy::on_request(pipeline::RequestContext& ctx) {
+  const config::TokenLimitSettings* settings = limiting(ctx);
+  if (!settings) return std::nullopt;
   Plan plan;
-  if (!prepare(ctx, plan)) return std::nullopt;
+  if (!prepare(ctx, *settings, prompt_tokens(ctx, *settings), plan)) return std::nullopt;
   const state::Reservation reservation =
       store_->reserve(std::span(plan.charges.data(), plan.count), ctx.limits.reserved_at);
   return finish(ctx, plan, reservation);
@@ -129,8 +148,17 @@ std::optional<pipeline::Reply> TokenLimitPolicy::on_request(pipeline::RequestCon
 
 boost::asio::awaitable<std::optional<pipeline::Reply>> TokenLimitPolicy::on_request_async(
     pipeline::RequestContext& ctx) {
+  const config::TokenLimitSettings* settings = limiting(ctx);
+  if (!settings) co_return std::nullopt;
+  int64_t prompt = 0;
+  if (settings->estimate_prompt_tokens && offloads(ctx)) {
+    // ctx (its body and parsed document) stays as it is while this coroutine waits.
+    prompt = co_await offload_->run([this, &ctx, settings] { return prompt_tokens(ctx, *settings); });
+  } else {
+    prompt = prompt_tokens(ctx, *settings);
+  }
   Plan plan;
-  if (!prepare(ctx, plan)) co_return std::nullopt;
+  if (!prepare(ctx, *settings, prompt, plan)) co_return std::nullopt;
   const std::span<const state::Charge> charges(plan.charges.data(), plan.count);
   const SystemTime now = ctx.limits.reserved_at;
   const state::Reservation reservation = co_await store_->reserve_async(charges, now);

@@ -8,6 +8,10 @@
 //
 // Response headers: x-ratelimit-remaining-tokens (window), x-quota-remaining-tokens (quota) and, once
 // settled before the head is sent (non-streamed), x-tokens-consumed.
+//
+// The prompt estimate of a body of EstimateOffload::kMinBytes or more is counted on the offload thread
+// (limits/estimate_offload.h), when the policy has one, so that the worker serves its other connections
+// meanwhile.
 
 #include <array>
 #include <map>
@@ -15,6 +19,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "limits/estimate_offload.h"
 #include "limits/policy_support.h"
 #include "limits/prompt_estimator.h"
 #include "limits/quota_period.h"
@@ -27,14 +32,16 @@ namespace spillway::limits {
 class TokenLimitPolicy final : public pipeline::Policy {
  public:
   // REQUIRES: subscriptions and products outlive the policy (they live in its config snapshot).
+  // `offload` may be null: every estimate is then counted on the worker.
   TokenLimitPolicy(const std::map<std::string, config::Subscription>& subscriptions,
                    const std::map<std::string, config::Product>& products,
                    std::shared_ptr<state::Store> store, const util::Clock& clock,
-                   std::shared_ptr<const PromptEstimator> estimator);
+                   std::shared_ptr<const PromptEstimator> estimator,
+                   std::shared_ptr<EstimateOffload> offload = nullptr);
 
   // pipeline::Policy
   std::string_view name() const override { return "token_limit"; }
-  bool needs_io() const override { return store_->needs_io(); }
+  bool needs_io(const pipeline::RequestContext& ctx) const override;
   std::optional<pipeline::Reply> on_request(pipeline::RequestContext& ctx) override;
   boost::asio::awaitable<std::optional<pipeline::Reply>> on_request_async(
       pipeline::RequestContext& ctx) override;
@@ -52,8 +59,16 @@ class TokenLimitPolicy final : public pipeline::Policy {
     std::size_t count = 0;
     PeriodBounds period;
   };
-  // Fills `plan` and the keys in ctx.limits; false when the request is not limited.
-  bool prepare(pipeline::RequestContext& ctx, Plan& plan) const;
+  // The settings that limit the request, or null.
+  const config::TokenLimitSettings* limiting(pipeline::RequestContext& ctx) const;
+  // The prompt tokens to reserve for the request under `settings`.
+  int64_t prompt_tokens(const pipeline::RequestContext& ctx,
+                        const config::TokenLimitSettings& settings) const;
+  // Whether the request's prompt estimate goes to the offload thread.
+  bool offloads(const pipeline::RequestContext& ctx) const;
+  // Fills `plan` and the keys in ctx.limits; false when nothing is charged.
+  bool prepare(pipeline::RequestContext& ctx, const config::TokenLimitSettings& settings, int64_t prompt,
+               Plan& plan) const;
   std::optional<pipeline::Reply> finish(pipeline::RequestContext& ctx, const Plan& plan,
                                         const state::Reservation& reservation) const;
   void settle(pipeline::RequestContext& ctx) const;
@@ -62,6 +77,7 @@ class TokenLimitPolicy final : public pipeline::Policy {
   std::shared_ptr<state::Store> store_;
   const util::Clock& clock_;
   std::shared_ptr<const PromptEstimator> estimator_;
+  std::shared_ptr<EstimateOffload> offload_;
 };
 
 }  // namespace spillway::limits

@@ -17,7 +17,7 @@ boost::asio::awaitable<std::optional<Reply>> Chain::run_request(RequestContext& 
     ++ran;
     // No co_await inside a conditional expression: GCC 12 miscompiles that (double destruction).
     std::optional<Reply> reply;
-    if (policy->needs_io()) {
+    if (policy->needs_io(ctx)) {
       reply = co_await policy->on_request_async(ctx);
     } else {
       reply = policy->on_request(ctx);

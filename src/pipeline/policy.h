@@ -21,7 +21,9 @@ class Policy {
  public:
   virtual ~Policy() = default;
   virtual std::string_view name() const = 0;
-  virtual bool needs_io() const { return false; }  // sync policies cost no coroutine frame
+  // Whether on_request_async runs for this request instead of on_request (sync policies cost no coroutine
+  // frame).
+  virtual bool needs_io(const RequestContext&) const { return false; }
   // Before the upstream call; a Reply answers now.
   virtual std::optional<Reply> on_request(RequestContext&) { return std::nullopt; }
   virtual boost::asio::awaitable<std::optional<Reply>> on_request_async(RequestContext& ctx);

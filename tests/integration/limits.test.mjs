@@ -2,9 +2,10 @@
 // than a limit, one subscription's limit does not touch another's, 429/403 bodies and headers.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { http, rawStream, startGateway, startMock } from './lib/harness.mjs';
+import { http, rawStream, startGateway, startMock, waitFor } from './lib/harness.mjs';
 import { assertErrorBody, secret } from './lib/stack.mjs';
 
 const TPM = 1000;
@@ -214,5 +215,77 @@ describe('token and request limits', () => {
       Object.values(keys).filter((k) => everything.includes(k)),
       [],
     );
+  });
+});
+
+// The tokenizer counts ordinary text at a few ns a byte, but a long run of letters with no space is one BPE
+// piece at about 200 ns a byte: 4 MiB of it is most of a second. Such a count runs on a thread of its own
+// ("spw-estimate"), and the worker serves its other connections meanwhile.
+describe('the prompt estimate of a large body', () => {
+  let oai;
+  let gateway;
+  const keys = { OAI_KEY: secret('oai'), TEAM_KEY: secret('team') };
+
+  before(async () => {
+    oai = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
+    gateway = await startGateway({
+      config: `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, workers: 1, max_body: 8MiB,
+          timeouts: { connect: 1s, first_byte: 5s, idle: 5s, total: 60s, drain: 5s } }
+backends:
+  oai: { url: ${oai.url}, kind: openai, auth: { bearer_env: OAI_KEY } }
+pools:
+  gpt-mini: { members: [ { backend: oai, model: gpt-4o-mini } ] }
+apis:
+  - { name: openai, prefix: /openai, shape: openai }
+subscriptions:
+  team: { key_env: TEAM_KEY, product: roomy }
+products:
+  roomy: { token_limit: { tokens_per_minute: 100000000, estimate_prompt_tokens: true } }
+`,
+      env: keys,
+    });
+  });
+  after(async () => {
+    await Promise.allSettled([gateway?.stop(), oai?.stop()].filter(Boolean));
+  });
+
+  const threadNames = () =>
+    fs.readdirSync(`/proc/${gateway.pid}/task`).map((tid) => {
+      try {
+        return fs.readFileSync(`/proc/${gateway.pid}/task/${tid}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    });
+  const chat = (content) =>
+    http(`${gateway.url}/openai/v1/chat/completions`, {
+      headers: { 'api-key': keys.TEAM_KEY },
+      body: { model: 'gpt-mini', max_tokens: 5, messages: [{ role: 'user', content }] },
+      timeoutMs: 120000,
+    });
+
+  test('is counted off the worker, which answers other requests meanwhile', async () => {
+    // Warm: the first requests load the rank table, and no estimate thread exists yet.
+    assert.equal((await chat('hi')).status, 200);
+    assert.ok(!threadNames().includes('spw-estimate'), 'no estimate thread before a large body');
+
+    let seed = 12345;
+    const letters = Buffer.alloc(4 << 20);
+    for (let i = 0; i < letters.length; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      letters[i] = 97 + ((seed >>> 16) % 26);
+    }
+    let bigDone = false;
+    const big = chat(letters.toString('latin1')).finally(() => {
+      bigDone = true;
+    });
+    // The estimate thread starts with the first count handed to it: the big body's, now under way.
+    await waitFor(() => threadNames().includes('spw-estimate'), { timeoutMs: 30000, what: 'spw-estimate' });
+    const small = await chat('hello there');
+    assert.equal(small.status, 200, small.text);
+    assert.equal(bigDone, false, "the small request's answer came while the large one was still counted");
+    const res = await big;
+    assert.equal(res.status, 200, res.text);
+    assert.ok(Number(res.headers['x-tokens-consumed']) > 0, 'settled on the usage');
   });
 });

@@ -8,9 +8,13 @@
 #include <boost/asio/use_future.hpp>
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <variant>
 
+#include "api/json_doc.h"
 #include "api/request_body.h"
+#include "limits/estimate_offload.h"
 #include "limits/request_limit_policy.h"
 #include "limits/token_limit_policy.h"
 #include "state/memory_store.h"
@@ -35,6 +39,35 @@ class FixedEstimator final : public PromptEstimator {
 
  private:
   int64_t n_;
+};
+
+// A fixed estimate that remembers the threads it was asked on.
+class ThreadRecordingEstimator final : public PromptEstimator {
+ public:
+  explicit ThreadRecordingEstimator(int64_t n) : n_(n) {}
+  int64_t estimate(std::string_view, std::string_view, std::string_view body,
+                   const api::ParsedJson* document) const override {
+    std::lock_guard lock(mu_);
+    threads_.push_back(std::this_thread::get_id());
+    saw_document_ = document != nullptr && document->error() == simdjson::SUCCESS;
+    bodies_.push_back(body.size());
+    return n_;
+  }
+  std::vector<std::thread::id> threads() const {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+  bool saw_document() const {
+    std::lock_guard lock(mu_);
+    return saw_document_;
+  }
+
+ private:
+  int64_t n_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::thread::id> threads_;
+  mutable std::vector<std::size_t> bodies_;
+  mutable bool saw_document_ = false;
 };
 
 std::string header(const http::HeaderList& headers, std::string_view name) {
@@ -387,6 +420,70 @@ TEST_F(LimitPoliciesTest, TheAsyncPathGivesTheSameAnswers) {
   auto reply = fb.get();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 429);
+}
+
+TEST_F(LimitPoliciesTest, LargeBodiesAreEstimatedOnTheOffloadThread) {
+  auto estimator = std::make_shared<ThreadRecordingEstimator>(300);
+  auto offload = std::make_shared<EstimateOffload>();
+  TokenLimitPolicy policy(subs, products, store, clock, estimator, offload);
+  const std::string big_text(EstimateOffload::kMinBytes, 'a');
+  auto big = request("team-a", R"({"model":"gpt-4o","messages":[{"role":"user","content":")" + big_text +
+                                   R"("}],"max_tokens":400})");
+  auto small = chat("team-b", 400);
+  EXPECT_TRUE(policy.needs_io(big));
+  EXPECT_FALSE(policy.needs_io(small));  // the memory store answers at once: no coroutine for it
+
+  // The chain runs a policy's on_request_async when needs_io() says so; the caller resumes on its loop.
+  boost::asio::io_context io;
+  auto fbig = boost::asio::co_spawn(io, policy.on_request_async(big), boost::asio::use_future);
+  io.run();
+  EXPECT_FALSE(fbig.get());
+  EXPECT_FALSE(policy.on_request(small));
+  const std::vector<std::thread::id> threads = estimator->threads();
+  ASSERT_EQ(threads.size(), 2u);
+  EXPECT_NE(threads[0], std::this_thread::get_id());  // the big body: the offload thread
+  EXPECT_EQ(threads[1], std::this_thread::get_id());  // the small one: the worker itself
+  EXPECT_TRUE(estimator->saw_document());             // the parsed body went along
+  // The same reservation as a count on the worker: the estimate plus max_tokens.
+  EXPECT_EQ(big.limits.window_tokens, 700);
+  EXPECT_EQ(big.limits.tokens_remaining, 300);
+  EXPECT_EQ(small.limits.window_tokens, 700);
+
+  // Over the limit (300 left, 301 asked): the same refusal as on the worker.
+  auto over = request("team-a", R"({"model":"gpt-4o","messages":[{"role":"user","content":")" + big_text +
+                                    R"("}],"max_tokens":1})");
+  io.restart();
+  auto fover = boost::asio::co_spawn(io, policy.on_request_async(over), boost::asio::use_future);
+  io.run();
+  auto reply = fover.get();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 429);
+  EXPECT_EQ(over.limit_rejection, "token_limit");
+  EXPECT_FALSE(over.limits.tokens_held);
+  EXPECT_EQ(over.limits.tokens_remaining, 300);
+  EXPECT_EQ(estimator->threads().size(), 3u);
+  EXPECT_NE(estimator->threads()[2], std::this_thread::get_id());
+}
+
+TEST_F(LimitPoliciesTest, AfterFinishTheOffloadCountsOnTheCaller) {
+  EstimateOffload offload;
+  boost::asio::io_context io;
+  std::thread::id ran_on;
+  auto count = [&] {
+    ran_on = std::this_thread::get_id();
+    return int64_t{42};
+  };
+  auto first = boost::asio::co_spawn(io, offload.run(count), boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(first.get(), 42);
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+  offload.finish();
+  offload.finish();  // idempotent
+  io.restart();
+  auto second = boost::asio::co_spawn(io, offload.run(count), boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(second.get(), 42);
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
 }
 
 TEST_F(LimitPoliciesTest, RequestLimitCountsRequestsPerMinute) {
