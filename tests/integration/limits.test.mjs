@@ -230,7 +230,7 @@ describe('the prompt estimate of a large body', () => {
     oai = await startMock({ name: 'mock-oai', apiKey: keys.OAI_KEY });
     gateway = await startGateway({
       config: `server: { listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, workers: 1, max_body: 8MiB,
-          timeouts: { connect: 1s, first_byte: 5s, idle: 5s, total: 60s, drain: 5s } }
+          timeouts: { connect: 1s, first_byte: 5s, idle: 5s, total: 60s, drain: 30s } }
 backends:
   oai: { url: ${oai.url}, kind: openai, auth: { bearer_env: OAI_KEY } }
 pools:
@@ -249,14 +249,31 @@ products:
     await Promise.allSettled([gateway?.stop(), oai?.stop()].filter(Boolean));
   });
 
-  const threadNames = () =>
-    fs.readdirSync(`/proc/${gateway.pid}/task`).map((tid) => {
+  // {name: [utime ticks of each thread of that name]}
+  const threads = () => {
+    const out = {};
+    for (const tid of fs.readdirSync(`/proc/${gateway.pid}/task`)) {
       try {
-        return fs.readFileSync(`/proc/${gateway.pid}/task/${tid}/comm`, 'utf8').trim();
+        const name = fs.readFileSync(`/proc/${gateway.pid}/task/${tid}/comm`, 'utf8').trim();
+        const stat = fs.readFileSync(`/proc/${gateway.pid}/task/${tid}/stat`, 'utf8');
+        (out[name] ??= []).push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]));
       } catch {
-        return '';
+        // the thread ended
       }
-    });
+    }
+    return out;
+  };
+  const estimateTicks = () => threads()['spw-estimate']?.[0];
+  // A body of `mib` MiB of pseudo-random letters: one BPE piece.
+  function letters(mib) {
+    let seed = 12345;
+    const b = Buffer.alloc(mib << 20);
+    for (let i = 0; i < b.length; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      b[i] = 97 + ((seed >>> 16) % 26);
+    }
+    return b.toString('latin1');
+  }
   const chat = (content) =>
     http(`${gateway.url}/openai/v1/chat/completions`, {
       headers: { 'api-key': keys.TEAM_KEY },
@@ -267,25 +284,33 @@ products:
   test('is counted off the worker, which answers other requests meanwhile', async () => {
     // Warm: the first requests load the rank table, and no estimate thread exists yet.
     assert.equal((await chat('hi')).status, 200);
-    assert.ok(!threadNames().includes('spw-estimate'), 'no estimate thread before a large body');
+    assert.equal(estimateTicks(), undefined, 'no estimate thread before a large body');
 
-    let seed = 12345;
-    const letters = Buffer.alloc(4 << 20);
-    for (let i = 0; i < letters.length; i++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      letters[i] = 97 + ((seed >>> 16) % 26);
-    }
     let bigDone = false;
-    const big = chat(letters.toString('latin1')).finally(() => {
+    const big = chat(letters(4)).finally(() => {
       bigDone = true;
     });
     // The estimate thread starts with the first count handed to it: the big body's, now under way.
-    await waitFor(() => threadNames().includes('spw-estimate'), { timeoutMs: 30000, what: 'spw-estimate' });
+    await waitFor(() => estimateTicks() !== undefined, { timeoutMs: 30000, what: 'spw-estimate' });
     const small = await chat('hello there');
     assert.equal(small.status, 200, small.text);
     assert.equal(bigDone, false, "the small request's answer came while the large one was still counted");
     const res = await big;
     assert.equal(res.status, 200, res.text);
     assert.ok(Number(res.headers['x-tokens-consumed']) > 0, 'settled on the usage');
+  });
+
+  test('SIGTERM while a large body is counted: it is answered, and the process exits cleanly', async () => {
+    const before = estimateTicks();
+    assert.notEqual(before, undefined, 'the estimate thread of the test before');
+    const big = chat(letters(2));
+    // Under way once the estimate thread uses CPU again.
+    await waitFor(() => estimateTicks() > before, { timeoutMs: 30000, intervalMs: 5, what: 'the count' });
+    const exit = gateway.stop();
+    const res = await big;
+    assert.equal(res.status, 200, res.text);
+    const { code, signal } = await exit;
+    assert.equal(code, 0, `exit code ${code} (signal ${signal}); stderr: ${gateway.stderr().slice(-2000)}`);
+    gateway = null;
   });
 });
