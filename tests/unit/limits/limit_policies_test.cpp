@@ -135,6 +135,14 @@ class LimitPoliciesTest : public ::testing::Test {
     }
     return ctx;
   }
+  // The policy's async path, run to its end on an event loop of this thread, as the chain runs it when
+  // needs_io() says so.
+  static std::optional<pipeline::Reply> run_async(pipeline::Policy& policy, pipeline::RequestContext& ctx) {
+    boost::asio::io_context io;
+    auto reply = boost::asio::co_spawn(io, policy.on_request_async(ctx), boost::asio::use_future);
+    io.run();
+    return reply.get();
+  }
   pipeline::RequestContext chat(const std::string& subscription, int max_tokens) {
     return request(subscription,
                    R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":)" +
@@ -408,16 +416,10 @@ TEST_F(LimitPoliciesTest, UnlimitedAndInvalidRequestsPassUntouched) {
 
 TEST_F(LimitPoliciesTest, TheAsyncPathGivesTheSameAnswers) {
   auto policy = token_policy();
-  boost::asio::io_context io;
   auto a = chat("team-a", 800);
   auto b = chat("team-a", 800);
-  auto fa = boost::asio::co_spawn(io, policy.on_request_async(a), boost::asio::use_future);
-  io.run();
-  EXPECT_FALSE(fa.get());
-  io.restart();
-  auto fb = boost::asio::co_spawn(io, policy.on_request_async(b), boost::asio::use_future);
-  io.run();
-  auto reply = fb.get();
+  EXPECT_FALSE(run_async(policy, a));
+  auto reply = run_async(policy, b);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 429);
 }
@@ -426,18 +428,17 @@ TEST_F(LimitPoliciesTest, LargeBodiesAreEstimatedOnTheOffloadThread) {
   auto estimator = std::make_shared<ThreadRecordingEstimator>(300);
   auto offload = std::make_shared<EstimateOffload>();
   TokenLimitPolicy policy(subs, products, store, clock, estimator, offload);
-  const std::string big_text(EstimateOffload::kMinBytes, 'a');
-  auto big = request("team-a", R"({"model":"gpt-4o","messages":[{"role":"user","content":")" + big_text +
-                                   R"("}],"max_tokens":400})");
+  const auto big_chat = [&](const std::string& subscription, int max_tokens) {
+    return request(subscription, R"({"model":"gpt-4o","messages":[{"role":"user","content":")" +
+                                     std::string(EstimateOffload::kMinBytes, 'a') + R"("}],"max_tokens":)" +
+                                     std::to_string(max_tokens) + "}");
+  };
+  auto big = big_chat("team-a", 400);
   auto small = chat("team-b", 400);
   EXPECT_TRUE(policy.needs_io(big));
   EXPECT_FALSE(policy.needs_io(small));  // the memory store answers at once: no coroutine for it
 
-  // The chain runs a policy's on_request_async when needs_io() says so; the caller resumes on its loop.
-  boost::asio::io_context io;
-  auto fbig = boost::asio::co_spawn(io, policy.on_request_async(big), boost::asio::use_future);
-  io.run();
-  EXPECT_FALSE(fbig.get());
+  EXPECT_FALSE(run_async(policy, big));
   EXPECT_FALSE(policy.on_request(small));
   const std::vector<std::thread::id> threads = estimator->threads();
   ASSERT_EQ(threads.size(), 2u);
@@ -450,12 +451,8 @@ TEST_F(LimitPoliciesTest, LargeBodiesAreEstimatedOnTheOffloadThread) {
   EXPECT_EQ(small.limits.window_tokens, 700);
 
   // Over the limit (300 left, 301 asked): the same refusal as on the worker.
-  auto over = request("team-a", R"({"model":"gpt-4o","messages":[{"role":"user","content":")" + big_text +
-                                    R"("}],"max_tokens":1})");
-  io.restart();
-  auto fover = boost::asio::co_spawn(io, policy.on_request_async(over), boost::asio::use_future);
-  io.run();
-  auto reply = fover.get();
+  auto over = big_chat("team-a", 1);
+  auto reply = run_async(policy, over);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 429);
   EXPECT_EQ(over.limit_rejection, "token_limit");
