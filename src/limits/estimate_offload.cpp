@@ -10,6 +10,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <mutex>
 #include <utility>
 
@@ -42,15 +43,22 @@ EstimateOffload::EstimateOffload() : impl_(std::make_unique<Impl>()) {}
 EstimateOffload::~EstimateOffload() { finish(); }
 
 asio::awaitable<int64_t> EstimateOffload::run(std::function<int64_t()> count) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(int64_t)>(
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, int64_t)>(
       [impl = impl_.get()](auto handler, std::function<int64_t()> count) {
         // Tracked: the caller's event loop does not run out of work while the count is pending.
         auto caller =
             asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         auto job = [count = std::move(count), handler = std::move(handler),
                     caller = std::move(caller)]() mutable {
-          const int64_t n = count();
-          asio::post(caller, [handler = std::move(handler), n]() mutable { std::move(handler)(n); });
+          std::exception_ptr error;
+          int64_t n = 0;
+          try {
+            n = count();
+          } catch (...) {
+            error = std::current_exception();  // rethrown by the caller's co_await
+          }
+          asio::post(caller,
+                     [handler = std::move(handler), error, n]() mutable { std::move(handler)(error, n); });
         };
         std::unique_lock lock(impl->mu);
         if (impl->finished) {

@@ -26,8 +26,8 @@ class EstimateOffload {
   EstimateOffload& operator=(const EstimateOffload&) = delete;
 
   // Runs `count` on the offload thread, after the counts queued before it; the caller resumes on its own
-  // executor with the result, which keeps the caller's event loop from running out of work meanwhile.
-  // `count` must not throw.
+  // executor with the result (or the exception `count` threw), and its event loop does not run out of
+  // work meanwhile.
   boost::asio::awaitable<int64_t> run(std::function<int64_t()> count);
 
   // Waits for the counts queued so far, then ends the thread; later run()s count inline. For shutdown,

@@ -483,6 +483,21 @@ TEST_F(LimitPoliciesTest, AfterFinishTheOffloadCountsOnTheCaller) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
 }
 
+TEST_F(LimitPoliciesTest, AnExceptionOnTheOffloadThreadReachesTheCaller) {
+  EstimateOffload offload;
+  boost::asio::io_context io;
+  auto failed =
+      boost::asio::co_spawn(io, offload.run([]() -> int64_t { throw std::runtime_error("count failed"); }),
+                            boost::asio::use_future);
+  io.run();
+  EXPECT_THROW(failed.get(), std::runtime_error);
+  // The thread goes on counting.
+  io.restart();
+  auto next = boost::asio::co_spawn(io, offload.run([] { return int64_t{7}; }), boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(next.get(), 7);
+}
+
 TEST_F(LimitPoliciesTest, RequestLimitCountsRequestsPerMinute) {
   RequestLimitPolicy policy(subs, products, store, clock);
   EXPECT_TRUE(policy.active());
