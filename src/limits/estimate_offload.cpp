@@ -4,12 +4,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <exception>
 #include <mutex>
 #include <utility>
@@ -29,9 +31,12 @@ struct EstimateOffload::Impl {
       pool = std::make_unique<asio::thread_pool>(1);
       asio::post(*pool, [] {
         pthread_setname_np(pthread_self(), "spw-estimate");
-        // Below the request workers: a worker that needs the CPU gets it first. Failing to lower it only
-        // costs that preference.
-        (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+        // 10 below the request workers: a worker that needs the CPU gets it first. Failing to lower it
+        // only costs that preference.
+        const auto self = static_cast<id_t>(gettid());
+        errno = 0;
+        const int nice = getpriority(PRIO_PROCESS, self);
+        if (errno == 0) (void)setpriority(PRIO_PROCESS, self, std::min(nice + 10, 19));
       });
     }
     return *pool;

@@ -3,8 +3,8 @@
 // waits for one. The tokenizer counts ordinary text at 1-3 ns a byte, but a long run of letters with no
 // space in it is one BPE piece whose merges each look up the multi-MiB rank table: about 200 ns a byte, so
 // a 4 MiB body of such text held a worker, and every connection on it, for 0.8 s. Bodies of at least
-// kMinBytes are counted here instead, one at a time, at a lower CPU priority than the workers (nice 10):
-// under load the requests that cost the most wait for their own counts, and the others do not.
+// kMinBytes are counted here instead, one at a time, 10 nice levels below the workers: under load the
+// requests that cost the most wait for their own counts, and the others do not.
 
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
@@ -16,8 +16,8 @@ namespace spillway::limits {
 
 class EstimateOffload {
  public:
-  // Smaller bodies are counted on the worker: at the worst rate that is about 13 ms, and for ordinary text
-  // well under a millisecond, less than the hand-over to this thread and back would save.
+  // Smaller bodies are counted on the worker: about 13 ms at worst, and for ordinary text so little that
+  // the hand-over to this thread and back (tens of microseconds) would cost more than it spares.
   static constexpr std::size_t kMinBytes = 64 * 1024;
 
   EstimateOffload();   // the thread starts with the first run()
