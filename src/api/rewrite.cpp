@@ -3,6 +3,7 @@
 #include <array>
 
 #include "api/percent.h"
+#include "util/ascii.h"
 
 namespace spillway::api {
 namespace {
@@ -112,6 +113,32 @@ bool forward_request_header(std::string_view name) {
 
 bool forward_response_header(std::string_view name) {
   return !is_hop_by_hop(name) && name != "content-length";
+}
+
+ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name != "connection") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view option = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!option.empty() && (option.front() == ' ' || option.front() == '\t')) option.remove_prefix(1);
+      while (!option.empty() && (option.back() == ' ' || option.back() == '\t')) option.remove_suffix(1);
+      if (option.empty() || util::ascii_iequals(option, "close") ||
+          util::ascii_iequals(option, "keep-alive")) {
+        continue;
+      }
+      options_.push_back(option);
+    }
+  }
+}
+
+bool ConnectionOptions::lists(std::string_view name) const {
+  for (const std::string_view option : options_) {
+    if (util::ascii_iequals(option, name)) return true;
+  }
+  return false;
 }
 
 }  // namespace spillway::api

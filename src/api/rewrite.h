@@ -13,6 +13,7 @@
 #include "api/request_body.h"
 #include "api/route.h"
 #include "config/config.h"
+#include "http/types.h"
 
 namespace spillway::api {
 
@@ -39,5 +40,19 @@ UpstreamCall build_upstream_call(const Route& route, const RequestFields& fields
 bool forward_request_header(std::string_view name);
 // Upstream response headers not passed to the client: hop-by-hop, content-length, transfer-encoding.
 bool forward_response_header(std::string_view name);
+
+// The fields a message's Connection headers name for its own hop (RFC 9110 7.6.1: a proxy removes them, and
+// Connection itself, before it forwards the message). "close" and "keep-alive" name no field and are left
+// out, so for most messages this is empty and costs nothing more per header.
+class ConnectionOptions {
+ public:
+  // Views into `headers`, which must outlive this.
+  explicit ConnectionOptions(const http::HeaderList& headers);
+  // Whether `name` (lower case) is one of them, in any case.
+  bool lists(std::string_view name) const;
+
+ private:
+  std::vector<std::string_view> options_;
+};
 
 }  // namespace spillway::api

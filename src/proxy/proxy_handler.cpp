@@ -404,8 +404,10 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
     }
     return false;
   };
+  const api::ConnectionOptions hop_only(request.headers);
   for (const auto& h : request.headers) {
-    if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first)) {
+    if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first) &&
+        !hop_only.lists(h.first)) {
       upstream.headers.emplace_back(h.first, h.second);
     }
   }
@@ -483,8 +485,9 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
     if (e == http::UpstreamError::kNone) {
       http::Response kept;
       kept.status = outcome.status;
+      const api::ConnectionOptions hop_only(exchange.headers());
       for (const auto& h : exchange.headers()) {
-        if (api::forward_response_header(h.first)) kept.headers.push_back(h);
+        if (api::forward_response_header(h.first) && !hop_only.lists(h.first)) kept.headers.push_back(h);
       }
       kept.headers.emplace_back("x-spillway-backend", backend.name);
       kept.body = std::move(body);
@@ -507,8 +510,9 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   // The three added here and the limit policies' (up to four) in Chain::response: no reallocation, which
   // would move every header.
   headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 3 + 4);
+  const api::ConnectionOptions hop_only(exchange.headers());
   for (const auto& h : exchange.headers()) {
-    if (api::forward_response_header(h.first)) headers.push_back(h);
+    if (api::forward_response_header(h.first) && !hop_only.lists(h.first)) headers.push_back(h);
   }
   const std::size_t from_backend = headers.size();
   for (const auto& h : ctx.response_headers) headers.push_back(h);

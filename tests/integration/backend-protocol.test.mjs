@@ -1,6 +1,7 @@
 // What a backend's odd HTTP becomes: interim 1xx responses are skipped, a status HTTP does not define or a
-// protocol switch is a 502, a 204 reaches the client without a body or framing, and bytes a backend sends
-// behind a whole response never reach the next request on that connection.
+// protocol switch is a 502, a 204 reaches the client without a body or framing, bytes a backend sends
+// behind a whole response never reach the next request on that connection, and the fields a Connection
+// header names for its own hop go no further, in either direction.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -24,6 +25,14 @@ const ANSWERS = {
   // A 204 has no body whatever its content-length says; these bytes would be the next response's start.
   'no-content': `HTTP/1.1 204 No Content\r\ncontent-length: ${JSON_BODY.length}\r\n\r\n${JSON_BODY}`,
   plain: ok(),
+  // Fields named by Connection are for this hop only (RFC 9110 7.6.1).
+  'hop-fields': ok().replace(
+    '\r\n\r\n',
+    '\r\nconnection: keep-alive, X-Backend-Hop\r\nx-backend-hop: 1\r\nx-backend-kept: 1\r\n\r\n',
+  ),
+  'hop-fields-500':
+    'HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 2\r\n' +
+    'connection: X-BACKEND-HOP\r\nx-backend-hop: 1\r\nx-backend-kept: 1\r\n\r\n{}',
 };
 
 describe('odd HTTP from a backend', () => {
@@ -31,6 +40,7 @@ describe('odd HTTP from a backend', () => {
   let server;
   let gw;
   const connections = new Set();
+  const heads = new Map(); // marker -> the request head the backend got, lower case
 
   before(async () => {
     server = net.createServer((socket) => {
@@ -45,9 +55,11 @@ describe('odd HTTP from a backend', () => {
           /\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, headEnd).toString('latin1'))?.[1] || 0,
         );
         if (buf.length < headEnd + 4 + length) return;
+        const head = buf.subarray(0, headEnd).toString('latin1').toLowerCase();
         const body = buf.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
         buf = buf.subarray(headEnd + 4 + length);
         const marker = /"content":"([a-z0-9-]+)"/.exec(body)?.[1];
+        heads.set(marker, head);
         socket.write(ANSWERS[marker] ?? ok());
       });
     });
@@ -71,13 +83,13 @@ subscriptions:
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  const call = (marker) =>
+  const call = (marker, headers = {}) =>
     rawExchange(
       gw.port,
       buildRequest({
         port: gw.port,
         path: '/openai/v1/chat/completions',
-        headers: { 'api-key': keys.TEAM_A_KEY },
+        headers: { 'api-key': keys.TEAM_A_KEY, ...headers },
         body: { model: 'odd', messages: [{ role: 'user', content: marker }] },
       }),
     );
@@ -115,6 +127,23 @@ subscriptions:
       const next = await call('plain');
       assert.equal(next.status, 200, next.raw.slice(0, 300));
       assert.equal(next.json.usage.total_tokens, 3);
+    }
+  });
+
+  test("fields a Connection header names are not forwarded: not the client's upstream, not the backend's back", async () => {
+    for (const marker of ['hop-fields', 'hop-fields-500']) {
+      const res = await call(marker, {
+        connection: 'keep-alive, X-Client-Hop ,te',
+        'x-client-hop': 'only-for-the-gateway',
+        'x-client-kept': '1',
+      });
+      assert.equal(res.status, marker === 'hop-fields' ? 200 : 500, `${marker}: ${res.raw.slice(0, 300)}`);
+      const head = heads.get(marker);
+      assert.ok(head, `${marker}: the backend got the request`);
+      assert.match(head, /\r\nx-client-kept: 1/, `${marker}: an ordinary field goes upstream`);
+      assert.doesNotMatch(head, /x-client-hop/, `${marker}: the field Connection names does not`);
+      assert.equal(res.headers['x-backend-kept'], '1', `${marker}: an ordinary field comes back`);
+      assert.equal(res.headers['x-backend-hop'], undefined, `${marker}: the field Connection names does not`);
     }
   });
 });

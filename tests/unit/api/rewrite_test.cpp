@@ -223,5 +223,27 @@ TEST(ForwardHeadersTest, Response) {
   }
 }
 
+TEST(ConnectionOptionsTest, NamesTheFieldsOfEveryConnectionHeaderInAnyCase) {
+  const http::HeaderList headers = {{"connection", "keep-alive, X-Hop-One ,\tx-hop-two"},
+                                    {"x-hop-one", "1"},
+                                    {"connection", "Close,,TRACEPARENT"},
+                                    {"x-kept", "1"}};
+  const ConnectionOptions options(headers);
+  for (const char* listed : {"x-hop-one", "x-hop-two", "traceparent"})
+    EXPECT_TRUE(options.lists(listed)) << listed;
+  // close and keep-alive name no field; other fields, and parts of listed names, are not listed.
+  for (const char* other : {"close", "keep-alive", "x-kept", "x-hop", "x-hop-one-more", "connection", ""}) {
+    EXPECT_FALSE(options.lists(other)) << other;
+  }
+}
+
+TEST(ConnectionOptionsTest, NothingListedWithoutAConnectionHeaderOrWithOnlyKeepAlive) {
+  EXPECT_FALSE(ConnectionOptions(http::HeaderList{{"x-kept", "1"}}).lists("x-kept"));
+  const ConnectionOptions keep_alive(
+      http::HeaderList{{"connection", " Keep-Alive "}, {"keep-alive", "timeout=5"}});
+  EXPECT_FALSE(keep_alive.lists("keep-alive"));
+  EXPECT_FALSE(keep_alive.lists("timeout=5"));
+}
+
 }  // namespace
 }  // namespace spillway::api
