@@ -116,8 +116,11 @@ bool forward_response_header(std::string_view name) {
 }
 
 ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
+  constexpr std::string_view kConnection = "connection";
   for (const auto& [name, value] : headers) {
-    if (name != "connection") continue;
+    if (std::string_view(name) != kConnection) continue;  // the lengths first: one compare for most
+    // What nearly every backend sends, whole: nothing to split.
+    if (util::ascii_iequals(value, "keep-alive") || util::ascii_iequals(value, "close")) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       const std::size_t comma = rest.find(',');
@@ -134,7 +137,7 @@ ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
   }
 }
 
-bool ConnectionOptions::lists(std::string_view name) const {
+bool ConnectionOptions::listed(std::string_view name) const {
   for (const std::string_view option : options_) {
     if (util::ascii_iequals(option, name)) return true;
   }

@@ -49,9 +49,10 @@ class ConnectionOptions {
   // Views into `headers`, which must outlive this.
   explicit ConnectionOptions(const http::HeaderList& headers);
   // Whether `name` (lower case) is one of them, in any case.
-  bool lists(std::string_view name) const;
+  bool lists(std::string_view name) const { return !options_.empty() && listed(name); }
 
  private:
+  bool listed(std::string_view name) const;
   std::vector<std::string_view> options_;
 };
 
