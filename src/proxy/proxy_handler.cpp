@@ -82,6 +82,38 @@ std::string stream_error_event(const api::ApiError& error) {
   return "data: " + api::error_body(error) + "\n\n";
 }
 
+// The client's fields that go upstream: not hop-by-hop or named by its Connection header, not the ones the
+// gateway writes itself (x-request-id, the backend's credential, ...), not the ones a policy removes or sets.
+// Not in a coroutine, so that the Connection options stay off its frame.
+void add_forwarded_request_headers(const http::HeaderList& from, const pipeline::RequestContext& ctx,
+                                   std::vector<std::pair<std::string_view, std::string_view>>& to) {
+  auto policy_owned = [&ctx](const std::string& name) {
+    for (const auto& r : ctx.upstream_remove_headers) {
+      if (r == name) return true;
+    }
+    for (const auto& h : ctx.upstream_set_headers) {
+      if (h.first == name) return true;
+    }
+    return false;
+  };
+  const api::ConnectionOptions hop_only(from);
+  for (const auto& h : from) {
+    if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first) &&
+        !hop_only.lists(h.first)) {
+      to.emplace_back(h.first, h.second);
+    }
+  }
+}
+
+// The backend's fields that go back to the client: not hop-by-hop or named by its Connection header, not its
+// framing. Not in a coroutine, as above.
+void add_forwarded_response_headers(const http::HeaderList& from, http::HeaderList& to) {
+  const api::ConnectionOptions hop_only(from);
+  for (const auto& h : from) {
+    if (api::forward_response_header(h.first) && !hop_only.lists(h.first)) to.push_back(h);
+  }
+}
+
 }  // namespace
 
 // GCC 12 may destroy temporaries of a full-expression that contains co_await twice: in coroutines here,
@@ -395,22 +427,7 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
   upstream.after_write = [] { util::write_access_log_if_due(); };
   upstream.headers.reserve(request.headers.size() + ctx.upstream_set_headers.size() + call.headers.size() +
                            2);
-  auto policy_owned = [&ctx](const std::string& name) {
-    for (const auto& r : ctx.upstream_remove_headers) {
-      if (r == name) return true;
-    }
-    for (const auto& h : ctx.upstream_set_headers) {
-      if (h.first == name) return true;
-    }
-    return false;
-  };
-  const api::ConnectionOptions hop_only(request.headers);
-  for (const auto& h : request.headers) {
-    if (api::forward_request_header(h.first) && h.first != "x-request-id" && !policy_owned(h.first) &&
-        !hop_only.lists(h.first)) {
-      upstream.headers.emplace_back(h.first, h.second);
-    }
-  }
+  add_forwarded_request_headers(request.headers, ctx, upstream.headers);
   for (const auto& h : ctx.upstream_set_headers) {
     if (api::forward_request_header(h.first)) upstream.headers.emplace_back(h.first, h.second);
   }
@@ -485,10 +502,7 @@ boost::asio::awaitable<bool> ProxyHandler::try_member(pipeline::RequestContext& 
     if (e == http::UpstreamError::kNone) {
       http::Response kept;
       kept.status = outcome.status;
-      const api::ConnectionOptions hop_only(exchange.headers());
-      for (const auto& h : exchange.headers()) {
-        if (api::forward_response_header(h.first) && !hop_only.lists(h.first)) kept.headers.push_back(h);
-      }
+      add_forwarded_response_headers(exchange.headers(), kept.headers);
       kept.headers.emplace_back("x-spillway-backend", backend.name);
       kept.body = std::move(body);
       failures.last_response = std::move(kept);
@@ -510,10 +524,7 @@ boost::asio::awaitable<void> ProxyHandler::relay(pipeline::RequestContext& ctx,
   // The three added here and the limit policies' (up to four) in Chain::response: no reallocation, which
   // would move every header.
   headers.reserve(exchange.headers().size() + ctx.response_headers.size() + 3 + 4);
-  const api::ConnectionOptions hop_only(exchange.headers());
-  for (const auto& h : exchange.headers()) {
-    if (api::forward_response_header(h.first) && !hop_only.lists(h.first)) headers.push_back(h);
-  }
+  add_forwarded_response_headers(exchange.headers(), headers);
   const std::size_t from_backend = headers.size();
   for (const auto& h : ctx.response_headers) headers.push_back(h);
   headers.emplace_back("x-request-id", ctx.request_id);
