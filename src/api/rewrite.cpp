@@ -124,10 +124,8 @@ ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
     std::string_view rest = value;
     while (!rest.empty()) {
       const std::size_t comma = rest.find(',');
-      std::string_view option = rest.substr(0, comma);
+      const std::string_view option = util::trim_ows(rest.substr(0, comma));
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      while (!option.empty() && (option.front() == ' ' || option.front() == '\t')) option.remove_prefix(1);
-      while (!option.empty() && (option.back() == ' ' || option.back() == '\t')) option.remove_suffix(1);
       if (option.empty() || util::ascii_iequals(option, "close") ||
           util::ascii_iequals(option, "keep-alive")) {
         continue;

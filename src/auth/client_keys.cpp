@@ -7,6 +7,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "util/ascii.h"
 #include "util/keyed_hash.h"
 
 namespace spillway::auth {
@@ -27,25 +28,19 @@ bool same_key(const config::Subscription& sub, std::string_view key) {
   return sub.key.size() == key.size() && CRYPTO_memcmp(sub.key.data(), key.data(), key.size()) == 0;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::string_view extract_client_key(const http::HeaderList& headers) {
-  if (auto v = trim(http::find_header(headers, "api-key")); !v.empty()) return v;
-  if (auto v = trim(http::find_header(headers, "ocp-apim-subscription-key")); !v.empty()) return v;
-  std::string_view auth = trim(http::find_header(headers, "authorization"));
+  if (auto v = util::trim_ows(http::find_header(headers, "api-key")); !v.empty()) return v;
+  if (auto v = util::trim_ows(http::find_header(headers, "ocp-apim-subscription-key")); !v.empty()) return v;
+  std::string_view auth = util::trim_ows(http::find_header(headers, "authorization"));
   constexpr std::string_view kBearer = "bearer ";
   if (auth.size() > kBearer.size()) {
     bool match = true;
     for (std::size_t i = 0; i < kBearer.size(); ++i) {
       if (std::tolower(static_cast<unsigned char>(auth[i])) != kBearer[i]) match = false;
     }
-    if (match) return trim(auth.substr(kBearer.size()));
+    if (match) return util::trim_ows(auth.substr(kBearer.size()));
   }
   return {};
 }

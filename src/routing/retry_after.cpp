@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "routing/pool_router.h"
+#include "util/ascii.h"
 
 namespace spillway::routing {
 
@@ -16,12 +17,6 @@ using std::chrono::milliseconds;
 
 // Hints beyond a day are taken as a day: a bogus header must not retire a member for years.
 constexpr double kMaxMillis = 24.0 * 3600 * 1000;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -67,7 +62,7 @@ std::optional<milliseconds> to_millis(double ms) {
 
 // A plain number in `unit_ms` units ("12", "1.5").
 std::optional<milliseconds> parse_number(std::string_view s, double unit_ms) {
-  s = trim(s);
+  s = util::trim_ows(s);
   auto value = take_number(s);
   if (!value || !s.empty()) return std::nullopt;
   return to_millis(*value * unit_ms);
@@ -76,7 +71,7 @@ std::optional<milliseconds> parse_number(std::string_view s, double unit_ms) {
 // A Go duration as OpenAI sends it ("1s", "6m0s", "20ms", "1.5s", "1h2m3s", "500us"), or a bare number of
 // seconds.
 std::optional<milliseconds> parse_go_duration(std::string_view s) {
-  s = trim(s);
+  s = util::trim_ows(s);
   if (auto plain = parse_number(s, 1000.0)) return plain;
   if (s.empty()) return std::nullopt;
   double total = 0;
@@ -196,7 +191,7 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
 
 std::optional<milliseconds> parse_retry_after(std::string_view value,
                                               std::chrono::system_clock::time_point now) {
-  value = trim(value);
+  value = util::trim_ows(value);
   if (auto seconds = parse_number(value, 1000.0)) return seconds;
   auto at = parse_http_date(value);
   if (!at) return std::nullopt;

@@ -29,12 +29,6 @@ std::string random_hex(const RandomBits& random, std::size_t chars) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // W3C baggage-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E ('%' is encoded too).
 bool is_baggage_octet(unsigned char c) {
   return c == 0x21 || (c >= 0x23 && c <= 0x2B && c != '%') || (c >= 0x2D && c <= 0x3A) ||
@@ -58,7 +52,7 @@ uint64_t thread_random() {
 }  // namespace
 
 std::optional<TraceParent> parse_traceparent(std::string_view text) {
-  text = trim(text);
+  text = util::trim_ows(text);
   if (text.size() < 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return std::nullopt;
   const std::string_view version = text.substr(0, 2);
   if (!is_lower_hex(version) || version == "ff") return std::nullopt;
@@ -127,10 +121,10 @@ std::string merge_baggage(const std::vector<std::string_view>& client_values,
   for (std::string_view header : client_values) {
     while (!header.empty()) {
       const std::size_t comma = header.find(',');
-      const std::string_view member = trim(header.substr(0, comma));
+      const std::string_view member = util::trim_ows(header.substr(0, comma));
       header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
       if (member.empty()) continue;
-      const std::string_view key = trim(member.substr(0, member.find_first_of("=;")));
+      const std::string_view key = util::trim_ows(member.substr(0, member.find_first_of("=;")));
       bool overridden = false;
       for (const auto& [k, v] : entries) {
         if (k == key) overridden = true;

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 
+#include "util/ascii.h"
 #include "util/keyed_hash.h"
 
 namespace spillway::telemetry {
@@ -28,12 +29,6 @@ constexpr unsigned int kDigest = 32;  // SHA-256 digest size
 const EVP_MD* sha256_md() {
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once: lookups take locks
   return md;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -130,7 +125,7 @@ std::string_view find_user_id(const config::IdentitySettings& identity, const ht
     if (source.kind != config::UserIdSource::Kind::kHeader) continue;
     for (const auto& [name, value] : headers) {
       if (name != source.name) continue;
-      const std::string_view id = trim(value);
+      const std::string_view id = util::trim_ows(value);
       if (!id.empty()) return id;
     }
   }

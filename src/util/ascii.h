@@ -20,6 +20,14 @@ inline bool ascii_iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// `s` without the optional whitespace (spaces and tabs) around it: a header value, or one item of a
+// comma-separated list (RFC 9110, 5.6.3).
+inline std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // The value of a lower-case hex digit (hex as this gateway writes it); -1 for any other byte, A-F included.
 constexpr int lower_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

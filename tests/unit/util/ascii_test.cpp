@@ -89,5 +89,13 @@ TEST(Ascii, LowerHexToBytes) {
   }
 }
 
+TEST(TrimOwsTest, DropsSpacesAndTabsAroundOnly) {
+  EXPECT_EQ(trim_ows(" \t a b\t "), "a b");
+  EXPECT_EQ(trim_ows("x"), "x");
+  EXPECT_EQ(trim_ows(" \t "), "");
+  EXPECT_EQ(trim_ows(""), "");
+  EXPECT_EQ(trim_ows("\r\na\n"), "\r\na\n");  // only OWS: line breaks are not whitespace here
+}
+
 }  // namespace
 }  // namespace spillway::util
