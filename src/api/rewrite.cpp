@@ -117,20 +117,19 @@ bool forward_response_header(std::string_view name) {
 
 ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
   constexpr std::string_view kConnection = "connection";
+  const auto names_no_field = [](std::string_view option) {
+    return option.empty() || util::ascii_iequals(option, "keep-alive") ||
+           util::ascii_iequals(option, "close");
+  };
   for (const auto& [name, value] : headers) {
     if (std::string_view(name) != kConnection) continue;  // the lengths first: one compare for most
-    // What nearly every backend sends, whole: nothing to split.
-    if (util::ascii_iequals(value, "keep-alive") || util::ascii_iequals(value, "close")) continue;
+    if (names_no_field(value)) continue;  // what nearly every backend sends, whole: nothing to split
     std::string_view rest = value;
     while (!rest.empty()) {
       const std::size_t comma = rest.find(',');
       const std::string_view option = util::trim_ows(rest.substr(0, comma));
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      if (option.empty() || util::ascii_iequals(option, "close") ||
-          util::ascii_iequals(option, "keep-alive")) {
-        continue;
-      }
-      options_.push_back(option);
+      if (!names_no_field(option)) options_.push_back(option);
     }
   }
 }
