@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
+import { rng } from '../../bench/tokenizer/corpus.mjs';
 import { http, rawStream, startGateway, startMock, waitFor } from './lib/harness.mjs';
 import { assertErrorBody, secret } from './lib/stack.mjs';
 
@@ -266,12 +267,9 @@ products:
   const estimateTicks = () => threads()['spw-estimate']?.[0];
   // A body of `mib` MiB of pseudo-random letters: one BPE piece.
   function letters(mib) {
-    let seed = 12345;
+    const next = rng(12345);
     const b = Buffer.alloc(mib << 20);
-    for (let i = 0; i < b.length; i++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      b[i] = 97 + ((seed >>> 16) % 26);
-    }
+    for (let i = 0; i < b.length; i++) b[i] = 97 + next.int(26);
     return b.toString('latin1');
   }
   const chat = (content) =>
