@@ -532,7 +532,8 @@ TEST(MakeBackendCredential, StaticKeysAreFixed) {
   EXPECT_EQ(make_backend_credential(backend)->fixed_header(), nullptr);
 
   backend.auth.client_credentials.authority = "not-a-url";  // unusable: always unavailable, fixed as such
-  fixed = make_backend_credential(backend)->fixed_header();
+  const auto unusable = make_backend_credential(backend);  // kept: `fixed` points into it
+  fixed = unusable->fixed_header();
   ASSERT_NE(fixed, nullptr);
   EXPECT_FALSE(*fixed);
 }
