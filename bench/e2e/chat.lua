@@ -1,7 +1,8 @@
 -- wrk script: POST a realistic ~1 KB chat completion request (bench/e2e/chat-body.json) to the URL's path.
 -- Env: BENCH_BODY_FILE (default bench/e2e/chat-body.json), BENCH_API_KEY (client subscription key),
--- BENCH_USER_ID (x-user-id), BENCH_TICKET_BASE (added to the ticket numbers, default 0). done() prints one
--- machine-readable line, "BENCHJSON {...}", with wrk's latency percentiles in microseconds.
+-- BENCH_USER_ID (x-user-id), BENCH_TICKET_BASE (added to the ticket numbers, default 0), BENCH_HEADERS
+-- (more fields, below). done() prints one machine-readable line, "BENCHJSON {...}", with wrk's latency
+-- percentiles in microseconds.
 --
 -- Like a chat client's traffic, the requests are not all the same: the last user message starts with a
 -- ticket number that no earlier request carried (a per-thread counter, fixed width so that the request's
@@ -21,6 +22,11 @@ wrk.headers["Accept"] = "application/json"
 wrk.headers["User-Agent"] = "spillway-bench/1 (wrk)"
 wrk.headers["api-key"] = os.getenv("BENCH_API_KEY") or "sk-bench"
 wrk.headers["x-user-id"] = os.getenv("BENCH_USER_ID") or "alice@example.com"
+-- BENCH_HEADERS: more fields, one "name: value" a line (bench/run's portkey target names its upstream there).
+for line in (os.getenv("BENCH_HEADERS") or ""):gmatch("[^\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+  if name then wrk.headers[name] = value end
+end
 
 local threads = 0
 local heads, tail = nil, nil

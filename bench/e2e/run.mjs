@@ -1,7 +1,8 @@
 // The end-to-end benchmark behind bench/run (see bench/README.md). On loopback, in one run, it measures
-// side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), and Spillway with
-// its default policies on; then streaming directly, through nginx and through Spillway, a memory soak, and
-// the tokenizer benchmark when bench/tokenizer/run exists. Prints markdown tables and the ratios to nginx.
+// side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), Spillway with its
+// default policies on, and the Portkey AI gateway from npm; then streaming directly, through nginx and
+// through Spillway, a memory soak, and the tokenizer benchmark when bench/tokenizer/run exists. Prints
+// markdown tables and the ratios to nginx and to Portkey.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +27,8 @@ const USAGE = `usage: bench/run [options]
   --duration-at C=S,... S seconds per run at C connections instead (e.g. --reps-at 1=48 --duration-at 1=2:
                         many short runs narrow the one-connection p99's interval; the rest keep --duration)
   --conns LIST          connection counts (default 1,16,64)
-  --targets LIST        of direct,nginx,spillway (default all three)
+  --targets LIST        of direct,nginx,spillway,portkey (default all four; portkey: the Portkey AI gateway
+                        from npm, bench/portkey, which scripts/setup installs)
   --upstream KIND       nginx: a static nginx location answering a fixed chat completion (default)
                         mock:  spillway mock-llm (--mock-threads N, default 1)
   --workers N           nginx proxy worker_processes and spillway server.workers (default: nproc)
@@ -48,6 +50,10 @@ const USAGE = `usage: bench/run [options]
   --report FILE         measure nothing: print the report of a run saved with --out (the current report's
                         tables, e.g. the ratios' intervals, for an older run)`;
 
+// The targets --targets can name, in the order each repetition starts from.
+const TARGETS = ['direct', 'nginx', 'spillway', 'portkey'];
+const PORTKEY_DIR = path.join(repo, 'bench', 'portkey');
+
 function parseArgs(argv) {
   const o = {
     bin: process.env.SPILLWAY_BIN || path.join(repo, 'build', 'spillway'),
@@ -56,7 +62,7 @@ function parseArgs(argv) {
     repsAt: {},
     durationAt: {},
     conns: [1, 16, 64],
-    targets: ['direct', 'nginx', 'spillway'],
+    targets: ['direct', 'nginx', 'spillway', 'portkey'],
     upstream: 'nginx',
     mockThreads: 1,
     workers: os.cpus().length,
@@ -127,7 +133,7 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
   if (!['nginx', 'mock'].includes(o.upstream)) throw new Error('--upstream: nginx or mock');
-  for (const t of o.targets) if (!['direct', 'nginx', 'spillway'].includes(t)) throw new Error(`unknown target ${t}`);
+  for (const t of o.targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
   for (const c of o.conns) if (!(c >= 1 && c <= 1024)) throw new Error(`bad connection count ${c}`);
   for (const [flag, at] of [['--reps-at', o.repsAt], ['--duration-at', o.durationAt]]) {
     for (const c of Object.keys(at)) {
@@ -193,6 +199,16 @@ function buildOf(bin) {
   return m ? m[1] : '?';
 }
 
+// The version of the Portkey gateway installed in bench/portkey, or null when it is not installed.
+function portkeyVersion() {
+  try {
+    const pkg = path.join(PORTKEY_DIR, 'node_modules', '@portkey-ai', 'gateway', 'package.json');
+    return JSON.parse(fs.readFileSync(pkg, 'utf8')).version;
+  } catch {
+    return null;
+  }
+}
+
 function machineInfo(o) {
   const cpu = os.cpus();
   let git = '?';
@@ -218,6 +234,7 @@ function machineInfo(o) {
     build: buildOf(o.bin),
     baseline_build: o.baseline ? buildOf(o.baseline) : null,
     nginx: version('nginx', ['-v']),
+    portkey: o.targets.includes('portkey') ? portkeyVersion() : null,
     wrk: version('wrk', ['-v']),
     node: process.version,
   };
@@ -241,6 +258,10 @@ async function main() {
     return;
   }
   if (!fs.existsSync(o.bin)) throw new Error(`no spillway binary at ${o.bin} (build it, or pass --bin / SPILLWAY_BIN)`);
+  if (o.targets.includes('portkey') && !portkeyVersion()) {
+    throw new Error('the portkey target needs the Portkey gateway in bench/portkey: run scripts/setup ' +
+      '(or leave the target out: --targets direct,nginx,spillway)');
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spillway-bench-'));
   const results = { machine: machineInfo(o), options: { ...o }, runs: [], summary: {} };
   results.command = `bench/run ${process.argv.slice(2).join(' ')}`.trim();
@@ -288,6 +309,23 @@ async function main() {
       const pids = [ng.pid, ...P.childPids(ng.pid)];
       targets.nginx = { port, pids: () => pids };
       results.nginx_idle_rss_mib = P.statusMiB(pids, 'VmRSS');
+    }
+
+    // --- the Portkey gateway ---------------------------------------------------------------------------
+    // On loopback (bench/portkey/serve.mjs), forwarding to the same upstream: a request names it in headers.
+    if (o.targets.includes('portkey')) {
+      const port = await P.freePort();
+      const logFile = path.join(tmp, 'portkey.log');
+      const pk = P.start('portkey', process.execPath, [path.join(PORTKEY_DIR, 'serve.mjs'), '--port', String(port)],
+        { stdoutFile: logFile, stderrFile: logFile });
+      await P.waitPort(port, pk);
+      await P.sleep(300);
+      targets.portkey = { port, pids: () => [pk.pid], headers: {
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`,
+        authorization: `Bearer ${SPILLWAY_ENV.BENCH_BACKEND_KEY}`,
+      } };
+      results.portkey_idle_rss_mib = P.statusMiB([pk.pid], 'VmRSS');
     }
 
     // --- spillway --------------------------------------------------------------------------------------
@@ -357,7 +395,7 @@ async function main() {
     const policies = {};
     for (const [name, t] of Object.entries(targets)) {
       if (['nginx', 'spillway'].includes(name) && !o.targets.includes(name)) continue;
-      const r = await P.request(t.port, { method: 'POST', path: chatPath, headers, body: chatBody });
+      const r = await P.request(t.port, { method: 'POST', path: chatPath, headers: { ...headers, ...t.headers }, body: chatBody });
       if (r.status !== 200 || !r.body.includes('"usage"')) throw new Error(`${name}: ${r.status} ${r.body.slice(0, 300)}`);
       if (name === 'spillway') {
         policies.token_limit = 'x-ratelimit-remaining-tokens' in r.headers;
@@ -383,12 +421,16 @@ async function main() {
     // --- warm-up ---------------------------------------------------------------------------------------
     const wrkEnv = { BENCH_API_KEY: CLIENT_KEY, BENCH_USER_ID: 'alice@example.com',
       BENCH_BODY_FILE: path.join(here, 'chat-body.json') };
-    const order = ['direct', 'nginx', 'spillway'].filter((t) => o.targets.includes(t));
+    const order = TARGETS.filter((t) => o.targets.includes(t));
     if (o.baseline) order.push('baseline');
     if (o.nolog) order.push('nolog');
     if (o.bare) order.push('bare');
+    // A target's wrk environment: its own request fields, if any (one "name: value" a line).
+    const envOf = (t) => targets[t].headers
+      ? { ...wrkEnv, BENCH_HEADERS: Object.entries(targets[t].headers).map(([k, v]) => `${k}: ${v}`).join('\n') }
+      : wrkEnv;
     // 2 s at 16 connections: before the first runs, and for a restarted process (--restart-every).
-    const warmUp = (t) => P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, wrkEnv);
+    const warmUp = (t) => P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, 16, 2, envOf(t));
     for (const t of order) await warmUp(t);
 
     // --- interleaved runs ------------------------------------------------------------------------------
@@ -419,7 +461,7 @@ async function main() {
           if (o.sync) spawnSync('sync', [], { stdio: 'ignore', timeout: 120000 });
           const pids = targets[t].pids();
           const cpu0 = P.cpuSeconds(pids);
-          const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, durationFor(o, conns), wrkEnv);
+          const w = await P.runWrk(`http://127.0.0.1:${targets[t].port}${chatPath}`, conns, durationFor(o, conns), envOf(t));
           const cpu = P.cpuSeconds(pids) - cpu0;
           const run = { rep, conns, target: t, rps: w.rps, p50_us: w.p50_us, p99_us: w.p99_us, p90_us: w.p90_us,
             requests: w.requests, errors: w.errors, cpu_s: cpu, cpu_per_1000: (cpu / w.requests) * 1000 };
@@ -431,6 +473,7 @@ async function main() {
     }
     results.spillway_peak_rss_mib = Math.max(main.peakMiB, P.statusMiB([main.child.pid], 'VmHWM'));
     if (targets.nginx) results.nginx_peak_rss_mib = P.statusMiB(targets.nginx.pids(), 'VmHWM');
+    if (targets.portkey) results.portkey_peak_rss_mib = P.statusMiB(targets.portkey.pids(), 'VmHWM');
     await P.sleep(2000);
     results.spillway_rss_after_load_mib = P.statusMiB([main.child.pid], 'VmRSS');
 
@@ -623,7 +666,8 @@ function report(o, res) {
   L.push('');
   L.push(`Command: \`${res.command}\``);
   L.push(`Machine: ${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}; load average at start ${m.load_start}, at end ${m.load_end}`);
-  L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ${m.wrk.split(' [')[0]}; node ${m.node}`);
+  L.push(`Spillway ${m.git} (binary: ${m.build}${m.baseline_build ? `; baseline: ${m.baseline_build}` : ''}); ${m.nginx}; ` +
+    `${m.portkey ? `@portkey-ai/gateway ${m.portkey}; ` : ''}${m.wrk.split(' [')[0]}; node ${m.node}`);
   const restarts = res.restarts ? `, Spillway's targets restarted ${res.restarts}x (every ${o.restartEvery} repetitions)` : '';
   L.push(`Each configuration ${repsText(o)} ${durationText(o)}, interleaved${o.sync ? ', each run after a `sync`' : ''}${restarts}; ` +
     `figures are medians over the repetitions (added latency: per repetition, proxy minus direct, then the median).`);
@@ -650,7 +694,7 @@ function report(o, res) {
   const added = (t, c, key) => addedOver(t, c, repsOf(c), key);
   const summary = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'spillway', 'baseline', 'nolog', 'bare']) {
+    for (const t of ['direct', 'nginx', 'spillway', 'portkey', 'baseline', 'nolog', 'bare']) {
       const rs = sel(t, c);
       if (!rs.length) continue;
       const s = {
@@ -691,9 +735,9 @@ function report(o, res) {
     const n = addedOver('nginx', c, draw, key);
     return n > 0 ? addedOver('spillway', c, draw, key) / n : NaN;
   };
-  const rpsRatio = (c) => (draw) => {
+  const rpsRatio = (c, ref = 'nginx') => (draw) => {
     const of = (t) => median(draw.map((rep) => run(t, c, rep)?.rps).filter(Number.isFinite));
-    return of('spillway') / of('nginx');
+    return of('spillway') / of(ref);
   };
   const ivRows = [];
   for (const c of o.conns) {
@@ -732,6 +776,20 @@ function report(o, res) {
         `${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
     }
   };
+  if (o.conns.some((c) => summary[`portkey@${c}`])) {
+    ratioTable('Spillway / Portkey (the Portkey AI gateway from npm, with no policies; an added-latency ratio below 1: ' +
+      'Spillway adds less):',
+      'spillway', 'portkey');
+    const rows = [];
+    for (const c of o.conns) {
+      if (!summary[`spillway@${c}`] || !summary[`portkey@${c}`]) continue;
+      const iv = bootstrapInterval(repsOf(c), rpsRatio(c, 'portkey'));
+      res.ratios.portkey = { ...res.ratios.portkey, [c]: { rps: summary[`spillway@${c}`].rps / summary[`portkey@${c}`].rps, interval: iv } };
+      rows.push(`${c} connection${c === 1 ? '' : 's'} ${fIv(iv)}${c === 64 ? ` (target >= 10: ${verdict(iv, 10, false)})` : ''}`);
+    }
+    L.push('');
+    L.push(`Spillway / Portkey req/s, 90% intervals: ${rows.join('; ')}.`);
+  }
   if (o.baseline) ratioTable(`Spillway / baseline (${res.baseline_bin}):`, 'spillway', 'baseline');
   if (o.nolog) ratioTable('Spillway without the usage log ("nolog") / nginx:', 'nolog', 'nginx');
   if (o.bare) {
@@ -741,7 +799,8 @@ function report(o, res) {
   L.push('');
   L.push(`Memory: Spillway idle RSS ${f1(res.spillway_idle_rss_mib)} MiB at start, ${f1(res.spillway_rss_after_load_mib)} MiB ` +
     `idle after the runs, peak ${f1(res.spillway_peak_rss_mib)} MiB` +
-    (res.nginx_peak_rss_mib !== undefined ? `; nginx (master + workers, summed) idle ${f1(res.nginx_idle_rss_mib)} MiB, peak ${f1(res.nginx_peak_rss_mib)} MiB.` : '.'));
+    (res.nginx_peak_rss_mib !== undefined ? `; nginx (master + workers, summed) idle ${f1(res.nginx_idle_rss_mib)} MiB, peak ${f1(res.nginx_peak_rss_mib)} MiB` : '') +
+    (res.portkey_peak_rss_mib !== undefined ? `; Portkey idle ${f1(res.portkey_idle_rss_mib)} MiB, peak ${f1(res.portkey_peak_rss_mib)} MiB` : '') + '.');
   if (res.soak) {
     const s = res.soak;
     L.push(`Soak: ${s.seconds}s at 64 connections, ${f0(s.rps)} req/s, ${s.requests} requests, ${s.errors} errors; RSS ` +

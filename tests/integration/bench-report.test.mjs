@@ -117,6 +117,36 @@ describe('bench/run --report', () => {
     }
   });
 
+  test('the portkey target: Spillway / Portkey ratios, and the 10x throughput target at 64 connections', () => {
+    const saved = savedRun({ reps: 2, reps64: 2 });
+    saved.options.targets.push('portkey');
+    saved.machine.portkey = '1.15.2';
+    saved.portkey_idle_rss_mib = 78;
+    saved.portkey_peak_rss_mib = 218;
+    for (const rep of [0, 1]) {
+      saved.runs.push({ rep, conns: 1, target: 'portkey', rps: 1250, p50_us: 650, p99_us: 1300, p90_us: 650,
+        requests: 10000, errors: 0, cpu_s: 7, cpu_per_1000: 0.7 });
+      saved.runs.push({ rep, conns: 64, target: 'portkey', rps: rep === 0 ? 800 : 1200, p50_us: 40700, p99_us: 81400,
+        p90_us: 40700, requests: 10000, errors: 0, cpu_s: 7, cpu_per_1000: 0.7 });
+    }
+    const text = report(saved, 'portkey.json');
+    assert.match(text, /@portkey-ai\/gateway 1\.15\.2;/);
+    assert.equal(row(text, 64, 'portkey')[5], '40000');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Spillway / Portkey ('));
+    assert.ok(at >= 0, text);
+    const cells = (c) => lines.slice(at + 4).find((l) => l.startsWith(`| ${c} |`)).split('|').map((x) => x.trim()).slice(1, -1);
+    // 1 connection: added p50 20 against 600, req/s 10000 against 1250, CPU 0.01 against 0.7.
+    assert.deepEqual(cells(1), ['1', '0.03', '0.03', '8.00', '0.01']);
+    // 64: added p50 200 (the median of 300 and 100) against 40000; req/s 10000 against the median 1000.
+    assert.deepEqual(cells(64), ['64', '0.01', '0.01', '10.00', '0.01']);
+    // The interval over the draws: 10000 / 1200 = 8.33 to 10000 / 800 = 12.5; it straddles 10.
+    assert.match(text, /Spillway \/ Portkey req\/s, 90% intervals: 1 connection 8\.00 to 8\.00; 64 connections 8\.33 to 12\.50 \(target >= 10: not resolved\)\./);
+    assert.match(text, /Portkey idle 78\.0 MiB, peak 218\.0 MiB\./);
+    // Without the target, nothing about Portkey.
+    assert.doesNotMatch(report(savedRun({ reps: 2, reps64: 2 }), 'no-portkey.json'), /Portkey/);
+  });
+
   test('a run saved before --reps-at reads as before', () => {
     const text = report(savedRun({ reps: 2, reps64: 2 }), 'plain.json');
     assert.match(text, /Each configuration 2x 10s/);
