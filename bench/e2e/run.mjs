@@ -478,7 +478,7 @@ async function main() {
     results.spillway_rss_after_load_mib = P.statusMiB([main.child.pid], 'VmRSS');
 
     // --- streaming -------------------------------------------------------------------------------------
-    if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, main.ports.port, mockPorts);
+    if (o.streamRequests > 0) results.streaming = await streaming(o, tmp, main.ports.port, mockPorts, targets.portkey);
 
     // --- soak ------------------------------------------------------------------------------------------
     if (o.soak > 0) results.soak = await soak(o, main.child.pid, main.ports.port, main.ports.admin_port, chatPath, wrkEnv);
@@ -550,7 +550,15 @@ function errorSample(file) {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([what, n]) => ({ what, n }));
 }
 
-async function streaming(o, tmp, gatewayPort, mockPorts) {
+// stream_client's "unexpected response: <head>\r\n\r\n<body>" as "<status line>: <body>"; another error's
+// first line.
+function streamFailure(message) {
+  const m = /^unexpected response: (HTTP\/1\.1 [^\r\n]*)[\s\S]*?\r\n\r\n([\s\S]*)$/.exec(message);
+  return m ? `${m[1]}: ${m[2].slice(0, 200)}` : message.split('\n')[0];
+}
+
+// `portkey`: the Portkey target, when there is one (its streams go to the same mock-llm servers).
+async function streaming(o, tmp, gatewayPort, mockPorts, portkey) {
   const out = {};
   // nginx in front of the same mock-llm servers, for scale: what any proxy hop adds to a stream here.
   const nginxPorts = {};
@@ -564,7 +572,7 @@ async function streaming(o, tmp, gatewayPort, mockPorts) {
     const ng = await P.startNginx('nginx-stream', prefix, streamNginxConf(prefix, listens, o.workers), nginxPorts.paced);
     await P.waitPort(nginxPorts.fast, ng);
   }
-  const sideNames = ['direct', ...(nginxPorts.paced ? ['nginx'] : []), 'spillway'];
+  const sideNames = ['direct', ...(nginxPorts.paced ? ['nginx'] : []), 'spillway', ...(portkey ? ['portkey'] : [])];
   const headers = { 'api-key': CLIENT_KEY, 'x-user-id': 'alice@example.com', 'x-mock-completion-tokens': '0' };
   for (const [kind, tokens] of [['paced', 40], ['fast', 200]]) {
     headers['x-mock-completion-tokens'] = String(tokens);
@@ -573,18 +581,34 @@ async function streaming(o, tmp, gatewayPort, mockPorts) {
       direct: { port: mockPorts[kind] },
       nginx: { port: nginxPorts[kind] },
       spillway: { port: gatewayPort },
+      portkey: portkey && { port: portkey.port, headers: {
+        ...portkey.headers, 'x-portkey-custom-host': `http://127.0.0.1:${mockPorts[kind]}/v1` } },
     };
     const per = Object.fromEntries(sideNames.map((side) => [side, []]));
+    // Portkey's first failed stream ends its part (1.15.2 on Node 20 answers every stream with a 500:
+    // RESULTS.md); the others' failures end the run.
+    const failed = {};
     // Interleave in batches so that every side sees the same machine state.
     const batch = Math.max(1, Math.min(5, o.streamRequests));
     for (let done = 0; done < o.streamRequests; done += batch) {
       for (const side of sideNames) {
+        if (failed[side]) continue;
         const n = Math.min(batch, o.streamRequests - done);
-        per[side].push(...(await measureStreams({ port: sides[side].port, path: '/v1/chat/completions', headers, body, count: n })));
+        try {
+          per[side].push(...(await measureStreams({ port: sides[side].port, path: '/v1/chat/completions',
+            headers: { ...headers, ...sides[side].headers }, body, count: n })));
+        } catch (e) {
+          if (side !== 'portkey') throw e;
+          failed[side] = streamFailure(e.message);
+        }
       }
     }
     out[kind] = {};
     for (const side of sideNames) {
+      if (failed[side]) {
+        out[kind][side] = { error: failed[side] };
+        continue;
+      }
       const rs = per[side];
       const gaps = rs.flatMap((r) => r.gapsUs);
       out[kind][side] = {
@@ -831,9 +855,9 @@ function report(o, res) {
     L.push('| stream | path | head p50 us | first event p50 us | first event p99 us | chunk gap p50 us | chunk gap p99 us | total p50 ms | reads/stream |');
     L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const kind of ['paced', 'fast']) {
-      for (const side of ['direct', 'nginx', 'spillway']) {
+      for (const side of ['direct', 'nginx', 'spillway', 'portkey']) {
         const x = st[kind][side];
-        if (!x) continue;
+        if (!x || x.error) continue;
         L.push(`| ${kind} | ${side} | ${f0(x.head_p50_us)} | ${f0(x.first_event_p50_us)} | ${f0(x.first_event_p99_us)} | ` +
           `${f0(x.gap_p50_us)} | ${f0(x.gap_p99_us)} | ${f2(x.total_p50_us / 1000)} | ${f0(x.reads_per_stream)} |`);
       }
@@ -848,6 +872,13 @@ function report(o, res) {
       L.push(`Added by nginx (proxy_buffering off): time to first event ${f0(p.nginx.first_event_p50_us - p.direct.first_event_p50_us)} us ` +
         `(p50, paced); end of a paced stream ${f0(p.nginx.total_p50_us - p.direct.total_p50_us)} us later; unpaced, ` +
         `${f1((fast.nginx.total_p50_us - fast.direct.total_p50_us) / st.tokens.fast)} us per token event.`);
+    }
+    if (p.portkey?.error || fast.portkey?.error) {
+      L.push(`Portkey's streams failed: ${p.portkey?.error || fast.portkey.error}.`);
+    } else if (p.portkey) {
+      L.push(`Added by Portkey: time to first event ${f0(p.portkey.first_event_p50_us - p.direct.first_event_p50_us)} us ` +
+        `(p50, paced); end of a paced stream ${f0(p.portkey.total_p50_us - p.direct.total_p50_us)} us later; unpaced, ` +
+        `${f1((fast.portkey.total_p50_us - fast.direct.total_p50_us) / st.tokens.fast)} us per token event.`);
     }
   }
   if (res.tokenizer) {

@@ -147,6 +147,37 @@ describe('bench/run --report', () => {
     assert.doesNotMatch(report(savedRun({ reps: 2, reps64: 2 }), 'no-portkey.json'), /Portkey/);
   });
 
+  test('streaming: each side has its rows, and what nginx and Portkey add is said as for Spillway', () => {
+    const saved = savedRun({ reps: 2, reps64: 2 });
+    saved.options.streamRequests = 20;
+    saved.options.tps = 100;
+    // A side whose first event comes `first` us after the request and whose stream ends `total` us after it.
+    const side = (first, total) => ({ requests: 20, events_per_stream: 41, reads_per_stream: 41, head_p50_us: first,
+      first_event_p50_us: first, first_event_p99_us: first * 2, gap_p50_us: 10000, gap_p99_us: 10100,
+      total_p50_us: total });
+    saved.streaming = {
+      paced: { direct: side(200, 400000), nginx: side(350, 400200), spillway: side(330, 400100), portkey: side(1200, 402000) },
+      fast: { direct: side(100, 20000), nginx: side(150, 22000), spillway: side(140, 21000), portkey: side(900, 60000) },
+      tokens: { paced: 40, fast: 200 },
+    };
+    const text = report(saved, 'streaming.json');
+    for (const s of ['direct', 'nginx', 'spillway', 'portkey']) assert.match(text, new RegExp(`^\\| paced \\| ${s} \\|`, 'm'));
+    assert.match(text, /^\| fast \| portkey \| 900 \| 900 \| 1800 \| 10000 \| 10100 \| 60\.00 \| 41 \|$/m);
+    assert.match(text, /Added by Spillway: time to first event 130 us \(p50, paced\); end of a paced stream 100 us later; unpaced, 5\.0 us per token event\./);
+    assert.match(text, /Added by nginx \(proxy_buffering off\): time to first event 150 us/);
+    assert.match(text, /Added by Portkey: time to first event 1000 us \(p50, paced\); end of a paced stream 2000 us later; unpaced, 200\.0 us per token event\./);
+
+    // Portkey's streams failed: no rows of its own, and the report says why.
+    const error = 'HTTP/1.1 500 Internal Server Error: {"status":"failure","message":"Something went wrong"}';
+    saved.streaming.paced.portkey = { error };
+    saved.streaming.fast.portkey = { error };
+    const failed = report(saved, 'streaming-failed.json');
+    assert.doesNotMatch(failed, /^\| (paced|fast) \| portkey \|/m);
+    assert.doesNotMatch(failed, /Added by Portkey/);
+    assert.ok(failed.includes(`Portkey's streams failed: ${error}.`), failed);
+    assert.match(failed, /^\| fast \| spillway \| 140 \|/m);
+  });
+
   test('a run saved before --reps-at reads as before', () => {
     const text = report(savedRun({ reps: 2, reps64: 2 }), 'plain.json');
     assert.match(text, /Each configuration 2x 10s/);
