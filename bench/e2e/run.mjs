@@ -1,8 +1,8 @@
 // The end-to-end benchmark behind bench/run (see bench/README.md). On loopback, in one run, it measures
 // side by side: the upstream directly, nginx as a plain reverse proxy (upstream keepalive), Spillway with its
-// default policies on, and the Portkey AI gateway from npm; then streaming directly, through nginx and
-// through Spillway, a memory soak, and the tokenizer benchmark when bench/tokenizer/run exists. Prints
-// markdown tables and the ratios to nginx and to Portkey.
+// default policies on, and the Portkey AI gateway from npm; then streaming directly and through each proxy,
+// a memory soak, and the tokenizer benchmark when bench/tokenizer/run exists. Prints markdown tables and the
+// ratios to nginx and to Portkey.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
