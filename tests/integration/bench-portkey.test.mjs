@@ -5,30 +5,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { closedPort, http, repoRoot, startMock, waitFor } from './lib/harness.mjs';
+import { canConnect, closedPort, http, repoRoot, startMock, waitFor } from './lib/harness.mjs';
 
 const portkeyDir = path.join(repoRoot, 'bench', 'portkey');
 const installed = fs.existsSync(path.join(portkeyDir, 'node_modules', '@portkey-ai', 'gateway', 'package.json'));
-
-// Whether a TCP connection to host:port is accepted.
-function accepts(host, port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host);
-    s.setTimeout(3000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 describe('bench/portkey: the Portkey gateway on loopback', () => {
   let mock;
@@ -45,7 +28,7 @@ describe('bench/portkey: the Portkey gateway on loopback', () => {
     });
     portkey.stdout.on('data', (d) => (log += d));
     portkey.stderr.on('data', (d) => (log += d));
-    await waitFor(() => accepts('127.0.0.1', port), {
+    await waitFor(() => canConnect(port), {
       timeoutMs: 20000,
       intervalMs: 100,
       what: `portkey on ${port}\n${log}`,
@@ -82,9 +65,9 @@ describe('bench/portkey: the Portkey gateway on loopback', () => {
   });
 
   test('listens on 127.0.0.1 only: another loopback address is refused', async () => {
-    assert.equal(await accepts('127.0.0.1', port), true);
+    assert.equal(await canConnect(port), true);
     // A server bound to every interface would take this one too.
-    assert.equal(await accepts('127.0.0.2', port), false);
+    assert.equal(await canConnect(port, { host: '127.0.0.2' }), false);
   });
 
   test('connects to loopback only: an upstream elsewhere fails inside the process, before any lookup', async () => {

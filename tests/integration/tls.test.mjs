@@ -5,26 +5,14 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { closedPort, http, makeTempDir, startGateway, startMock, waitFor } from './lib/harness.mjs';
+import { canConnect, closedPort, http, makeTempDir, startGateway, startMock, waitFor } from './lib/harness.mjs';
 import { secret } from './lib/stack.mjs';
 
 const run = promisify(execFile);
-
-async function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 describe('TLS to backends', () => {
   let dir;

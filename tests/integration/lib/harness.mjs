@@ -519,7 +519,10 @@ export function buildRequest({ method = 'POST', path: target, port, headers = {}
 export async function rawConnect(port, { host = '127.0.0.1', timeoutMs = 5000 } = {}) {
   const socket = net.connect({ port, host });
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('connect timeout')), timeoutMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('connect timeout'));
+    }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
       resolve();
@@ -566,6 +569,16 @@ export async function rawConnect(port, { host = '127.0.0.1', timeoutMs = 5000 } 
     conn.parser.end();
   });
   return conn;
+}
+
+// Whether host:port accepts a TCP connection within `timeoutMs`.
+export async function canConnect(port, { host = '127.0.0.1', timeoutMs = 3000 } = {}) {
+  try {
+    (await rawConnect(port, { host, timeoutMs })).destroy();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // Sends `payload` (bytes) on a fresh connection and waits for a complete response or close.

@@ -532,7 +532,7 @@ TEST(MakeBackendCredential, StaticKeysAreFixed) {
   EXPECT_EQ(make_backend_credential(backend)->fixed_header(), nullptr);
 
   backend.auth.client_credentials.authority = "not-a-url";  // unusable: always unavailable, fixed as such
-  const auto unusable = make_backend_credential(backend);  // kept: `fixed` points into it
+  const auto unusable = make_backend_credential(backend);   // kept: `fixed` points into it
   fixed = unusable->fixed_header();
   ASSERT_NE(fixed, nullptr);
   EXPECT_FALSE(*fixed);
