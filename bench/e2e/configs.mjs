@@ -92,8 +92,9 @@ export function streamNginxConf(prefix, listens, workers) {
   );
 }
 
-// usageLog false: the same gateway without the SQLite usage log (bench/run --nolog), to show what it costs.
-export function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers, usageLog = true) {
+// usageLog false: the same gateway without the SQLite usage log (bench/run --nolog); estimate false: its token
+// limit without the prompt estimate (bench/run --noest, reservations from max_tokens only): what each costs.
+export function spillwayConf(dir, upstreamPort, pacedPort, fastPort, workers, usageLog = true, estimate = true) {
   return `# bench/run: Spillway with the default policies on.
 server:
   listen: 127.0.0.1:0
@@ -115,7 +116,7 @@ subscriptions:
   bench: { key_env: BENCH_CLIENT_KEY, product: standard, tags: { team: bench } }
 products:
   standard:
-    token_limit: { counter: subscription, tokens_per_minute: 1000000000000, estimate_prompt_tokens: true }
+    token_limit: { counter: subscription, tokens_per_minute: 1000000000000, estimate_prompt_tokens: ${estimate} }
 policies:
   token_metrics: { dimensions: [api, operation, deployment, backend, subscription, user_hash] }
 `;

@@ -40,6 +40,8 @@ const USAGE = `usage: bench/run [options]
   --keep                keep the temp dir (configs, logs, usage db)
   --baseline PATH       also measure another spillway binary (target "baseline", same config): before/after
   --nolog               also measure the same spillway without the usage log (target "nolog")
+  --noest               also measure the same spillway without the token limit's prompt estimate (target
+                        "noest": reservations from max_tokens only)
   --bare                also measure the same spillway with no policies (target "bare": no keys, limits,
                         token metrics or usage log): what the policies cost, and the proxy alone vs nginx
   --restart-every N     restart every Spillway target (a new process, the same config, access log and usage
@@ -75,6 +77,7 @@ function parseArgs(argv) {
     keep: false,
     baseline: null,
     nolog: false,
+    noest: false,
     bare: false,
     report: null,
     restartEvery: 0,
@@ -121,6 +124,7 @@ function parseArgs(argv) {
     else if (a === '--no-sync') o.sync = false;
     else if (a === '--baseline') o.baseline = path.resolve(v());
     else if (a === '--nolog') o.nolog = true;
+    else if (a === '--noest') o.noest = true;
     else if (a === '--bare') o.bare = true;
     else if (a === '--report') o.report = path.resolve(v());
     else if (a === '--restart-every') {
@@ -385,6 +389,11 @@ async function main() {
       await startVariant('nolog', o.bin,
         (dir) => spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers, false));
     }
+    // The same binary without the prompt estimate: what tokenizing every request's prompt costs.
+    if (o.noest) {
+      await startVariant('noest', o.bin,
+        (dir) => spillwayConf(dir, upstreamPort, mockPorts.paced, mockPorts.fast, o.workers, true, false));
+    }
     // The same binary with no policies at all.
     if (o.bare) await startVariant('bare', o.bin, () => spillwayBareConf(upstreamPort, o.workers));
 
@@ -424,6 +433,7 @@ async function main() {
     const order = TARGETS.filter((t) => o.targets.includes(t));
     if (o.baseline) order.push('baseline');
     if (o.nolog) order.push('nolog');
+    if (o.noest) order.push('noest');
     if (o.bare) order.push('bare');
     // A target's wrk environment: its own request fields, if any (one "name: value" a line).
     const envOf = (t) => targets[t].headers
@@ -718,7 +728,7 @@ function report(o, res) {
   const added = (t, c, key) => addedOver(t, c, repsOf(c), key);
   const summary = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'spillway', 'portkey', 'baseline', 'nolog', 'bare']) {
+    for (const t of ['direct', 'nginx', 'spillway', 'portkey', 'baseline', 'nolog', 'noest', 'bare']) {
       const rs = sel(t, c);
       if (!rs.length) continue;
       const s = {
@@ -755,9 +765,9 @@ function report(o, res) {
   }
   // The same ratios with their 90% bootstrap intervals over the repetitions, and what they say about the
   // targets: "met" only when the whole interval is on the right side of the limit.
-  const addedRatio = (c, key) => (draw) => {
+  const addedRatio = (c, key, target = 'spillway') => (draw) => {
     const n = addedOver('nginx', c, draw, key);
-    return n > 0 ? addedOver('spillway', c, draw, key) / n : NaN;
+    return n > 0 ? addedOver(target, c, draw, key) / n : NaN;
   };
   const rpsRatio = (c, ref = 'nginx') => (draw) => {
     const of = (t) => median(draw.map((rep) => run(t, c, rep)?.rps).filter(Number.isFinite));
@@ -785,19 +795,22 @@ function report(o, res) {
     L.push('|---:|---:|---|---:|---|---:|---|');
     L.push(...ivRows);
   }
-  // A table of `target` / `ref` ratios per connection count.
+  // A table of `target` / `ref` ratios per connection count; against nginx, with the added p50's 90% interval
+  // (what the target for Spillway's would decide for this variant).
   const ratioTable = (title, target, ref) => {
+    const withIv = ref === 'nginx';
     L.push('');
     L.push(title);
     L.push('');
-    L.push('| conns | added p50 | added p99 | req/s | CPU / req |');
-    L.push('|---:|---:|---:|---:|---:|');
+    L.push(`| conns | added p50 |${withIv ? ' 90% interval |' : ''} added p99 | req/s | CPU / req |`);
+    L.push(`|---:|---:|${withIv ? '---:|' : ''}---:|---:|---:|`);
     for (const c of o.conns) {
       const s = summary[`${target}@${c}`];
       const b = summary[`${ref}@${c}`];
       if (!s || !b) continue;
-      L.push(`| ${c} | ${f2(s.added_p50_us / b.added_p50_us)} | ${f2(s.added_p99_us / b.added_p99_us)} | ` +
-        `${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
+      const iv = withIv && summary[`direct@${c}`] ? fIv(bootstrapInterval(repsOf(c), addedRatio(c, 'p50_us', target))) : '';
+      L.push(`| ${c} | ${f2(s.added_p50_us / b.added_p50_us)} |${withIv ? ` ${iv} |` : ''} ` +
+        `${f2(s.added_p99_us / b.added_p99_us)} | ${f2(s.rps / b.rps)} | ${f2(s.cpu_per_1000 / b.cpu_per_1000)} |`);
     }
   };
   if (o.conns.some((c) => summary[`portkey@${c}`])) {
@@ -816,6 +829,7 @@ function report(o, res) {
   }
   if (o.baseline) ratioTable(`Spillway / baseline (${res.baseline_bin}):`, 'spillway', 'baseline');
   if (o.nolog) ratioTable('Spillway without the usage log ("nolog") / nginx:', 'nolog', 'nginx');
+  if (o.noest) ratioTable('Spillway without the prompt estimate ("noest") / nginx:', 'noest', 'nginx');
   if (o.bare) {
     ratioTable('Spillway with no policies ("bare") / nginx: the proxy alone:', 'bare', 'nginx');
     ratioTable('Spillway / bare: what the default policies cost:', 'spillway', 'bare');

@@ -238,11 +238,7 @@ async function main() {
       pids = [sw.pid, ...P.childPids(sw.pid)];
     } else {
       const conf = path.join(tmp, 'gateway.yaml');
-      let text = spillwayConf(tmp, upPort, upPort, upPort, o.workers, !o.nolog);
-      if (o.noEstimate) {
-        if (!text.includes('estimate_prompt_tokens: true')) throw new Error('--no-estimate: the config has no estimate_prompt_tokens: true');
-        text = text.replace('estimate_prompt_tokens: true', 'estimate_prompt_tokens: false');
-      }
+      let text = spillwayConf(tmp, upPort, upPort, upPort, o.workers, !o.nolog, !o.noEstimate);
       if (o.usageOpts) text = text.replace(/usage_log: \{ sqlite: (\S+) \}/, `usage_log: { sqlite: $1, ${o.usageOpts} }`);
       fs.writeFileSync(conf, text);
       const ready = path.join(tmp, 'ready.json');

@@ -89,11 +89,32 @@ describe('bench/run --report', () => {
       assert.ok(at >= 0, `no table "${title}"`);
       return lines.slice(at + 4).find((l) => l.startsWith('| 64 |')).split('|').map((c) => c.trim()).slice(1, -1);
     };
-    // bare / nginx: added p50 100 against 200 (p99 200 against 400), req/s 12500 against 10000, CPU 0.008
-    // against 0.01.
-    assert.deepEqual(table('Spillway with no policies ("bare") / nginx').slice(1), ['0.50', '0.50', '1.25', '0.80']);
+    // bare / nginx: added p50 100 against 200 in both repetitions (so every draw's ratio is 0.50), p99 200
+    // against 400, req/s 12500 against 10000, CPU 0.008 against 0.01.
+    assert.deepEqual(table('Spillway with no policies ("bare") / nginx').slice(1),
+      ['0.50', '0.50 to 0.50', '0.50', '1.25', '0.80']);
     // spillway / bare: added p50 300 against 100 (p99 600 against 200), CPU 0.01 against 0.008.
     assert.deepEqual(table('Spillway / bare').slice(1), ['3.00', '3.00', '0.80', '1.25']);
+  });
+
+  test('--noest: the gateway without the prompt estimate against nginx, with its added p50 interval', () => {
+    const saved = savedRun({ reps: 2, reps64: 8 });
+    saved.options.noest = true;
+    // Against nginx's 200 us: 100 us added in half the repetitions, 300 in the other half.
+    for (let rep = 0; rep < 8; rep++) {
+      const p50 = rep % 2 ? 1000 : 800;
+      saved.runs.push({ rep, conns: 64, target: 'noest', rps: 10000, p50_us: p50, p99_us: 2 * p50, p90_us: p50,
+        requests: 100000, errors: 0, cpu_s: 0.9, cpu_per_1000: 0.009 });
+    }
+    const text = report(saved, 'noest.json');
+    assert.equal(row(text, 64, 'noest')[5], '200');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Spillway without the prompt estimate ("noest") / nginx'));
+    assert.ok(at >= 0, 'no noest table');
+    assert.equal(lines[at + 2], '| conns | added p50 | 90% interval | added p99 | req/s | CPU / req |');
+    const cells = lines.slice(at + 4).find((l) => l.startsWith('| 64 |')).split('|').map((c) => c.trim()).slice(1, -1);
+    // Median 200 against 200; draws of mostly 100s or mostly 300s put the interval's ends at 0.50 and 1.50.
+    assert.deepEqual(cells, ['64', '1.00', '0.50 to 1.50', '1.00', '1.00', '0.90']);
   });
 
   test('--restart-every: the report says how often the Spillway targets were restarted', () => {
