@@ -796,7 +796,7 @@ function report(o, res) {
     L.push(...ivRows);
   }
   // A table of `target` / `ref` ratios per connection count; against nginx, with the added p50's 90% interval
-  // (what the target for Spillway's would decide for this variant).
+  // (the one Spillway's 64-connection target is decided on, here for this variant).
   const ratioTable = (title, target, ref) => {
     const withIv = ref === 'nginx';
     L.push('');
