@@ -126,9 +126,7 @@ ConnectionOptions::ConnectionOptions(const http::HeaderList& headers) {
     if (names_no_field(value)) continue;  // what nearly every backend sends, whole: nothing to split
     std::string_view rest = value;
     while (!rest.empty()) {
-      const std::size_t comma = rest.find(',');
-      const std::string_view option = util::trim_ows(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const std::string_view option = util::take_list_item(rest);
       if (!names_no_field(option)) options_.push_back(option);
     }
   }

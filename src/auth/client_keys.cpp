@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include <cctype>
 #include <stdexcept>
 
 #include "util/ascii.h"
@@ -35,12 +34,8 @@ std::string_view extract_client_key(const http::HeaderList& headers) {
   if (auto v = util::trim_ows(http::find_header(headers, "ocp-apim-subscription-key")); !v.empty()) return v;
   std::string_view auth = util::trim_ows(http::find_header(headers, "authorization"));
   constexpr std::string_view kBearer = "bearer ";
-  if (auth.size() > kBearer.size()) {
-    bool match = true;
-    for (std::size_t i = 0; i < kBearer.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(auth[i])) != kBearer[i]) match = false;
-    }
-    if (match) return util::trim_ows(auth.substr(kBearer.size()));
+  if (auth.size() > kBearer.size() && util::ascii_iequals(auth.substr(0, kBearer.size()), kBearer)) {
+    return util::trim_ows(auth.substr(kBearer.size()));
   }
   return {};
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "util/ascii.h"
+
 namespace spillway::auth {
 namespace {
 
@@ -14,11 +16,7 @@ bool is_unreserved(unsigned char c) {
 }
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
+  return s.size() >= prefix.size() && util::ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 std::optional<int64_t> parse_int(std::string_view text) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/ascii.h"
+
 namespace spillway::config {
 namespace {
 
@@ -58,12 +60,6 @@ bool split_authority(std::string_view authority, std::string& host, std::string_
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 std::optional<HostPort> parse_host_port(std::string_view text) {
@@ -86,9 +82,9 @@ std::optional<BackendUrl> parse_backend_url(std::string_view url, std::string& e
   BackendUrl out;
   auto sep = url.find("://");
   auto scheme = sep == std::string_view::npos ? std::string_view{} : url.substr(0, sep);
-  if (iequals(scheme, "https")) {
+  if (util::ascii_iequals(scheme, "https")) {
     out.tls = true;
-  } else if (!iequals(scheme, "http")) {
+  } else if (!util::ascii_iequals(scheme, "http")) {
     error = "must start with http:// or https://";
     return std::nullopt;
   }

@@ -20,16 +20,6 @@ constexpr double kMaxMillis = 24.0 * 3600 * 1000;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
-
 // A non-negative decimal number ("12", "1.5") at the start of `s`; advances `s` past it.
 std::optional<double> take_number(std::string_view& s) {
   std::size_t i = 0;
@@ -206,11 +196,12 @@ std::optional<milliseconds> retry_after_from_headers(const http::HeaderList& hea
   std::optional<milliseconds> longest;
   for (const auto& [name, value] : headers) {
     std::optional<milliseconds> hint;
-    if (iequals(name, "retry-after")) {
+    if (util::ascii_iequals(name, "retry-after")) {
       hint = parse_retry_after(value, now);
-    } else if (iequals(name, "retry-after-ms")) {
+    } else if (util::ascii_iequals(name, "retry-after-ms")) {
       hint = parse_number(value, 1.0);
-    } else if (iequals(name, "x-ratelimit-reset-requests") || iequals(name, "x-ratelimit-reset-tokens")) {
+    } else if (util::ascii_iequals(name, "x-ratelimit-reset-requests") ||
+               util::ascii_iequals(name, "x-ratelimit-reset-tokens")) {
       hint = parse_go_duration(value);
     }
     if (hint && (!longest || *hint > *longest)) longest = hint;

@@ -120,9 +120,7 @@ std::string merge_baggage(const std::vector<std::string_view>& client_values,
   };
   for (std::string_view header : client_values) {
     while (!header.empty()) {
-      const std::size_t comma = header.find(',');
-      const std::string_view member = util::trim_ows(header.substr(0, comma));
-      header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+      const std::string_view member = util::take_list_item(header);
       if (member.empty()) continue;
       const std::string_view key = util::trim_ows(member.substr(0, member.find_first_of("=;")));
       bool overridden = false;

@@ -28,6 +28,15 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+// The next item of the comma-separated list `rest` (RFC 9110, 5.6.1), without the whitespace around it (empty
+// for an empty item); `rest` is left after the item's comma, empty after the last item.
+inline std::string_view take_list_item(std::string_view& rest) {
+  const std::size_t comma = rest.find(',');
+  const std::string_view item = trim_ows(rest.substr(0, comma));
+  rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  return item;
+}
+
 // The value of a lower-case hex digit (hex as this gateway writes it); -1 for any other byte, A-F included.
 constexpr int lower_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace spillway::util {
 namespace {
@@ -95,6 +97,18 @@ TEST(TrimOwsTest, DropsSpacesAndTabsAroundOnly) {
   EXPECT_EQ(trim_ows(" \t "), "");
   EXPECT_EQ(trim_ows(""), "");
   EXPECT_EQ(trim_ows("\r\na\n"), "\r\na\n");  // only OWS: line breaks are not whitespace here
+}
+
+TEST(TakeListItemTest, ItemsInOrderTrimmedEmptyOnesKept) {
+  std::string_view rest = " a , b\t,, c d ,";
+  std::vector<std::string_view> items;
+  while (!rest.empty()) items.push_back(take_list_item(rest));
+  // The trailing comma ends the list: no empty item after it.
+  EXPECT_EQ(items, (std::vector<std::string_view>{"a", "b", "", "c d"}));
+
+  std::string_view one = "keep-alive";
+  EXPECT_EQ(take_list_item(one), "keep-alive");
+  EXPECT_TRUE(one.empty());
 }
 
 }  // namespace
